@@ -1,0 +1,106 @@
+//! IRCv3 capabilities: the list we offer and a bit set per client.
+
+/// One capability ferry offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Cap {
+    AccountNotify,
+    AccountTag,
+    AwayNotify,
+    Batch,
+    CapNotify,
+    Chghost,
+    EchoMessage,
+    ExtendedJoin,
+    ExtendedMonitor,
+    DraftExtendedMonitor,
+    InviteNotify,
+    LabeledResponse,
+    MessageTags,
+    MultiPrefix,
+    ServerTime,
+    Setname,
+    StandardReplies,
+    UserhostInNames,
+    NoImplicitNames,
+}
+
+impl Cap {
+    pub const ALL: [Cap; 19] = [
+        Cap::AccountNotify,
+        Cap::AccountTag,
+        Cap::AwayNotify,
+        Cap::Batch,
+        Cap::CapNotify,
+        Cap::Chghost,
+        Cap::EchoMessage,
+        Cap::ExtendedJoin,
+        Cap::ExtendedMonitor,
+        Cap::DraftExtendedMonitor,
+        Cap::InviteNotify,
+        Cap::LabeledResponse,
+        Cap::MessageTags,
+        Cap::MultiPrefix,
+        Cap::ServerTime,
+        Cap::Setname,
+        Cap::StandardReplies,
+        Cap::UserhostInNames,
+        Cap::NoImplicitNames,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Cap::AccountNotify => "account-notify",
+            Cap::AccountTag => "account-tag",
+            Cap::AwayNotify => "away-notify",
+            Cap::Batch => "batch",
+            Cap::CapNotify => "cap-notify",
+            Cap::Chghost => "chghost",
+            Cap::EchoMessage => "echo-message",
+            Cap::ExtendedJoin => "extended-join",
+            Cap::ExtendedMonitor => "extended-monitor",
+            Cap::DraftExtendedMonitor => "draft/extended-monitor",
+            Cap::InviteNotify => "invite-notify",
+            Cap::LabeledResponse => "labeled-response",
+            Cap::MessageTags => "message-tags",
+            Cap::MultiPrefix => "multi-prefix",
+            Cap::ServerTime => "server-time",
+            Cap::Setname => "setname",
+            Cap::StandardReplies => "standard-replies",
+            Cap::UserhostInNames => "userhost-in-names",
+            Cap::NoImplicitNames => "draft/no-implicit-names",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Cap> {
+        Cap::ALL.iter().copied().find(|c| c.name() == name)
+    }
+
+    pub const fn bit(self) -> u32 {
+        1 << self as u8
+    }
+}
+
+/// A set of capabilities.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caps(pub u32);
+
+impl Caps {
+    pub fn has(self, c: Cap) -> bool {
+        self.0 & c.bit() != 0
+    }
+    pub fn set(&mut self, c: Cap, on: bool) {
+        if on {
+            self.0 |= c.bit()
+        } else {
+            self.0 &= !c.bit()
+        }
+    }
+    pub fn iter(self) -> impl Iterator<Item = Cap> {
+        Cap::ALL.into_iter().filter(move |c| self.has(*c))
+    }
+    /// Either spelling of extended-monitor.
+    pub fn extended_monitor(self) -> bool {
+        self.has(Cap::ExtendedMonitor) || self.has(Cap::DraftExtendedMonitor)
+    }
+}

@@ -1,0 +1,170 @@
+//! A channel: members and modes behind the channel's own mutex.
+//!
+//! Lock order: the server's channel map shard, then a channel, then a
+//! member's `Client::info`. Nothing awaits while holding a channel lock;
+//! fan-out pushes into members' bounded queues under it, which never blocks.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::client::{Client, ClientId};
+
+#[derive(Debug)]
+pub struct Channel {
+    /// The name as first created (display form).
+    pub name: String,
+    /// The casefolded name, the channel map's key.
+    pub folded: String,
+    state: Mutex<ChanState>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prefix {
+    pub op: bool,
+    pub voice: bool,
+}
+
+impl Prefix {
+    /// Highest prefix only, or all with multi-prefix.
+    pub fn symbols(self, multi: bool) -> &'static str {
+        match (self.op, self.voice, multi) {
+            (true, true, true) => "@+",
+            (true, _, _) => "@",
+            (false, true, _) => "+",
+            _ => "",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Member {
+    pub client: Arc<Client>,
+    pub prefix: Prefix,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListEntry {
+    pub mask: String,
+    /// The mask casefolded, for matching.
+    pub folded: String,
+    pub set_by: String,
+    pub set_at: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Topic {
+    pub text: String,
+    pub set_by: String,
+    pub set_at: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ChanModes {
+    pub invite_only: bool,
+    pub moderated: bool,
+    pub no_external: bool,
+    pub secret: bool,
+    pub topic_lock: bool,
+    pub key: Option<String>,
+    pub limit: Option<usize>,
+}
+
+impl ChanModes {
+    /// `+nt` style string, with parameters when `show_params`.
+    pub fn to_mode_string(&self, show_params: bool) -> (String, Vec<String>) {
+        let mut m = String::from("+");
+        let mut params = Vec::new();
+        for (on, c) in [
+            (self.invite_only, 'i'),
+            (self.moderated, 'm'),
+            (self.no_external, 'n'),
+            (self.secret, 's'),
+            (self.topic_lock, 't'),
+        ] {
+            if on {
+                m.push(c);
+            }
+        }
+        if let Some(k) = &self.key {
+            m.push('k');
+            if show_params {
+                params.push(k.clone());
+            }
+        }
+        if let Some(l) = self.limit {
+            m.push('l');
+            if show_params {
+                params.push(l.to_string());
+            }
+        }
+        (m, params)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ChanState {
+    pub members: HashMap<ClientId, Member>,
+    pub topic: Option<Topic>,
+    pub modes: ChanModes,
+    pub bans: Vec<ListEntry>,
+    pub excepts: Vec<ListEntry>,
+    pub invex: Vec<ListEntry>,
+    pub invited: HashSet<ClientId>,
+    pub created: u64,
+    /// Set when the channel left the server's map: a JOIN that raced with
+    /// the last PART must look the channel up again.
+    pub dead: bool,
+}
+
+impl Channel {
+    pub fn new(name: String, folded: String, created: u64) -> Channel {
+        Channel {
+            name,
+            folded,
+            state: Mutex::new(ChanState {
+                created,
+                ..ChanState::default()
+            }),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, ChanState> {
+        self.state.lock().expect("channel lock")
+    }
+}
+
+impl ChanState {
+    pub fn prefix_of(&self, id: ClientId) -> Option<Prefix> {
+        self.members.get(&id).map(|m| m.prefix)
+    }
+
+    pub fn is_op(&self, id: ClientId) -> bool {
+        self.prefix_of(id).is_some_and(|p| p.op)
+    }
+
+    /// Does one of the entries match `nick!user@host` (already folded)?
+    pub fn list_matches(list: &[ListEntry], folded_mask: &str) -> bool {
+        list.iter()
+            .any(|e| ferry_proto::mask::matches(&e.folded, folded_mask))
+    }
+
+    pub fn is_banned(&self, folded_mask: &str) -> bool {
+        Self::list_matches(&self.bans, folded_mask)
+            && !Self::list_matches(&self.excepts, folded_mask)
+    }
+
+    /// May this member or outsider speak? (`+n`, `+m`, bans)
+    pub fn can_send(&self, id: ClientId, folded_mask: &str) -> bool {
+        match self.members.get(&id) {
+            None => {
+                !self.modes.no_external && !self.modes.moderated && !self.is_banned(folded_mask)
+            }
+            Some(m) => {
+                if m.prefix.op || m.prefix.voice {
+                    return true;
+                }
+                !self.modes.moderated && !self.is_banned(folded_mask)
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! What other tasks may see of a connection: its send queue and a few
+//! fields behind a short mutex. The connection's own task owns everything
+//! else (see `session.rs`).
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+
+use crate::caps::Caps;
+use crate::channel::Channel;
+use crate::outbox::Outbox;
+
+pub type ClientId = u64;
+
+#[derive(Debug)]
+pub struct Client {
+    pub id: ClientId,
+    pub ip: IpAddr,
+    pub outbox: Outbox,
+    info: Mutex<Info>,
+    caps: AtomicU32,
+    registered: AtomicBool,
+    /// Seconds since server start at the last line read from this client.
+    pub last_active: AtomicU64,
+    pub ping_sent: AtomicBool,
+    /// Set by whoever ends this connection from outside (KILL, ping timeout).
+    kill: Mutex<Option<String>>,
+    pub connected_at: u64,
+}
+
+/// Fields other clients can read: under a per-client mutex that is a leaf
+/// lock (never held while taking a channel lock).
+#[derive(Debug, Clone, Default)]
+pub struct Info {
+    pub nick: String,
+    pub user: String,
+    pub host: String,
+    pub realname: String,
+    pub away: Option<String>,
+    pub account: Option<String>,
+    pub modes: UserModes,
+    pub channels: Vec<Arc<Channel>>,
+    /// Unix time of the last PRIVMSG/NOTICE (WHOIS idle).
+    pub last_message: u64,
+    pub signon: u64,
+}
+
+impl Info {
+    pub fn prefix(&self) -> String {
+        format!("{}!{}@{}", self.nick, self.user, self.host)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserModes {
+    pub invisible: bool,
+    pub wallops: bool,
+    pub oper: bool,
+    pub bot: bool,
+}
+
+impl UserModes {
+    pub fn to_mode_string(self) -> String {
+        let mut s = String::from("+");
+        if self.bot {
+            s.push('B');
+        }
+        if self.invisible {
+            s.push('i');
+        }
+        if self.oper {
+            s.push('o');
+        }
+        if self.wallops {
+            s.push('w');
+        }
+        s
+    }
+}
+
+impl Client {
+    pub fn new(id: ClientId, ip: IpAddr, host: String, connected_at: u64, now: u64) -> Client {
+        Client {
+            id,
+            ip,
+            outbox: Outbox::default(),
+            info: Mutex::new(Info {
+                nick: "*".into(),
+                host,
+                signon: connected_at,
+                ..Info::default()
+            }),
+            caps: AtomicU32::new(0),
+            registered: AtomicBool::new(false),
+            last_active: AtomicU64::new(now),
+            ping_sent: AtomicBool::new(false),
+            kill: Mutex::new(None),
+            connected_at,
+        }
+    }
+
+    pub fn info(&self) -> MutexGuard<'_, Info> {
+        self.info.lock().expect("client info lock")
+    }
+
+    pub fn nick(&self) -> String {
+        self.info().nick.clone()
+    }
+
+    pub fn caps(&self) -> Caps {
+        Caps(self.caps.load(Ordering::Relaxed))
+    }
+
+    pub fn set_caps(&self, caps: Caps) {
+        self.caps.store(caps.0, Ordering::Relaxed)
+    }
+
+    pub fn is_registered(&self) -> bool {
+        self.registered.load(Ordering::Acquire)
+    }
+
+    pub fn set_registered(&self) {
+        self.registered.store(true, Ordering::Release)
+    }
+
+    /// Queues a whole line (CRLF included) for this client.
+    pub fn send_bytes(&self, line: &Bytes, limit: usize) -> bool {
+        self.outbox.push(&[line], limit)
+    }
+
+    /// Asks the owning task to close this connection with `reason`.
+    pub fn kill(&self, reason: String) {
+        let mut k = self.kill.lock().expect("kill lock");
+        if k.is_none() {
+            *k = Some(reason);
+        }
+        drop(k);
+        self.outbox.notify.notify_one();
+    }
+
+    pub fn take_kill(&self) -> Option<String> {
+        self.kill.lock().expect("kill lock").take()
+    }
+}

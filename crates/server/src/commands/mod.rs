@@ -1,0 +1,362 @@
+//! Command dispatch: a table of verbs, each with how many parameters it
+//! needs and whether it is allowed before registration. Handlers write
+//! replies into [`Ctx`] and return a [`Reject`] for the standard errors;
+//! one `match` turns a `Reject` into its numeric.
+
+mod channels;
+mod messaging;
+mod mode;
+mod oper;
+mod presence;
+mod queries;
+mod registration;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferry_proto::{numeric::*, Line, Message};
+use tracing::debug;
+
+use crate::caps::{Cap, Caps};
+use crate::client::Client;
+use crate::conn::Ending;
+use crate::reply::Reply;
+use crate::router::Event;
+use crate::session::Session;
+use crate::Server;
+
+pub(crate) use registration::disconnect;
+
+/// What a handler may fail with; the client stays connected.
+#[derive(Debug)]
+pub(crate) enum Reject {
+    NeedMoreParams,
+    NoSuchNick(String),
+    NoSuchChannel(String),
+    NotOnChannel(String),
+    ChanOpPrivsNeeded(String),
+    NoPrivileges,
+    /// Any other numeric: code and the parameters after the client's nick.
+    Numeric(&'static str, Vec<String>),
+    /// A standard reply: `FAIL <command> <code> [context...] :<description>`.
+    Fail(&'static str, Vec<String>, String),
+}
+
+pub(crate) type Outcome = Result<(), Reject>;
+
+/// How one verb is handled.
+struct Spec {
+    min_params: usize,
+    pre_reg: bool,
+    run: fn(&mut Ctx<'_>, &Message<'_>) -> Outcome,
+}
+
+fn spec(verb: &str) -> Option<Spec> {
+    use channels::*;
+    use messaging::*;
+    use oper::*;
+    use presence::*;
+    use queries::*;
+    use registration::*;
+    let s = |min_params, pre_reg, run| {
+        Some(Spec {
+            min_params,
+            pre_reg,
+            run,
+        })
+    };
+    match verb {
+        "CAP" => s(1, true, cap),
+        "PASS" => s(1, true, pass),
+        "NICK" => s(0, true, nick),
+        "USER" => s(4, true, user),
+        "PING" => s(1, true, ping),
+        "PONG" => s(0, true, pong),
+        "QUIT" => s(0, true, quit),
+        "PRIVMSG" => s(0, false, privmsg),
+        "NOTICE" => s(0, false, notice),
+        "TAGMSG" => s(1, false, tagmsg),
+        "JOIN" => s(1, false, join),
+        "PART" => s(1, false, part),
+        "TOPIC" => s(1, false, topic),
+        "NAMES" => s(0, false, names),
+        "LIST" => s(0, false, list),
+        "INVITE" => s(0, false, invite),
+        "KICK" => s(2, false, kick),
+        "MODE" => s(1, false, mode::mode),
+        "WHO" => s(0, false, who),
+        "WHOIS" => s(1, false, whois),
+        "WHOWAS" => s(1, false, whowas),
+        "ISON" => s(1, false, ison),
+        "USERHOST" => s(1, false, userhost),
+        "AWAY" => s(0, false, away),
+        "SETNAME" => s(1, false, setname),
+        "MONITOR" => s(1, false, monitor),
+        "MOTD" => s(0, false, motd),
+        "LUSERS" => s(0, false, lusers),
+        "VERSION" => s(0, false, version),
+        "TIME" => s(0, false, time),
+        "ADMIN" => s(0, false, admin),
+        "INFO" => s(0, false, info),
+        "HELP" | "HELPOP" => s(0, false, help),
+        "LINKS" => s(0, false, links),
+        "OPER" => s(2, false, oper),
+        "KILL" => s(2, false, kill),
+        "WALLOPS" => s(1, false, wallops),
+        _ => None,
+    }
+}
+
+/// Everything a handler needs: the server, its own session, its replies.
+pub(crate) struct Ctx<'a> {
+    pub server: &'a Server,
+    pub s: &'a mut Session,
+    pub reply: Reply,
+    /// The verb being handled, upper case.
+    pub verb: String,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn me(&self) -> &Arc<Client> {
+        &self.s.client
+    }
+
+    pub fn caps(&self) -> Caps {
+        self.s.caps
+    }
+
+    pub fn sendq(&self) -> usize {
+        self.server.config.limits.sendq_bytes
+    }
+
+    pub fn server_name(&self) -> &str {
+        &self.server.config.server_name
+    }
+
+    /// `:server CODE <nick> params...`; the last parameter gets a colon when needed.
+    pub fn num(&mut self, code: &str, params: &[&str]) {
+        let nick = self.me().nick();
+        let mut l = Line::new()
+            .source(&self.server.config.server_name)
+            .verb(code)
+            .param(&nick);
+        if let Some((last, middle)) = params.split_last() {
+            for p in middle {
+                l = l.param(p);
+            }
+            l = l.param(last);
+        }
+        self.reply.line(l.as_str().to_string());
+    }
+
+    /// An event this client sees about itself, rendered for its caps.
+    pub fn push_event(&mut self, e: &Event) {
+        if e.wanted_by(self.caps()) {
+            self.reply
+                .push(e.tags_for(self.caps()), e.body_str().to_string());
+        }
+    }
+
+    pub fn prefix(&self) -> String {
+        self.me().info().prefix()
+    }
+
+    /// An event from this client, stamped with a msgid and its account.
+    pub fn event(&self, body: String) -> Event {
+        let account = self.me().info().account.clone();
+        Event::new(body)
+            .with_msgid(self.server.msgid())
+            .with_account(account)
+    }
+
+    pub fn fail(&mut self, code: &'static str, context: &[&str], desc: &str) {
+        let mut l = Line::new()
+            .source(&self.server.config.server_name)
+            .verb("FAIL")
+            .param(&self.verb)
+            .param(code);
+        for c in context {
+            l = l.param(c);
+        }
+        self.reply.line(l.trailing(desc).as_str().to_string());
+    }
+}
+
+/// Every distinct registered client sharing a channel with `me` (not `me`).
+pub(crate) fn channel_peers(me: &Client) -> Vec<Arc<Client>> {
+    let channels = me.info().channels.clone();
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for ch in channels {
+        let st = ch.lock();
+        for (id, m) in &st.members {
+            if *id != me.id && seen.insert(*id) {
+                out.push(m.client.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Delivers `e` to the channel peers that have `cap`, and to those who
+/// MONITOR `me` with extended-monitor and `cap`.
+pub(crate) fn notify_peers(
+    server: &Server,
+    me: &Client,
+    folded_nick: Option<&str>,
+    cap: Cap,
+    e: &Event,
+) {
+    let sendq = server.config.limits.sendq_bytes;
+    let mut seen = HashSet::new();
+    for p in channel_peers(me) {
+        seen.insert(p.id);
+        if p.caps().has(cap) {
+            e.deliver(&p, sendq);
+        }
+    }
+    if let Some(f) = folded_nick {
+        if let Some(w) = server.monitors.get(f) {
+            for c in w.values() {
+                let caps = c.caps();
+                if c.id != me.id
+                    && !seen.contains(&c.id)
+                    && caps.has(cap)
+                    && caps.extended_monitor()
+                {
+                    e.deliver(c, sendq);
+                }
+            }
+        }
+    }
+}
+
+/// Handles one line from a client (without its line terminator).
+pub(crate) fn handle_line(server: &Server, s: &mut Session, raw: &[u8]) {
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return invalid_utf8(server, s, raw);
+    };
+    let Ok(msg) = Message::parse(text) else {
+        return;
+    };
+    let verb = msg.command.to_ascii_uppercase();
+    if !matches!(verb.as_str(), "PASS" | "AUTHENTICATE" | "OPER") {
+        debug!(line = text, "command");
+    }
+    let label = msg
+        .tag("label")
+        .filter(|_| s.caps.has(Cap::LabeledResponse))
+        .map(|l| l.into_owned());
+    let mut cx = Ctx {
+        server,
+        s,
+        reply: Reply::new(&server.config.server_name, label),
+        verb,
+    };
+    match spec(&cx.verb) {
+        None if !cx.s.registered => {}
+        None => {
+            let v = msg.command.to_string();
+            reject(
+                &mut cx,
+                Reject::Numeric(ERR_UNKNOWNCOMMAND, vec![v, "Unknown command".into()]),
+            );
+        }
+        Some(sp) if !sp.pre_reg && !cx.s.registered => {
+            reject(
+                &mut cx,
+                Reject::Numeric(ERR_NOTREGISTERED, vec!["You have not registered".into()]),
+            );
+        }
+        Some(sp)
+            if msg.params().len() < sp.min_params
+                || (sp.min_params > 0 && msg.params()[0].is_empty() && cx.verb != "PONG") =>
+        {
+            reject(&mut cx, Reject::NeedMoreParams);
+        }
+        Some(sp) => {
+            if let Err(r) = (sp.run)(&mut cx, &msg) {
+                reject(&mut cx, r);
+            }
+        }
+    }
+    finish(cx);
+}
+
+/// Queues the reply buffer for the client.
+fn finish(cx: Ctx<'_>) {
+    let caps = cx.s.caps;
+    let client = cx.s.client.clone();
+    let server = cx.server;
+    if let Some(bytes) = cx.reply.render(caps, || server.msgid()) {
+        client
+            .outbox
+            .push(&[&bytes], server.config.limits.sendq_bytes);
+    }
+}
+
+/// The one place a `Reject` becomes a numeric or a FAIL.
+fn reject(cx: &mut Ctx<'_>, r: Reject) {
+    let verb = cx.verb.clone();
+    match r {
+        Reject::NeedMoreParams => cx.num(ERR_NEEDMOREPARAMS, &[&verb, "Not enough parameters"]),
+        Reject::NoSuchNick(n) => cx.num(ERR_NOSUCHNICK, &[&n, "No such nick/channel"]),
+        Reject::NoSuchChannel(c) => cx.num(ERR_NOSUCHCHANNEL, &[&c, "No such channel"]),
+        Reject::NotOnChannel(c) => cx.num(ERR_NOTONCHANNEL, &[&c, "You're not on that channel"]),
+        Reject::ChanOpPrivsNeeded(c) => {
+            cx.num(ERR_CHANOPRIVSNEEDED, &[&c, "You're not channel operator"])
+        }
+        Reject::NoPrivileges => cx.num(
+            ERR_NOPRIVILEGES,
+            &["Permission Denied- You're not an IRC operator"],
+        ),
+        Reject::Numeric(code, params) => {
+            let p: Vec<&str> = params.iter().map(|s| s.as_str()).collect();
+            cx.num(code, &p)
+        }
+        Reject::Fail(code, context, desc) => {
+            let c: Vec<&str> = context.iter().map(|s| s.as_str()).collect();
+            cx.fail(code, &c, &desc)
+        }
+    }
+}
+
+/// A line that is not UTF-8 on a UTF-8 listener: a standard FAIL reply.
+fn invalid_utf8(server: &Server, s: &mut Session, raw: &[u8]) {
+    let lossy = String::from_utf8_lossy(raw);
+    let verb = Message::parse(&lossy)
+        .map(|m| m.command.to_ascii_uppercase())
+        .unwrap_or_else(|_| "*".into());
+    let mut cx = Ctx {
+        server,
+        s,
+        reply: Reply::new(&server.config.server_name, None),
+        verb,
+    };
+    cx.fail(
+        "INVALID_UTF8",
+        &[],
+        "Message rejected, your message contained invalid UTF-8",
+    );
+    finish(cx);
+}
+
+/// 417 for a line over the limit; the line is dropped, the client stays.
+pub(crate) fn input_too_long(server: &Server, s: &mut Session) {
+    let mut cx = Ctx {
+        server,
+        s,
+        reply: Reply::new(&server.config.server_name, None),
+        verb: "*".into(),
+    };
+    cx.num(ERR_INPUTTOOLONG, &["Input line was too long"]);
+    finish(cx);
+}
+
+/// The ERROR line a closing client gets.
+pub(crate) fn error_line(e: &Ending) -> Option<Bytes> {
+    e.error
+        .as_ref()
+        .map(|t| Bytes::from(Line::new().verb("ERROR").trailing(t).finish()))
+}

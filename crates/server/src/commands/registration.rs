@@ -1,0 +1,401 @@
+//! Connection registration (CAP, PASS, NICK, USER), PING/PONG, QUIT, and
+//! what happens when a connection ends.
+
+use std::sync::atomic::Ordering;
+
+use dashmap::mapref::entry::Entry;
+use ferry_proto::validate::is_valid_nick;
+use ferry_proto::{numeric::*, Message};
+use tracing::info;
+
+use super::{channel_peers, error_line, queries, Ctx, Outcome, Reject};
+use crate::caps::Cap;
+use crate::conn::Ending;
+use crate::router::Event;
+use crate::session::Session;
+use crate::{Server, WhowasEntry};
+
+pub(super) fn cap(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+    let sub = msg.param(0).unwrap_or("").to_ascii_uppercase();
+    let nick = cx.me().nick();
+    let server = cx.server_name().to_string();
+    match sub.as_str() {
+        "LS" => {
+            if !cx.s.registered {
+                cx.s.cap_negotiating = true;
+            }
+            let version = msg
+                .param(1)
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(0);
+            if version >= 302 {
+                cx.s.cap_version = cx.s.cap_version.max(302);
+                cx.s.caps.set(Cap::CapNotify, true);
+                cx.me().set_caps(cx.s.caps);
+            }
+            let names: Vec<&str> = Cap::ALL.iter().map(|c| c.name()).collect();
+            // Keep each line well inside 512 bytes; continuation needs 302.
+            let mut chunks: Vec<String> = Vec::new();
+            let mut cur = String::new();
+            for n in names {
+                if !cur.is_empty() && cur.len() + n.len() + 1 > 380 && cx.s.cap_version >= 302 {
+                    chunks.push(std::mem::take(&mut cur));
+                }
+                if !cur.is_empty() {
+                    cur.push(' ');
+                }
+                cur.push_str(n);
+            }
+            chunks.push(cur);
+            let last = chunks.len() - 1;
+            for (i, c) in chunks.iter().enumerate() {
+                let more = if i < last { "* " } else { "" };
+                cx.reply.line(format!(":{server} CAP {nick} LS {more}:{c}"));
+            }
+        }
+        "LIST" => {
+            let list: Vec<&str> = cx.s.caps.iter().map(|c| c.name()).collect();
+            cx.reply
+                .line(format!(":{server} CAP {nick} LIST :{}", list.join(" ")));
+        }
+        "REQ" => {
+            if !cx.s.registered {
+                cx.s.cap_negotiating = true;
+            }
+            let req = msg.param(1).unwrap_or("");
+            let mut caps = cx.s.caps;
+            let mut ok = !req.trim().is_empty();
+            for item in req.split(' ').filter(|s| !s.is_empty()) {
+                let (on, name) = match item.strip_prefix('-') {
+                    Some(n) => (false, n),
+                    None => (true, item),
+                };
+                match Cap::from_name(name) {
+                    Some(c) => caps.set(c, on),
+                    None => ok = false,
+                }
+            }
+            if ok {
+                cx.s.caps = caps;
+                cx.me().set_caps(caps);
+                cx.reply
+                    .line(format!(":{server} CAP {nick} ACK :{}", req.trim()));
+            } else {
+                cx.reply
+                    .line(format!(":{server} CAP {nick} NAK :{}", req.trim()));
+            }
+        }
+        "END" => {
+            if !cx.s.registered {
+                cx.s.cap_negotiating = false;
+                try_register(cx);
+            }
+        }
+        _ => {
+            return Err(Reject::Numeric(
+                ERR_INVALIDCAPCMD,
+                vec![sub, "Invalid CAP command".into()],
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn pass(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+    if cx.s.registered {
+        return Err(Reject::Numeric(
+            ERR_ALREADYREGISTERED,
+            vec!["You may not reregister".into()],
+        ));
+    }
+    cx.s.pass = msg.param(0).map(str::to_string);
+    Ok(())
+}
+
+pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+    let Some(new) = msg.param(0).filter(|n| !n.is_empty()) else {
+        return Err(Reject::Numeric(
+            ERR_NONICKNAMEGIVEN,
+            vec!["No nickname given".into()],
+        ));
+    };
+    let cfg = &cx.server.config;
+    if !is_valid_nick(new, cfg.casemap, cfg.limits.nick_length) {
+        return Err(Reject::Numeric(
+            ERR_ERRONEUSNICKNAME,
+            vec![new.into(), "Erroneous nickname".into()],
+        ));
+    }
+    let folded = cx.server.fold_nick(new).expect("valid nicks fold");
+    let old_nick = cx.me().nick();
+    if old_nick == new {
+        return Ok(());
+    }
+    let me = cx.me().clone();
+    if cx.s.folded_nick.as_deref() != Some(folded.as_str()) {
+        match cx.server.nicks.entry(folded.clone()) {
+            Entry::Occupied(o) if o.get().id != me.id => {
+                return Err(Reject::Numeric(
+                    ERR_NICKNAMEINUSE,
+                    vec![new.into(), "Nickname is already in use".into()],
+                ));
+            }
+            Entry::Occupied(_) => {}
+            Entry::Vacant(v) => {
+                v.insert(me.clone());
+            }
+        }
+        if let Some(old) = cx.s.folded_nick.replace(folded.clone()) {
+            cx.server.nicks.remove_if(&old, |_, c| c.id == me.id);
+            if cx.s.registered {
+                monitor_offline(cx.server, &old, &old_nick);
+            }
+        }
+    }
+    if !cx.s.registered {
+        me.info().nick = new.to_string();
+        try_register(cx);
+        return Ok(());
+    }
+    let (prefix, user, host, realname) = {
+        let mut info = me.info();
+        let p = info.prefix();
+        let r = (
+            p,
+            info.user.clone(),
+            info.host.clone(),
+            info.realname.clone(),
+        );
+        info.nick = new.to_string();
+        r
+    };
+    cx.server.add_whowas(WhowasEntry {
+        folded: cx.server.fold_nick(&old_nick).unwrap_or_default(),
+        nick: old_nick,
+        user,
+        host,
+        realname,
+        at: crate::unix_now(),
+    });
+    let e = cx.event(format!(":{prefix} NICK :{new}\r\n"));
+    cx.push_event(&e);
+    let sendq = cx.sendq();
+    for p in channel_peers(&me) {
+        e.deliver(&p, sendq);
+    }
+    monitor_online(cx.server, &me, &folded);
+    Ok(())
+}
+
+pub(super) fn user(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+    if cx.s.registered {
+        return Err(Reject::Numeric(
+            ERR_ALREADYREGISTERED,
+            vec!["You may not reregister".into()],
+        ));
+    }
+    let username = msg.param(0).unwrap_or("");
+    let realname = msg.param(3).unwrap_or("");
+    if username.is_empty() || realname.is_empty() {
+        return Err(Reject::NeedMoreParams);
+    }
+    let clean: String = username
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(17)
+        .collect();
+    let clean = if clean.is_empty() {
+        "user".to_string()
+    } else {
+        clean
+    };
+    let max = cx.server.config.limits.realname_length;
+    let realname: String = realname.chars().take(max).collect();
+    cx.s.user = Some((format!("~{clean}"), realname));
+    try_register(cx);
+    Ok(())
+}
+
+pub(super) fn ping(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+    let token = msg.param(0).unwrap_or("");
+    let server = cx.server_name().to_string();
+    cx.reply.line(
+        ferry_proto::Line::new()
+            .source(&server)
+            .verb("PONG")
+            .param(&server)
+            .trailing(token)
+            .as_str()
+            .into(),
+    );
+    Ok(())
+}
+
+pub(super) fn pong(_cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
+    Ok(())
+}
+
+pub(super) fn quit(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+    let text = match msg.param(0).filter(|t| !t.is_empty()) {
+        Some(t) => format!("Quit: {t}"),
+        None => "Client Quit".into(),
+    };
+    cx.s.quit = Some(text);
+    Ok(())
+}
+
+/// Completes registration once NICK, USER (and CAP END) are in.
+fn try_register(cx: &mut Ctx<'_>) {
+    if cx.s.registered || cx.s.cap_negotiating || cx.s.folded_nick.is_none() {
+        return;
+    }
+    let Some((user, realname)) = cx.s.user.clone() else {
+        return;
+    };
+    if let Some(want) = &cx.server.config.password {
+        if cx.s.pass.as_deref() != Some(want.as_str()) {
+            cx.num(ERR_PASSWDMISMATCH, &["Password incorrect"]);
+            cx.s.quit = Some("Bad password".into());
+            return;
+        }
+    }
+    let me = cx.me().clone();
+    let nick = {
+        let mut info = me.info();
+        info.user = user;
+        info.realname = realname;
+        info.signon = crate::unix_now();
+        info.nick.clone()
+    };
+    cx.s.registered = true;
+    me.set_registered();
+    let n = cx.server.users.fetch_add(1, Ordering::Relaxed) + 1;
+    cx.server.max_users.fetch_max(n, Ordering::Relaxed);
+    info!(%nick, "registered");
+    welcome(cx);
+    let folded = cx.s.folded_nick.clone().expect("checked above");
+    monitor_online(cx.server, &me, &folded);
+}
+
+fn welcome(cx: &mut Ctx<'_>) {
+    let cfg = &cx.server.config;
+    let (server, network) = (cfg.server_name.clone(), cfg.network.clone());
+    let prefix = cx.prefix();
+    cx.num(
+        RPL_WELCOME,
+        &[&format!("Welcome to the {network} IRC Network {prefix}")],
+    );
+    cx.num(
+        RPL_YOURHOST,
+        &[&format!(
+            "Your host is {server}, running version {}",
+            crate::VERSION
+        )],
+    );
+    let created = format!("This server was created {}", cx.server.created);
+    cx.num(RPL_CREATED, &[&created]);
+    cx.num(
+        RPL_MYINFO,
+        &[&server, crate::VERSION, "Biow", "beIiklmnostv", "beIklov"],
+    );
+    queries::isupport_lines(cx);
+    queries::send_lusers(cx);
+    queries::send_motd(cx);
+}
+
+/// Tells everyone MONITORing `folded` that `me` is online.
+pub(super) fn monitor_online(server: &Server, me: &crate::client::Client, folded: &str) {
+    let Some(watchers) = server
+        .monitors
+        .get(folded)
+        .map(|w| w.values().cloned().collect::<Vec<_>>())
+    else {
+        return;
+    };
+    let prefix = me.info().prefix();
+    let sendq = server.config.limits.sendq_bytes;
+    for w in watchers {
+        let line = format!(
+            ":{} {RPL_MONONLINE} {} :{prefix}\r\n",
+            server.config.server_name,
+            w.nick()
+        );
+        w.send_bytes(&line.into(), sendq);
+    }
+}
+
+/// Tells everyone MONITORing `folded` that `nick` went offline.
+pub(super) fn monitor_offline(server: &Server, folded: &str, nick: &str) {
+    let Some(watchers) = server
+        .monitors
+        .get(folded)
+        .map(|w| w.values().cloned().collect::<Vec<_>>())
+    else {
+        return;
+    };
+    let sendq = server.config.limits.sendq_bytes;
+    for w in watchers {
+        let line = format!(
+            ":{} {RPL_MONOFFLINE} {} :{nick}\r\n",
+            server.config.server_name,
+            w.nick()
+        );
+        w.send_bytes(&line.into(), sendq);
+    }
+}
+
+/// Everything that happens when a connection ends, for whatever reason:
+/// peers see QUIT, channels and maps forget the client, the client gets ERROR.
+pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
+    let me = s.client.clone();
+    s.client.outbox.close();
+    if s.registered {
+        let info = me.info().clone();
+        let e = Event::new(format!(":{} QUIT :{}\r\n", info.prefix(), ending.quit));
+        let sendq = server.config.limits.sendq_bytes;
+        for p in channel_peers(&me) {
+            e.deliver(&p, sendq);
+        }
+        for ch in &info.channels {
+            let empty = {
+                let mut st = ch.lock();
+                st.members.remove(&me.id);
+                st.invited.remove(&me.id);
+                st.members.is_empty()
+            };
+            if empty {
+                super::channels::remove_if_empty(server, ch);
+            }
+        }
+        me.info().channels.clear();
+        server.users.fetch_sub(1, Ordering::Relaxed);
+        if info.modes.oper {
+            server.opers.fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(f) = &s.folded_nick {
+            server.add_whowas(WhowasEntry {
+                folded: f.clone(),
+                nick: info.nick.clone(),
+                user: info.user,
+                host: info.host,
+                realname: info.realname,
+                at: crate::unix_now(),
+            });
+        }
+    }
+    if let Some(f) = s.folded_nick.take() {
+        server.nicks.remove_if(&f, |_, c| c.id == me.id);
+        if s.registered {
+            monitor_offline(server, &f, &me.nick());
+        }
+    }
+    for (f, _) in s.monitoring.drain(..) {
+        if let Some(mut w) = server.monitors.get_mut(&f) {
+            w.remove(&me.id);
+        }
+        server.monitors.remove_if(&f, |_, w| w.is_empty());
+    }
+    if let Some(line) = error_line(ending) {
+        me.outbox.push_final(line);
+    }
+}

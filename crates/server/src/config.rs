@@ -1,0 +1,390 @@
+//! Configuration: a raw struct that mirrors the TOML file, checked once and
+//! turned into [`Config`]. Every error names the key, and its line when the
+//! key is in the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ferry_proto::Casemap;
+use serde::Deserialize;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}:{line}: `{key}`: {message}", line = line.map(|l| l.to_string()).unwrap_or_else(|| "?".into()))]
+    Invalid {
+        path: String,
+        key: String,
+        line: Option<usize>,
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawConfig {
+    server: RawServer,
+    listen: Vec<RawListen>,
+    limits: RawLimits,
+    oper: Vec<RawOper>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawServer {
+    name: String,
+    description: String,
+    network: String,
+    data_dir: PathBuf,
+    password: String,
+    casemapping: String,
+    motd: Option<String>,
+    motd_file: Option<PathBuf>,
+    admin_location: String,
+    admin_email: String,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            name: "ferry.local".into(),
+            description: "ferry chat relay".into(),
+            network: "ferry".into(),
+            data_dir: "./ferry-data".into(),
+            password: String::new(),
+            casemapping: "rfc8265".into(),
+            motd: None,
+            motd_file: None,
+            admin_location: "ferry".into(),
+            admin_email: "root@localhost".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListen {
+    address: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawLimits {
+    nick_length: usize,
+    channel_length: usize,
+    topic_length: usize,
+    away_length: usize,
+    kick_length: usize,
+    realname_length: usize,
+    sendq_bytes: usize,
+    registration_timeout_secs: u64,
+    ping_interval_secs: u64,
+    ping_timeout_secs: u64,
+    max_targets: usize,
+    channels_per_user: usize,
+    list_entries: usize,
+    monitor_entries: usize,
+    whowas_entries: usize,
+}
+
+impl Default for RawLimits {
+    fn default() -> Self {
+        RawLimits {
+            nick_length: 32,
+            channel_length: 64,
+            topic_length: 390,
+            away_length: 390,
+            kick_length: 390,
+            realname_length: 150,
+            sendq_bytes: 256 * 1024,
+            registration_timeout_secs: 30,
+            ping_interval_secs: 120,
+            ping_timeout_secs: 240,
+            max_targets: 4,
+            channels_per_user: 100,
+            list_entries: 100,
+            monitor_entries: 100,
+            whowas_entries: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOper {
+    name: String,
+    password_hash: String,
+}
+
+/// The checked configuration the server runs on.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server_name: String,
+    pub description: String,
+    pub network: String,
+    pub data_dir: PathBuf,
+    /// The connection password (PASS); `None` when the server is open.
+    pub password: Option<String>,
+    pub casemap: Casemap,
+    pub motd: Vec<String>,
+    pub admin_location: String,
+    pub admin_email: String,
+    pub listen: Vec<SocketAddr>,
+    pub limits: Limits,
+    pub opers: Vec<Oper>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub nick_length: usize,
+    pub channel_length: usize,
+    pub topic_length: usize,
+    pub away_length: usize,
+    pub kick_length: usize,
+    pub realname_length: usize,
+    pub sendq_bytes: usize,
+    pub registration_timeout: Duration,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    pub max_targets: usize,
+    pub channels_per_user: usize,
+    pub list_entries: usize,
+    pub monitor_entries: usize,
+    pub whowas_entries: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Oper {
+    pub name: String,
+    /// A PHC string (`$argon2id$...`), as `ferry config hash-password` prints.
+    pub password_hash: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_raw(RawConfig::default(), "<defaults>", "").expect("defaults are valid")
+    }
+}
+
+/// The commented example configuration (`ferry config example`).
+pub const EXAMPLE: &str = include_str!("../ferry.example.toml");
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let cfg = Config::parse(&text, &path.display().to_string())?;
+        Ok(cfg)
+    }
+
+    /// Parses TOML text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        Config::from_raw(raw, origin, text)
+    }
+
+    fn from_raw(raw: RawConfig, origin: &str, text: &str) -> Result<Config, ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            path: origin.to_string(),
+            key: key.to_string(),
+            line: find_line(text, key),
+            message,
+        };
+        let s = raw.server;
+        if s.name.is_empty() || s.name.contains(' ') || !s.name.contains('.') {
+            return Err(invalid(
+                "server.name",
+                "must be a host name with a dot and no spaces".into(),
+            ));
+        }
+        if s.network.is_empty() || s.network.contains(' ') {
+            return Err(invalid("server.network", "must be one word".into()));
+        }
+        let casemap = Casemap::from_name(&s.casemapping).ok_or_else(|| {
+            invalid(
+                "server.casemapping",
+                "must be \"rfc8265\" or \"ascii\"".into(),
+            )
+        })?;
+        let motd_text = match (&s.motd, &s.motd_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "server.motd_file",
+                    "set either motd or motd_file, not both".into(),
+                ))
+            }
+            (Some(t), None) => t.clone(),
+            (None, Some(p)) => std::fs::read_to_string(p).map_err(|e| {
+                invalid(
+                    "server.motd_file",
+                    format!("cannot read {}: {e}", p.display()),
+                )
+            })?,
+            (None, None) => "Welcome to ferry, a chat relay on IRC.".into(),
+        };
+        let motd = motd_text
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .collect();
+        let mut listen = Vec::new();
+        for l in &raw.listen {
+            let addr: SocketAddr = l.address.parse().map_err(|e| {
+                invalid(
+                    "listen.address",
+                    format!("{:?} is not IP:PORT ({e})", l.address),
+                )
+            })?;
+            listen.push(addr);
+        }
+        if raw.listen.is_empty() {
+            listen.push("127.0.0.1:6667".parse().expect("literal"));
+        }
+        let l = raw.limits;
+        if l.nick_length < 9 || l.nick_length > 200 {
+            return Err(invalid(
+                "limits.nick_length",
+                "must be between 9 and 200".into(),
+            ));
+        }
+        if l.channel_length < 2 || l.channel_length > 200 {
+            return Err(invalid(
+                "limits.channel_length",
+                "must be between 2 and 200".into(),
+            ));
+        }
+        if l.sendq_bytes < 4096 {
+            return Err(invalid(
+                "limits.sendq_bytes",
+                "must be at least 4096".into(),
+            ));
+        }
+        if l.max_targets == 0 {
+            return Err(invalid("limits.max_targets", "must be at least 1".into()));
+        }
+        if l.ping_interval_secs == 0 || l.ping_timeout_secs <= l.ping_interval_secs {
+            return Err(invalid(
+                "limits.ping_timeout_secs",
+                "must be longer than limits.ping_interval_secs (and both above 0)".into(),
+            ));
+        }
+        let mut opers = Vec::new();
+        for o in raw.oper {
+            if argon2::PasswordHash::new(&o.password_hash).is_err() {
+                return Err(invalid(
+                    "oper.password_hash",
+                    format!("oper {:?}: not a PHC hash string (make one with `ferry config hash-password`)", o.name),
+                ));
+            }
+            opers.push(Oper {
+                name: o.name,
+                password_hash: o.password_hash,
+            });
+        }
+        Ok(Config {
+            server_name: s.name,
+            description: s.description,
+            network: s.network,
+            data_dir: s.data_dir,
+            password: (!s.password.is_empty()).then_some(s.password),
+            casemap,
+            motd,
+            admin_location: s.admin_location,
+            admin_email: s.admin_email,
+            listen,
+            limits: Limits {
+                nick_length: l.nick_length,
+                channel_length: l.channel_length,
+                topic_length: l.topic_length,
+                away_length: l.away_length,
+                kick_length: l.kick_length,
+                realname_length: l.realname_length,
+                sendq_bytes: l.sendq_bytes,
+                registration_timeout: Duration::from_secs(l.registration_timeout_secs.max(1)),
+                ping_interval: Duration::from_secs(l.ping_interval_secs),
+                ping_timeout: Duration::from_secs(l.ping_timeout_secs),
+                max_targets: l.max_targets,
+                channels_per_user: l.channels_per_user,
+                list_entries: l.list_entries,
+                monitor_entries: l.monitor_entries,
+                whowas_entries: l.whowas_entries,
+            },
+            opers,
+        })
+    }
+}
+
+/// The line of `key` (`section.name`, last part searched) in the file.
+fn find_line(text: &str, key: &str) -> Option<usize> {
+    let name = key.rsplit('.').next()?;
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(name)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+/// Hashes a password as argon2id, in the PHC string format.
+pub fn hash_password(password: &str) -> String {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 with default parameters")
+        .to_string()
+}
+
+/// Checks a password against a PHC hash string.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_loads() {
+        let c = Config::parse(EXAMPLE, "example").unwrap();
+        assert_eq!(c.server_name, "ferry.local");
+        assert!(!c.opers.is_empty());
+    }
+
+    #[test]
+    fn errors_name_key_and_line() {
+        let e = Config::parse("[server]\nname = \"x y\"\n", "f.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "f.toml:2: `server.name`: must be a host name with a dot and no spaces"
+        );
+        let e = Config::parse("[server]\nnmae = 1\n", "f.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nmae") && e.contains("line 2"), "{e}");
+        let e = Config::parse("[limits]\nnick_length = 3\n", "f.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("f.toml:2: `limits.nick_length`"), "{e}");
+    }
+}

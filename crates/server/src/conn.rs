@@ -1,0 +1,282 @@
+//! One task per connection: read, dispatch, write.
+//!
+//! The task waits on three things: the socket becoming readable, its own
+//! send queue being non-empty, and server shutdown. On readable it reads
+//! what is there and handles every complete line before it writes once.
+//! The read buffer exists only while a partial line is pending; an idle
+//! client holds none, and no write buffer either.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use ferry_proto::frame::{next_line, FrameError};
+use ferry_proto::{MAX_CLIENT_TAGS, MAX_LINE};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, info_span, Instrument};
+
+use crate::client::Client;
+use crate::commands;
+use crate::session::Session;
+use crate::{unix_now, Server};
+
+const READ_CHUNK: usize = 4096;
+const MAX_IOV: usize = 64;
+
+pub(crate) async fn run(
+    server: Arc<Server>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    cancel: CancellationToken,
+) {
+    let id = server.next_client_id();
+    let span = info_span!("conn", id, %peer);
+    async move {
+        let _ = stream.set_nodelay(true);
+        let host = host_of(peer);
+        let client = Arc::new(Client::new(
+            id,
+            peer.ip(),
+            host,
+            unix_now(),
+            server.uptime_secs(),
+        ));
+        server.clients.insert(id, client.clone());
+        info!("connected");
+        let mut conn = Conn {
+            stream,
+            rbuf: Vec::new(),
+            discarding: false,
+            wq: VecDeque::new(),
+            blocked: false,
+        };
+        let mut session = Session::new(client.clone());
+        let reason = conn.drive(&server, &mut session, &cancel).await;
+        commands::disconnect(&server, &mut session, &reason);
+        // Whatever was queued, then the ERROR, within a short grace period.
+        let _ = tokio::time::timeout(Duration::from_secs(2), conn.flush_all(&client)).await;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut conn.stream).await;
+        server.clients.remove(&id);
+        info!(reason = %reason.log, "disconnected");
+    }
+    .instrument(span)
+    .await
+}
+
+fn host_of(peer: SocketAddr) -> String {
+    let ip = peer.ip().to_canonical().to_string();
+    // A host may not start with ':' on the wire.
+    if ip.starts_with(':') {
+        format!("0{ip}")
+    } else {
+        ip
+    }
+}
+
+/// Why a connection ended: what the client and its peers are told.
+pub(crate) struct Ending {
+    /// The QUIT message others see.
+    pub quit: String,
+    /// The ERROR line's text for the client itself (None: no ERROR).
+    pub error: Option<String>,
+    pub log: String,
+}
+
+impl Ending {
+    fn new(quit: impl Into<String>, error: Option<String>) -> Ending {
+        let quit = quit.into();
+        Ending {
+            log: quit.clone(),
+            quit,
+            error,
+        }
+    }
+}
+
+struct Conn {
+    stream: TcpStream,
+    rbuf: Vec<u8>,
+    /// Skipping the rest of an over-long line up to its newline.
+    discarding: bool,
+    /// Taken from the outbox, not yet written.
+    wq: VecDeque<Bytes>,
+    /// The socket refused bytes: wait for writable before trying again.
+    blocked: bool,
+}
+
+impl Conn {
+    async fn drive(
+        &mut self,
+        server: &Server,
+        session: &mut Session,
+        cancel: &CancellationToken,
+    ) -> Ending {
+        let client = session.client.clone();
+        loop {
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    return Ending::new("Server shutting down", Some("Server shutting down".into()));
+                }
+                _ = client.outbox.notify.notified() => {}
+                r = self.stream.writable(), if self.blocked => {
+                    if r.is_err() { return Ending::new("Connection reset", None); }
+                    self.blocked = false;
+                }
+                r = self.stream.readable() => {
+                    if r.is_err() { return Ending::new("Connection reset", None); }
+                    match self.read_lines(server, session) {
+                        Ok(true) => {}
+                        Ok(false) => return Ending::new("Connection closed", None),
+                        Err(e) => return Ending::new(format!("Read error: {e}"), None),
+                    }
+                    if let Some(text) = session.quit.take() {
+                        return Ending { quit: text.clone(), error: Some(text.clone()), log: text };
+                    }
+                }
+            }
+            if let Some(reason) = client.take_kill() {
+                return Ending::new(reason.clone(), Some(reason));
+            }
+            if client.outbox.overflowed() {
+                return Ending::new("SendQ exceeded", Some("SendQ exceeded".into()));
+            }
+            if !self.blocked {
+                if let Err(e) = self.write_some(&client) {
+                    return Ending::new(format!("Write error: {e}"), None);
+                }
+            }
+        }
+    }
+
+    /// Reads until the socket would block, handling each complete line.
+    /// Ok(false) at end of stream.
+    fn read_lines(&mut self, server: &Server, session: &mut Session) -> io::Result<bool> {
+        let line_limit = MAX_LINE - 2;
+        let tag_limit = MAX_CLIENT_TAGS + 2;
+        loop {
+            if self.rbuf.capacity() - self.rbuf.len() < 512 {
+                self.rbuf.reserve(READ_CHUNK);
+            }
+            match self.stream.try_read_buf(&mut self.rbuf) {
+                Ok(0) => return Ok(false),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            session
+                .client
+                .last_active
+                .store(server.uptime_secs(), Ordering::Relaxed);
+            session.client.ping_sent.store(false, Ordering::Relaxed);
+            let mut start = 0;
+            while start < self.rbuf.len() {
+                let buf = &self.rbuf[start..];
+                if self.discarding {
+                    match buf.iter().position(|&b| b == b'\n') {
+                        Some(nl) => {
+                            start += nl + 1;
+                            self.discarding = false;
+                            continue;
+                        }
+                        None => {
+                            start = self.rbuf.len();
+                            break;
+                        }
+                    }
+                }
+                match next_line(buf, line_limit, tag_limit) {
+                    Ok(Some(frame)) => {
+                        let line = &buf[..frame.len];
+                        start += frame.consumed;
+                        if !line.iter().all(|&b| b == b' ') {
+                            commands::handle_line(server, session, line);
+                        }
+                        if session.quit.is_some() {
+                            self.rbuf = Vec::new();
+                            return Ok(true);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(FrameError::TooLong { consumed, complete }) => {
+                        start += consumed;
+                        self.discarding = !complete;
+                        commands::input_too_long(server, session);
+                    }
+                }
+            }
+            self.rbuf.drain(..start);
+        }
+        if self.rbuf.is_empty() {
+            // Idle clients hold no read buffer.
+            self.rbuf = Vec::new();
+        }
+        Ok(true)
+    }
+
+    /// Writes what is queued, as far as the socket takes it without blocking.
+    fn write_some(&mut self, client: &Client) -> io::Result<()> {
+        loop {
+            if self.wq.is_empty() {
+                client.outbox.take_into(&mut self.wq);
+                if self.wq.is_empty() {
+                    if self.wq.capacity() > 64 {
+                        self.wq = VecDeque::new();
+                    }
+                    return Ok(());
+                }
+            }
+            let mut slices = [IoSlice::new(&[]); MAX_IOV];
+            let mut n_slices = 0;
+            for (slot, b) in slices.iter_mut().zip(self.wq.iter()) {
+                *slot = IoSlice::new(b);
+                n_slices += 1;
+            }
+            match self.stream.try_write_vectored(&slices[..n_slices]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(mut n) => {
+                    client.outbox.written(n);
+                    while n > 0 {
+                        let front = self.wq.front_mut().expect("written bytes were queued");
+                        if front.len() <= n {
+                            n -= front.len();
+                            self.wq.pop_front();
+                        } else {
+                            front.advance(n);
+                            n = 0;
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.blocked = true;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes everything queued, waiting for the socket as needed.
+    async fn flush_all(&mut self, client: &Client) {
+        loop {
+            if self.write_some(client).is_err() {
+                return;
+            }
+            if self.wq.is_empty() && client.outbox.is_empty() {
+                return;
+            }
+            if self.stream.writable().await.is_err() {
+                return;
+            }
+            self.blocked = false;
+            debug!("flushing");
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! The ferry relay server.
+//!
+//! # Who owns what
+//! - Each connection is one tokio task (`conn.rs`) that owns its socket, its
+//!   read buffer and its [`session::Session`] (registration state, caps,
+//!   MONITOR list). No other task touches those, so they need no lock.
+//! - What other tasks need of a connection is its [`client::Client`]: a
+//!   bounded send queue ([`outbox::Outbox`]) and a few fields (nick, modes,
+//!   away) behind a short per-client mutex.
+//! - The server keeps three concurrent maps (`dashmap`, sharded): clients
+//!   by id, clients by casefolded nick, channels by casefolded name. Each
+//!   channel has its own mutex. There is no global lock.
+//!
+//! # How a line travels
+//! A reader wakes on a readable socket, reads what is there, and handles
+//! every complete line before it yields (`conn.rs`). The line is parsed
+//! in place (`ferry_proto::Message`), dispatched by verb (`commands/`),
+//! and the handler writes replies for its own client into a [`reply::Reply`]
+//! (which adds `label` and `batch`), and relays to others through
+//! [`router::Event`]: the body is serialised once into `Bytes`, the tag
+//! prefix once per combination of the recipient's tag capabilities, and
+//! both are pushed (reference-counted, not copied) into each recipient's
+//! queue. The recipient's task wakes and writes everything queued in one
+//! vectored write. A queue over its SendQ limit closes that client alone.
+
+pub mod caps;
+pub mod channel;
+pub mod client;
+mod commands;
+pub mod config;
+mod conn;
+pub mod isupport;
+pub mod outbox;
+pub mod reply;
+pub mod router;
+pub mod session;
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use dashmap::DashMap;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+pub use config::Config;
+
+use channel::Channel;
+use client::{Client, ClientId};
+
+pub const VERSION: &str = concat!("ferry-", env!("CARGO_PKG_VERSION"));
+
+/// A nick that was in use, for WHOWAS.
+#[derive(Debug, Clone)]
+pub struct WhowasEntry {
+    pub folded: String,
+    pub nick: String,
+    pub user: String,
+    pub host: String,
+    pub realname: String,
+    pub at: u64,
+}
+
+/// Everything shared between connection tasks.
+pub struct Server {
+    pub config: Config,
+    pub clients: DashMap<ClientId, Arc<Client>>,
+    pub nicks: DashMap<String, Arc<Client>>,
+    pub channels: DashMap<String, Arc<Channel>>,
+    /// Casefolded nick -> who MONITORs it.
+    pub monitors: DashMap<String, HashMap<ClientId, Arc<Client>>>,
+    pub whowas: Mutex<VecDeque<WhowasEntry>>,
+    pub users: AtomicUsize,
+    pub max_users: AtomicUsize,
+    pub opers: AtomicUsize,
+    next_id: AtomicU64,
+    next_msgid: AtomicU64,
+    msgid_nonce: u64,
+    start: Instant,
+    pub created: String,
+    pub isupport: Vec<String>,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Server {
+        let isupport = isupport::tokens(&config);
+        Server {
+            clients: DashMap::new(),
+            nicks: DashMap::new(),
+            channels: DashMap::new(),
+            monitors: DashMap::new(),
+            whowas: Mutex::new(VecDeque::new()),
+            users: AtomicUsize::new(0),
+            max_users: AtomicUsize::new(0),
+            opers: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            next_msgid: AtomicU64::new(1),
+            msgid_nonce: rand::random::<u64>() & 0xffff_ffff,
+            start: Instant::now(),
+            created: router::format_time(SystemTime::now()),
+            isupport,
+            config,
+        }
+    }
+
+    pub fn next_client_id(&self) -> ClientId {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A message id unique to this server run.
+    pub fn msgid(&self) -> String {
+        let n = self.next_msgid.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}{:x}", self.msgid_nonce, n)
+    }
+
+    /// Seconds since the server started (monotonic).
+    pub fn uptime_secs(&self) -> u64 {
+        self.start.elapsed().as_secs()
+    }
+
+    pub fn fold_nick(&self, nick: &str) -> Option<String> {
+        self.config.casemap.fold(nick).map(|c| c.into_owned())
+    }
+
+    pub fn find_nick(&self, nick: &str) -> Option<Arc<Client>> {
+        let f = self.fold_nick(nick)?;
+        self.nicks
+            .get(&f)
+            .map(|c| c.clone())
+            .filter(|c| c.is_registered())
+    }
+
+    pub fn find_channel(&self, name: &str) -> Option<Arc<Channel>> {
+        let f = self.config.casemap.fold(name)?;
+        self.channels.get(f.as_ref()).map(|c| c.clone())
+    }
+
+    pub fn add_whowas(&self, e: WhowasEntry) {
+        let mut w = self.whowas.lock().expect("whowas lock");
+        w.push_front(e);
+        w.truncate(self.config.limits.whowas_entries);
+    }
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Runs the server on already-bound listeners until `shutdown` resolves,
+/// then tells every client (`ERROR`), flushes and returns. `main` and the
+/// tests start the server the same way.
+pub async fn serve(
+    config: Config,
+    listeners: Vec<TcpListener>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let server = Arc::new(Server::new(config));
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    for listener in listeners {
+        if let Ok(addr) = listener.local_addr() {
+            info!(%addr, "listening");
+        }
+        tracker.spawn(accept_loop(
+            server.clone(),
+            listener,
+            cancel.clone(),
+            tracker.clone(),
+        ));
+    }
+    tracker.spawn(sweeper(server.clone(), cancel.clone()));
+    shutdown.await;
+    info!("shutting down");
+    cancel.cancel();
+    tracker.close();
+    if tokio::time::timeout(Duration::from_secs(5), tracker.wait())
+        .await
+        .is_err()
+    {
+        warn!("some connections did not close within 5 s");
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    server: Arc<Server>,
+    listener: TcpListener,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                tracker.spawn(conn::run(server.clone(), stream, peer, cancel.clone()));
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// One coarse periodic sweep finds dead and unregistered-too-long clients,
+/// instead of a timer per connection.
+async fn sweeper(server: Arc<Server>, cancel: CancellationToken) {
+    let limits = &server.config.limits;
+    let period = (limits.ping_interval / 4).clamp(Duration::from_secs(1), Duration::from_secs(15));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ping = bytes::Bytes::from(format!("PING :{}\r\n", server.config.server_name));
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = server.uptime_secs();
+        let unix = unix_now();
+        for entry in server.clients.iter() {
+            let c = entry.value();
+            if !c.is_registered() {
+                if unix.saturating_sub(c.connected_at) >= limits.registration_timeout.as_secs() {
+                    c.kill("Registration timed out".into());
+                }
+                continue;
+            }
+            let idle = now.saturating_sub(c.last_active.load(Ordering::Relaxed));
+            if idle >= limits.ping_timeout.as_secs() {
+                c.kill(format!("Ping timeout: {idle} seconds"));
+            } else if idle >= limits.ping_interval.as_secs()
+                && !c.ping_sent.swap(true, Ordering::Relaxed)
+            {
+                c.send_bytes(&ping, limits.sendq_bytes);
+            }
+        }
+    }
+}

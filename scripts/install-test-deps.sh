@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Install what the test suite needs beyond a Rust toolchain.
+#
+# Idempotent: safe to run on every `scripts/test.sh`. Debian packages are
+# checked with `dpkg -s` first and only installed (via apt-get, which needs
+# root) when missing. Add packages to DEBIAN_PACKAGES below as tests grow
+# new needs; nothing in that list may be essential for a non-root developer
+# who already has the tools.
+set -euo pipefail
+
+log() { echo "install-test-deps: $*" >&2; }
+
+# ---------------------------------------------------------------------------
+# DEBIAN_PACKAGES: space-separated Debian package names the tests need.
+# (Empty for now; e.g. DEBIAN_PACKAGES="python3 faketime")
+DEBIAN_PACKAGES=""
+# ---------------------------------------------------------------------------
+
+# Commands the tests (and scripts/irctest.sh) call directly.
+REQUIRED_COMMANDS="python3"
+
+missing=()
+if [ -n "$DEBIAN_PACKAGES" ] && command -v dpkg >/dev/null 2>&1; then
+    for pkg in $DEBIAN_PACKAGES; do
+        # installed = dpkg knows it and its status line says "install ok installed"
+        if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
+            missing+=("$pkg")
+        fi
+    done
+elif [ -n "$DEBIAN_PACKAGES" ]; then
+    log "no dpkg on this system; make sure these are installed: $DEBIAN_PACKAGES"
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ]; then
+        log "installing: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        log "missing Debian packages (need root to install): ${missing[*]}"
+        log "run: sudo apt-get install ${missing[*]}"
+        exit 1
+    fi
+fi
+
+for cmd in $REQUIRED_COMMANDS; do
+    command -v "$cmd" >/dev/null 2>&1 || { log "required command not found: $cmd"; exit 1; }
+done
