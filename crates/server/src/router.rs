@@ -35,6 +35,8 @@ pub struct Event {
     pub account: Option<String>,
     /// Client-only tags as received, already escaped (`+a=b;+c`).
     pub client_tags: Option<String>,
+    /// From a user with mode +B (the `bot` tag).
+    pub bot: bool,
     /// `:source VERB params\r\n`
     pub body: Bytes,
     /// Only deliver to clients with message-tags (TAGMSG).
@@ -49,6 +51,7 @@ impl Event {
             msgid: None,
             account: None,
             client_tags: None,
+            bot: false,
             body: Bytes::from(body),
             tags_only: false,
             prefixes: Default::default(),
@@ -93,6 +96,9 @@ impl Event {
             }
         }
         if caps.has(Cap::MessageTags) {
+            if self.bot {
+                add("bot", "");
+            }
             if let Some(id) = &self.msgid {
                 add("msgid", id);
             }

@@ -184,6 +184,12 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
 
 /// 353 lines then 366 for one channel, as this client may see them.
 pub(super) fn send_names(cx: &mut Ctx<'_>, ch: &Channel) {
+    send_names_lines(cx, ch);
+    cx.num(RPL_ENDOFNAMES, &[&ch.name, "End of /NAMES list"]);
+}
+
+/// The 353 lines of one channel.
+fn send_names_lines(cx: &mut Ctx<'_>, ch: &Channel) {
     let me = cx.me().id;
     let multi = cx.caps().has(Cap::MultiPrefix);
     let uhnames = cx.caps().has(Cap::UserhostInNames);
@@ -224,7 +230,6 @@ pub(super) fn send_names(cx: &mut Ctx<'_>, ch: &Channel) {
             cx.num(RPL_NAMREPLY, &[symbol, &ch.name, &line]);
         }
     }
-    cx.num(RPL_ENDOFNAMES, &[&ch.name, "End of /NAMES list"]);
 }
 
 /// Removes this client from `ch`, telling every member; false if not on it.
@@ -338,12 +343,13 @@ pub(super) fn names(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         cx.num(RPL_ENDOFNAMES, &["*", "End of /NAMES list"]);
         return Ok(());
     };
+    // One 366 at the end, naming what was asked for (RFC 2812, Modern IRC).
     for name in list.split(',').filter(|n| !n.is_empty()) {
-        match cx.server.find_channel(name) {
-            Some(ch) => send_names(cx, &ch),
-            None => cx.num(RPL_ENDOFNAMES, &[name, "End of /NAMES list"]),
+        if let Some(ch) = cx.server.find_channel(name) {
+            send_names_lines(cx, &ch);
         }
     }
+    cx.num(RPL_ENDOFNAMES, &[list, "End of /NAMES list"]);
     Ok(())
 }
 
@@ -502,7 +508,32 @@ pub(super) fn invite(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
 }
 
 pub(super) fn kick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
-    let name = msg.param(0).unwrap_or("");
+    let chans: Vec<&str> = msg
+        .param(0)
+        .unwrap_or("")
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .collect();
+    let users: Vec<&str> = msg
+        .param(1)
+        .unwrap_or("")
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .collect();
+    let reason = msg.param(2);
+    // One channel: every user is kicked from it; several: pairwise (RFC 2812).
+    if chans.len() == 1 {
+        return kick_from(cx, chans[0], &users, reason);
+    }
+    for (c, u) in chans.iter().zip(users.iter()) {
+        if let Err(r) = kick_from(cx, c, &[u], reason) {
+            super::reject(cx, r);
+        }
+    }
+    Ok(())
+}
+
+fn kick_from(cx: &mut Ctx<'_>, name: &str, users: &[&str], reason: Option<&str>) -> Outcome {
     let Some(ch) = cx.server.find_channel(name) else {
         return Err(Reject::NoSuchChannel(name.into()));
     };
@@ -510,20 +541,14 @@ pub(super) fn kick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let prefix = cx.prefix();
     let my_nick = me.nick();
     let max = cx.server.config.limits.kick_length;
-    let reason: String = msg
-        .param(2)
+    let reason: String = reason
         .filter(|r| !r.is_empty())
         .unwrap_or(&my_nick)
         .chars()
         .take(max)
         .collect();
     let sendq = cx.sendq();
-    for nick in msg
-        .param(1)
-        .unwrap_or("")
-        .split(',')
-        .filter(|n| !n.is_empty())
-    {
+    for &nick in users {
         let Some(target) = cx.server.find_nick(nick) else {
             super::reject(cx, Reject::NoSuchNick(nick.into()));
             continue;

@@ -143,7 +143,8 @@ impl<'a> Ctx<'a> {
             .param(&nick);
         if let Some((last, middle)) = params.split_last() {
             for p in middle {
-                l = l.param(p);
+                // An empty middle parameter cannot be written: `*` stands in.
+                l = l.param(if p.is_empty() { "*" } else { p });
             }
             l = l.param(last);
         }
@@ -164,10 +165,15 @@ impl<'a> Ctx<'a> {
 
     /// An event from this client, stamped with a msgid and its account.
     pub fn event(&self, body: String) -> Event {
-        let account = self.me().info().account.clone();
-        Event::new(body)
+        let (account, bot) = {
+            let i = self.me().info();
+            (i.account.clone(), i.modes.bot)
+        };
+        let mut e = Event::new(body)
             .with_msgid(self.server.msgid())
-            .with_account(account)
+            .with_account(account);
+        e.bot = bot;
+        e
     }
 
     pub fn fail(&mut self, code: &'static str, context: &[&str], desc: &str) {

@@ -132,7 +132,8 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         return Ok(());
     }
     let me = cx.me().clone();
-    if cx.s.folded_nick.as_deref() != Some(folded.as_str()) {
+    let refolded = cx.s.folded_nick.as_deref() != Some(folded.as_str());
+    if refolded {
         match cx.server.nicks.entry(folded.clone()) {
             Entry::Occupied(o) if o.get().id != me.id => {
                 return Err(Reject::Numeric(
@@ -183,7 +184,9 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     for p in channel_peers(&me) {
         e.deliver(&p, sendq);
     }
-    monitor_online(cx.server, &me, &folded);
+    if refolded {
+        monitor_online(cx.server, &me, &folded);
+    }
     Ok(())
 }
 
