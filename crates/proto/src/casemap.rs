@@ -4,6 +4,11 @@
 //! lets Chinese (or any) users pick nicks in their own script while two
 //! nicks that look alike after width and case mapping stay one nick.
 //! `ascii` folds only A-Z, for networks that want plain IRC behaviour.
+//!
+//! Under `rfc8265` ferry also folds `[]\~` to `{}|^`, as rfc1459 does: most
+//! clients do not know `rfc8265` and fall back to rfc1459, and a nick pair
+//! such as `ali[ce` / `ali{ce` that those clients take for one person must not
+//! be two people on the server (WeeChat merged them in its nick list).
 
 use std::borrow::Cow;
 
@@ -37,6 +42,24 @@ impl Casemap {
     /// The folded form of a name, or `None` when the name has characters
     /// this casemapping does not allow in names.
     pub fn fold<'a>(self, s: &'a str) -> Option<Cow<'a, str>> {
+        let folded = self.fold_case(s)?;
+        if self == Casemap::Rfc8265 && folded.contains(['[', ']', '\\', '~']) {
+            let mapped = folded
+                .chars()
+                .map(|c| match c {
+                    '[' => '{',
+                    ']' => '}',
+                    '\\' => '|',
+                    '~' => '^',
+                    c => c,
+                })
+                .collect();
+            return Some(Cow::Owned(mapped));
+        }
+        Some(folded)
+    }
+
+    fn fold_case<'a>(self, s: &'a str) -> Option<Cow<'a, str>> {
         if s.is_ascii() {
             if s.bytes().any(|b| b.is_ascii_uppercase()) {
                 return Some(Cow::Owned(s.to_ascii_lowercase()));
@@ -84,5 +107,11 @@ mod tests {
         // full-width letters map to their ASCII forms
         assert_eq!(Casemap::Rfc8265.fold("ＡＢ").as_deref(), Some("ab"));
         assert_eq!(Casemap::Rfc8265.fold("a b"), Some("a b".into()));
+        // rfc1459's brackets, for clients that assume it
+        assert_eq!(
+            Casemap::Rfc8265.fold("Ali[ce]\\~").as_deref(),
+            Some("ali{ce}|^")
+        );
+        assert_eq!(Casemap::Ascii.fold("ali[ce").as_deref(), Some("ali[ce"));
     }
 }

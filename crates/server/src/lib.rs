@@ -75,6 +75,8 @@ pub struct Server {
     pub monitors: DashMap<String, HashMap<ClientId, Arc<Client>>>,
     pub whowas: Mutex<VecDeque<WhowasEntry>>,
     pub users: AtomicUsize,
+    /// Registered users with mode +i.
+    pub invisible: AtomicUsize,
     pub max_users: AtomicUsize,
     pub opers: AtomicUsize,
     next_id: AtomicU64,
@@ -95,6 +97,7 @@ impl Server {
             monitors: DashMap::new(),
             whowas: Mutex::new(VecDeque::new()),
             users: AtomicUsize::new(0),
+            invisible: AtomicUsize::new(0),
             max_users: AtomicUsize::new(0),
             opers: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),

@@ -66,8 +66,11 @@ fn user_mode(cx: &mut Ctx<'_>, target: &str, modes: Option<&str>) -> Outcome {
             };
             if *slot != adding {
                 *slot = adding;
-                if c == 'o' {
-                    cx.server.opers.fetch_sub(1, Ordering::Relaxed);
+                match (c, adding) {
+                    ('o', _) => _ = cx.server.opers.fetch_sub(1, Ordering::Relaxed),
+                    ('i', true) => _ = cx.server.invisible.fetch_add(1, Ordering::Relaxed),
+                    ('i', false) => _ = cx.server.invisible.fetch_sub(1, Ordering::Relaxed),
+                    _ => {}
                 }
                 let sign = if adding { '+' } else { '-' };
                 if sign != last_sign {

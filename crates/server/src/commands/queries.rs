@@ -25,6 +25,7 @@ pub(super) fn isupport_lines(cx: &mut Ctx<'_>) {
 
 pub(super) fn send_lusers(cx: &mut Ctx<'_>) {
     let users = cx.server.users.load(Ordering::Relaxed);
+    let invisible = cx.server.invisible.load(Ordering::Relaxed).min(users);
     let max = cx.server.max_users.load(Ordering::Relaxed).max(users);
     let opers = cx.server.opers.load(Ordering::Relaxed);
     let unknown = cx.server.clients.len().saturating_sub(users);
@@ -32,7 +33,8 @@ pub(super) fn send_lusers(cx: &mut Ctx<'_>) {
     cx.num(
         RPL_LUSERCLIENT,
         &[&format!(
-            "There are {users} users and 0 invisible on 1 servers"
+            "There are {} users and {invisible} invisible on 1 servers",
+            users - invisible
         )],
     );
     cx.num(RPL_LUSEROP, &[&opers.to_string(), "IRC Operators online"]);

@@ -354,7 +354,9 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
     s.client.outbox.close();
     if s.registered {
         let info = me.info().clone();
-        let e = Event::new(format!(":{} QUIT :{}\r\n", info.prefix(), ending.quit));
+        let e = Event::new(format!(":{} QUIT :{}\r\n", info.prefix(), ending.quit))
+            .with_msgid(server.msgid())
+            .with_account(info.account.clone());
         let sendq = server.config.limits.sendq_bytes;
         for p in channel_peers(&me) {
             e.deliver(&p, sendq);
@@ -374,6 +376,9 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
         server.users.fetch_sub(1, Ordering::Relaxed);
         if info.modes.oper {
             server.opers.fetch_sub(1, Ordering::Relaxed);
+        }
+        if info.modes.invisible {
+            server.invisible.fetch_sub(1, Ordering::Relaxed);
         }
         if let Some(f) = &s.folded_nick {
             server.add_whowas(WhowasEntry {
