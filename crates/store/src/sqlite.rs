@@ -1,0 +1,831 @@
+//! The embedded default: SQLite in the data directory.
+//!
+//! One writer thread owns the write connection and commits in groups: it
+//! takes every job waiting (up to 256), runs each inside a savepoint, commits
+//! once, and only then answers each caller. Reads use a small pool of their
+//! own connections (WAL lets them run beside the writer).
+//!
+//! The SQL keeps to what PostgreSQL also accepts, so a second backend can
+//! share it.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use tracing::{error, info};
+
+use crate::*;
+
+type Completion = Box<dyn FnOnce(Result<()>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, lists, requests, offline messages, history
+    "CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        display TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        scram_salt BLOB NOT NULL,
+        scram_iterations INTEGER NOT NULL,
+        scram_stored_key BLOB NOT NULL,
+        scram_server_key BLOB NOT NULL,
+        email TEXT,
+        callerid INTEGER NOT NULL,
+        created_ms BIGINT NOT NULL
+    );
+    CREATE TABLE account_lists (
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        display TEXT NOT NULL,
+        PRIMARY KEY (account, kind, entry)
+    );
+    CREATE TABLE friend_requests (
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        requester TEXT NOT NULL,
+        time_ms BIGINT NOT NULL,
+        PRIMARY KEY (account, requester)
+    );
+    CREATE TABLE offline_messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        msgid TEXT NOT NULL,
+        time_ms BIGINT NOT NULL,
+        source TEXT NOT NULL,
+        sender_account TEXT,
+        command TEXT NOT NULL,
+        target TEXT NOT NULL,
+        text TEXT NOT NULL,
+        tags TEXT NOT NULL
+    );
+    CREATE INDEX offline_by_account ON offline_messages (account, id);
+    CREATE TABLE history (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        party_a TEXT,
+        party_b TEXT,
+        msgid TEXT NOT NULL,
+        time_ms BIGINT NOT NULL,
+        source TEXT NOT NULL,
+        sender_account TEXT,
+        command TEXT NOT NULL,
+        target TEXT NOT NULL,
+        text TEXT NOT NULL,
+        tags TEXT NOT NULL
+    );
+    CREATE INDEX history_by_key ON history (key, time_ms);
+    CREATE INDEX history_by_msgid ON history (msgid);
+    CREATE INDEX history_by_party_a ON history (party_a, time_ms);
+    CREATE INDEX history_by_party_b ON history (party_b, time_ms);",
+];
+
+pub struct SqliteStore {
+    jobs: Mutex<Option<SyncSender<Job>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    path: PathBuf,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn open(path: &Path) -> Result<Connection> {
+    let c = Connection::open(path).map_err(backend)?;
+    c.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;",
+    )
+    .map_err(backend)?;
+    Ok(c)
+}
+
+fn migrate(c: &Connection) -> Result<()> {
+    c.execute_batch("CREATE TABLE IF NOT EXISTS ferry_schema (version INTEGER NOT NULL)")
+        .map_err(backend)?;
+    let version: Option<i64> = c
+        .query_row("SELECT MAX(version) FROM ferry_schema", [], |r| r.get(0))
+        .map_err(backend)?;
+    let version = version.unwrap_or(0) as usize;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        c.execute_batch("BEGIN").map_err(backend)?;
+        let r = c.execute_batch(sql).and_then(|_| {
+            c.execute(
+                "INSERT INTO ferry_schema (version) VALUES (?1)",
+                [i as i64 + 1],
+            )
+        });
+        match r {
+            Ok(_) => c.execute_batch("COMMIT").map_err(backend)?,
+            Err(e) => {
+                let _ = c.execute_batch("ROLLBACK");
+                return Err(backend(format!("migration {}: {e}", i + 1)));
+            }
+        }
+        info!(version = i + 1, "store migrated");
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/ferry.db` and migrates it.
+    pub fn open(dir: &Path) -> Result<SqliteStore> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| backend(format!("create {}: {e}", dir.display())))?;
+        let path = dir.join("ferry.db");
+        let conn = open(&path)?;
+        migrate(&conn)?;
+        let (tx, rx) = sync_channel::<Job>(4096);
+        let writer = std::thread::Builder::new()
+            .name("ferry-store-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(backend)?;
+        Ok(SqliteStore {
+            jobs: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            readers: Mutex::new(Vec::new()),
+            path,
+        })
+    }
+
+    /// Runs `f` in the writer's next group transaction; returns after commit.
+    fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        let (tx, rx) = sync_channel::<Result<R>>(1);
+        let job: Job = Box::new(move |c| match f(c) {
+            Ok(r) => (
+                true,
+                Box::new(move |commit: Result<()>| {
+                    let _ = tx.send(commit.map(|_| r));
+                }) as Completion,
+            ),
+            Err(e) => (
+                false,
+                Box::new(move |_| {
+                    let _ = tx.send(Err(e));
+                }) as Completion,
+            ),
+        });
+        let sender = self
+            .jobs
+            .lock()
+            .expect("jobs lock")
+            .clone()
+            .ok_or(StoreError::Closed)?;
+        sender.send(job).map_err(|_| StoreError::Closed)?;
+        rx.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R> {
+        let conn = self.readers.lock().expect("readers lock").pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open(&self.path)?,
+        };
+        let r = f(&conn).map_err(backend);
+        let mut pool = self.readers.lock().expect("readers lock");
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+        r
+    }
+
+    /// Stops the writer after it has committed everything queued.
+    pub fn close(&self) {
+        self.jobs.lock().expect("jobs lock").take();
+        if let Some(w) = self.writer.lock().expect("writer lock").take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn writer_loop(conn: Connection, rx: Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < 256 {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            error!(error = %e, "store: cannot begin a transaction");
+            for j in jobs {
+                // Never run: tell each caller.
+                drop(j);
+            }
+            continue;
+        }
+        let mut done = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let sp = conn.execute_batch("SAVEPOINT job");
+            let (ok, completion) = job(&conn);
+            if sp.is_ok() {
+                let end = if ok {
+                    "RELEASE job"
+                } else {
+                    "ROLLBACK TO job; RELEASE job"
+                };
+                let _ = conn.execute_batch(end);
+            }
+            done.push((ok, completion));
+        }
+        let commit = conn.execute_batch("COMMIT").map_err(backend);
+        if let Err(e) = &commit {
+            error!(error = %e, "store: commit failed");
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for (ok, c) in done {
+            if ok {
+                c(match &commit {
+                    Ok(()) => Ok(()),
+                    Err(e) => Err(backend(e)),
+                });
+            } else {
+                c(Ok(()));
+            }
+        }
+    }
+}
+
+fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        name: r.get(0)?,
+        display: r.get(1)?,
+        password_hash: r.get(2)?,
+        scram: ScramCredentials {
+            salt: r.get(3)?,
+            iterations: r.get::<_, i64>(4)? as u32,
+            stored_key: r.get(5)?,
+            server_key: r.get(6)?,
+        },
+        email: r.get(7)?,
+        callerid: r.get::<_, i64>(8)? != 0,
+        created_ms: r.get(9)?,
+    })
+}
+
+const ACCOUNT_COLS: &str =
+    "name, display, password_hash, scram_salt, scram_iterations, scram_stored_key, \
+                            scram_server_key, email, callerid, created_ms";
+const MSG_COLS: &str = "msgid, time_ms, source, sender_account, command, target, text, tags";
+
+fn msg_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<StoredMessage> {
+    Ok(StoredMessage {
+        msgid: r.get(at)?,
+        time_ms: r.get(at + 1)?,
+        source: r.get(at + 2)?,
+        account: r.get(at + 3)?,
+        command: r.get(at + 4)?,
+        target: r.get(at + 5)?,
+        text: r.get(at + 6)?,
+        tags: r.get(at + 7)?,
+    })
+}
+
+/// The time a bound stands for (a msgid's message time; unknown: None).
+fn bound_time(c: &Connection, key: &str, b: &Bound) -> rusqlite::Result<Option<i64>> {
+    match b {
+        Bound::Time(t) => Ok(Some(*t)),
+        Bound::Msgid(id) => c
+            .query_row(
+                "SELECT time_ms FROM history WHERE key = ?1 AND msgid = ?2",
+                params![key, id],
+                |r| r.get(0),
+            )
+            .optional(),
+    }
+}
+
+fn select_range(
+    c: &Connection,
+    key: &str,
+    after: Option<i64>,
+    before: Option<i64>,
+    newest: bool,
+    limit: usize,
+) -> rusqlite::Result<Vec<StoredMessage>> {
+    let order = if newest { "DESC" } else { "ASC" };
+    let sql = format!(
+        "SELECT {MSG_COLS} FROM history WHERE key = ?1 AND time_ms > ?2 AND time_ms < ?3 \
+         ORDER BY time_ms {order}, id {order} LIMIT ?4"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st.query_map(
+        params![
+            key,
+            after.unwrap_or(i64::MIN),
+            before.unwrap_or(i64::MAX),
+            limit as i64
+        ],
+        |r| msg_from_row(r, 0),
+    )?;
+    let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    if newest {
+        out.reverse();
+    }
+    Ok(out)
+}
+
+impl Store for SqliteStore {
+    fn create_account(&self, a: &Account) -> Result<()> {
+        let a = a.clone();
+        self.write(move |c| {
+            let r = c.execute(
+                &format!("INSERT INTO accounts ({ACCOUNT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    a.name,
+                    a.display,
+                    a.password_hash,
+                    a.scram.salt,
+                    a.scram.iterations as i64,
+                    a.scram.stored_key,
+                    a.scram.server_key,
+                    a.email,
+                    a.callerid as i64,
+                    a.created_ms
+                ],
+            );
+            match r {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    Err(StoreError::AccountExists)
+                }
+                Err(e) => Err(backend(e)),
+            }
+        })
+    }
+
+    fn account(&self, name: &str) -> Result<Option<Account>> {
+        self.read(|c| {
+            c.query_row(
+                &format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE name = ?1"),
+                [name],
+                account_from_row,
+            )
+            .optional()
+        })
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts ORDER BY name"
+            ))?;
+            let rows = st.query_map([], account_from_row)?;
+            rows.collect()
+        })
+    }
+
+    fn set_credentials(&self, name: &str, hash: &str, scram: &ScramCredentials) -> Result<bool> {
+        let (name, hash, s) = (name.to_string(), hash.to_string(), scram.clone());
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE accounts SET password_hash = ?2, scram_salt = ?3, scram_iterations = ?4, \
+                     scram_stored_key = ?5, scram_server_key = ?6 WHERE name = ?1",
+                    params![name, hash, s.salt, s.iterations as i64, s.stored_key, s.server_key],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn set_callerid(&self, name: &str, on: bool) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE accounts SET callerid = ?2 WHERE name = ?1",
+                    params![name, on as i64],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn delete_account(&self, name: &str) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| {
+            let n = c
+                .execute("DELETE FROM accounts WHERE name = ?1", [&name])
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn list(&self, account: &str, kind: ListKind) -> Result<Vec<ListEntry>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT entry, display FROM account_lists WHERE account = ?1 AND kind = ?2 ORDER BY display",
+            )?;
+            let rows = st.query_map(params![account, kind.code()], |r| {
+                Ok(ListEntry { key: r.get(0)?, display: r.get(1)? })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn edit_list(
+        &self,
+        account: &str,
+        kind: ListKind,
+        clear: bool,
+        add: &[ListEntry],
+        remove: &[String],
+    ) -> Result<()> {
+        let (account, add, remove) = (account.to_string(), add.to_vec(), remove.to_vec());
+        self.write(move |c| {
+            let k = kind.code();
+            if clear {
+                c.execute("DELETE FROM account_lists WHERE account = ?1 AND kind = ?2", params![account, k])
+                    .map_err(backend)?;
+            }
+            for e in &add {
+                c.execute(
+                    "INSERT INTO account_lists (account, kind, entry, display) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (account, kind, entry) DO UPDATE SET display = excluded.display",
+                    params![account, k, e.key, e.display],
+                )
+                .map_err(backend)?;
+            }
+            for key in &remove {
+                c.execute(
+                    "DELETE FROM account_lists WHERE account = ?1 AND kind = ?2 AND entry = ?3",
+                    params![account, k, key],
+                )
+                .map_err(backend)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn add_request(&self, account: &str, from: &str, time_ms: i64) -> Result<()> {
+        let (account, from) = (account.to_string(), from.to_string());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO friend_requests (account, requester, time_ms) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (account, requester) DO UPDATE SET time_ms = excluded.time_ms",
+                params![account, from, time_ms],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn take_requests(&self, account: &str) -> Result<Vec<(String, i64)>> {
+        let account = account.to_string();
+        self.write(move |c| {
+            let mut st = c
+                .prepare_cached("SELECT requester, time_ms FROM friend_requests WHERE account = ?1 ORDER BY time_ms")
+                .map_err(backend)?;
+            let rows: Vec<(String, i64)> = st
+                .query_map([&account], |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|r| r.collect())
+                .map_err(backend)?;
+            c.execute("DELETE FROM friend_requests WHERE account = ?1", [&account]).map_err(backend)?;
+            Ok(rows)
+        })
+    }
+
+    fn enqueue_offline(
+        &self,
+        account: &str,
+        msg: &StoredMessage,
+        cap: usize,
+    ) -> Result<std::result::Result<usize, EnqueueRefused>> {
+        let (account, m) = (account.to_string(), msg.clone());
+        self.write(move |c| {
+            let n: i64 = c
+                .query_row("SELECT COUNT(*) FROM offline_messages WHERE account = ?1", [&account], |r| r.get(0))
+                .map_err(backend)?;
+            if n as usize >= cap {
+                return Ok(Err(EnqueueRefused::Full));
+            }
+            c.execute(
+                &format!("INSERT INTO offline_messages (account, {MSG_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+                params![account, m.msgid, m.time_ms, m.source, m.account, m.command, m.target, m.text, m.tags],
+            )
+            .map_err(backend)?;
+            Ok(Ok(n as usize + 1))
+        })
+    }
+
+    fn offline(&self, account: &str) -> Result<Vec<(i64, StoredMessage)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT id, {MSG_COLS} FROM offline_messages WHERE account = ?1 ORDER BY id"
+            ))?;
+            let rows = st.query_map([account], |r| Ok((r.get(0)?, msg_from_row(r, 1)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn ack_offline(&self, account: &str, up_to_id: i64) -> Result<()> {
+        let account = account.to_string();
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM offline_messages WHERE account = ?1 AND id <= ?2",
+                params![account, up_to_id],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn append_history(&self, rows: &[(String, StoredMessage)]) -> Result<()> {
+        let rows = rows.to_vec();
+        self.write(move |c| {
+            let mut st = c
+                .prepare_cached(&format!(
+                    "INSERT INTO history (key, party_a, party_b, {MSG_COLS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ))
+                .map_err(backend)?;
+            for (key, m) in &rows {
+                let (a, b) = match dm_parties(key) {
+                    Some((a, b)) => (Some(a), Some(b)),
+                    None => (None, None),
+                };
+                st.execute(params![
+                    key, a, b, m.msgid, m.time_ms, m.source, m.account, m.command, m.target,
+                    m.text, m.tags
+                ])
+                .map_err(backend)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn history(&self, key: &str, q: &HistoryQuery, limit: usize) -> Result<Vec<StoredMessage>> {
+        self.read(|c| match q {
+            HistoryQuery::Latest(None) => select_range(c, key, None, None, true, limit),
+            HistoryQuery::Latest(Some(b)) => match bound_time(c, key, b)? {
+                Some(t) => select_range(c, key, Some(t), None, true, limit),
+                None => Ok(Vec::new()),
+            },
+            HistoryQuery::Before(b) => match bound_time(c, key, b)? {
+                Some(t) => select_range(c, key, None, Some(t), true, limit),
+                None => Ok(Vec::new()),
+            },
+            HistoryQuery::After(b) => match bound_time(c, key, b)? {
+                Some(t) => select_range(c, key, Some(t), None, false, limit),
+                None => Ok(Vec::new()),
+            },
+            HistoryQuery::Around(b) => match bound_time(c, key, b)? {
+                Some(t) => {
+                    let before = select_range(c, key, None, Some(t), true, limit / 2)?;
+                    let mut rest =
+                        select_range(c, key, Some(t - 1), None, false, limit - before.len())?;
+                    let mut out = before;
+                    out.append(&mut rest);
+                    Ok(out)
+                }
+                None => Ok(Vec::new()),
+            },
+            HistoryQuery::Between(a, b) => match (bound_time(c, key, a)?, bound_time(c, key, b)?) {
+                (Some(x), Some(y)) if x <= y => {
+                    select_range(c, key, Some(x), Some(y), false, limit)
+                }
+                (Some(x), Some(y)) => select_range(c, key, Some(y), Some(x), true, limit),
+                _ => Ok(Vec::new()),
+            },
+        })
+    }
+
+    fn history_targets(
+        &self,
+        channels: &[String],
+        party: &str,
+        from_ms: i64,
+        to_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>> {
+        let (lo, hi) = if from_ms <= to_ms {
+            (from_ms, to_ms)
+        } else {
+            (to_ms, from_ms)
+        };
+        self.read(|c| {
+            let mut out: Vec<(String, i64)> = Vec::new();
+            let mut st = c.prepare_cached(
+                "SELECT key, MAX(time_ms) FROM history WHERE (party_a = ?1 OR party_b = ?1) \
+                 AND time_ms > ?2 AND time_ms < ?3 GROUP BY key",
+            )?;
+            for r in st.query_map(params![party, lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))? {
+                out.push(r?);
+            }
+            let mut st = c.prepare_cached(
+                "SELECT MAX(time_ms) FROM history WHERE key = ?1 AND time_ms > ?2 AND time_ms < ?3",
+            )?;
+            for ch in channels {
+                let t: Option<i64> = st.query_row(params![ch, lo, hi], |r| r.get(0))?;
+                if let Some(t) = t {
+                    out.push((ch.clone(), t));
+                }
+            }
+            out.sort_by_key(|(_, t)| *t);
+            out.truncate(limit);
+            Ok(out)
+        })
+    }
+
+    fn prune_history(&self, before_ms: i64) -> Result<usize> {
+        self.write(move |c| {
+            c.execute("DELETE FROM history WHERE time_ms < ?1", [before_ms])
+                .map_err(backend)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: &str, t: i64, text: &str) -> StoredMessage {
+        StoredMessage {
+            msgid: id.into(),
+            time_ms: t,
+            source: "alice!~a@h".into(),
+            account: Some("alice".into()),
+            command: "PRIVMSG".into(),
+            target: "bob".into(),
+            text: text.into(),
+            tags: String::new(),
+        }
+    }
+
+    fn account(name: &str) -> Account {
+        Account {
+            name: name.into(),
+            display: name.to_uppercase(),
+            password_hash: "$argon2id$x".into(),
+            scram: ScramCredentials {
+                salt: vec![1],
+                iterations: 4096,
+                stored_key: vec![2],
+                server_key: vec![3],
+            },
+            email: None,
+            callerid: false,
+            created_ms: 1,
+        }
+    }
+
+    #[test]
+    fn accounts_lists_offline_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.create_account(&account("bob")).unwrap();
+        assert!(matches!(
+            s.create_account(&account("bob")),
+            Err(StoreError::AccountExists)
+        ));
+        assert_eq!(s.account("bob").unwrap().unwrap().display, "BOB");
+        assert!(s.set_callerid("bob", true).unwrap());
+        assert!(s.account("bob").unwrap().unwrap().callerid);
+
+        let e = |k: &str| ListEntry {
+            key: k.into(),
+            display: k.to_uppercase(),
+        };
+        s.edit_list("bob", ListKind::Monitor, false, &[e("a"), e("b")], &[])
+            .unwrap();
+        s.edit_list("bob", ListKind::Monitor, false, &[e("c")], &["a".into()])
+            .unwrap();
+        let keys: Vec<String> = s
+            .list("bob", ListKind::Monitor)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
+        assert_eq!(keys, ["b", "c"]);
+        assert!(s.list("bob", ListKind::Accept).unwrap().is_empty());
+
+        assert_eq!(
+            s.enqueue_offline("bob", &msg("m1", 10, "one"), 2).unwrap(),
+            Ok(1)
+        );
+        assert_eq!(
+            s.enqueue_offline("bob", &msg("m2", 11, "two"), 2).unwrap(),
+            Ok(2)
+        );
+        assert_eq!(
+            s.enqueue_offline("bob", &msg("m3", 12, "three"), 2)
+                .unwrap(),
+            Err(EnqueueRefused::Full)
+        );
+        let waiting = s.offline("bob").unwrap();
+        assert_eq!(
+            waiting
+                .iter()
+                .map(|(_, m)| m.text.as_str())
+                .collect::<Vec<_>>(),
+            ["one", "two"]
+        );
+        s.ack_offline("bob", waiting[0].0).unwrap();
+        assert_eq!(s.offline("bob").unwrap().len(), 1);
+
+        s.add_request("bob", "Carol", 5).unwrap();
+        assert_eq!(
+            s.take_requests("bob").unwrap(),
+            vec![("Carol".to_string(), 5)]
+        );
+        assert!(s.take_requests("bob").unwrap().is_empty());
+
+        let key = dm_key("bob", "alice");
+        assert_eq!(key, "@alice bob");
+        let rows: Vec<(String, StoredMessage)> = (1..=10)
+            .map(|i| {
+                (
+                    key.clone(),
+                    msg(&format!("h{i}"), i * 100, &format!("t{i}")),
+                )
+            })
+            .collect();
+        s.append_history(&rows).unwrap();
+        let texts = |v: Vec<StoredMessage>| v.into_iter().map(|m| m.text).collect::<Vec<_>>();
+        assert_eq!(
+            texts(s.history(&key, &HistoryQuery::Latest(None), 3).unwrap()),
+            ["t8", "t9", "t10"]
+        );
+        assert_eq!(
+            texts(
+                s.history(&key, &HistoryQuery::Before(Bound::Msgid("h5".into())), 2)
+                    .unwrap()
+            ),
+            ["t3", "t4"]
+        );
+        assert_eq!(
+            texts(
+                s.history(&key, &HistoryQuery::After(Bound::Time(800)), 5)
+                    .unwrap()
+            ),
+            ["t9", "t10"]
+        );
+        assert_eq!(
+            texts(
+                s.history(
+                    &key,
+                    &HistoryQuery::Between(Bound::Time(1000), Bound::Time(700)),
+                    5
+                )
+                .unwrap()
+            ),
+            ["t8", "t9"]
+        );
+        assert_eq!(
+            texts(
+                s.history(&key, &HistoryQuery::Around(Bound::Msgid("h5".into())), 3)
+                    .unwrap()
+            ),
+            ["t4", "t5", "t6"]
+        );
+        assert_eq!(
+            s.history_targets(&[], "bob", 0, 2000, 10).unwrap(),
+            vec![(key.clone(), 1000)]
+        );
+        assert_eq!(s.prune_history(500).unwrap(), 4);
+
+        assert!(s.delete_account("bob").unwrap());
+        assert!(s.offline("bob").unwrap().is_empty());
+    }
+
+    #[test]
+    fn concurrent_writers_share_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(SqliteStore::open(dir.path()).unwrap());
+        s.create_account(&account("bob")).unwrap();
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        s.enqueue_offline("bob", &msg(&format!("{t}-{i}"), i, "x"), 10_000)
+                            .unwrap()
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(s.offline("bob").unwrap().len(), 400);
+        drop(s);
+        // Reopening sees every committed message.
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.offline("bob").unwrap().len(), 400);
+    }
+}
