@@ -1,1 +1,15 @@
-fn main() {}
+//! Integration tests: a real ferry server in-process (or the `ferry`
+//! binary), driven over TCP by line-level clients. Each file covers one
+//! feature; assertions are on the exact lines a user sees.
+
+mod binary;
+mod channels;
+mod lifecycle;
+mod messaging;
+mod oper;
+mod queries;
+mod registration;
+mod scale;
+mod slow_reader;
+mod util;
+mod wire;

@@ -58,10 +58,10 @@ pub(crate) async fn run(
         let mut session = Session::new(client.clone());
         let reason = conn.drive(&server, &mut session, &cancel).await;
         commands::disconnect(&server, &mut session, &reason);
+        server.clients.remove(&id);
         // Whatever was queued, then the ERROR, within a short grace period.
         let _ = tokio::time::timeout(Duration::from_secs(2), conn.flush_all(&client)).await;
         let _ = tokio::io::AsyncWriteExt::shutdown(&mut conn.stream).await;
-        server.clients.remove(&id);
         info!(reason = %reason.log, "disconnected");
     }
     .instrument(span)

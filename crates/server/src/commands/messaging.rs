@@ -77,7 +77,8 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
     }
     let max = cx.server.config.limits.max_targets;
     let prefix = cx.prefix();
-    let mut seen: Vec<&str> = Vec::new();
+    let casemap = cx.server.config.casemap;
+    let mut seen: Vec<String> = Vec::new();
     for (i, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
         if i >= max {
             cx.num(
@@ -86,10 +87,11 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
             );
             continue;
         }
-        if seen.contains(&target) {
+        let folded = casemap.fold_lossy(target);
+        if seen.contains(&folded) {
             continue;
         }
-        seen.push(target);
+        seen.push(folded);
         let body = match kind {
             Kind::Tagmsg => format!(":{prefix} {verb} {target}\r\n"),
             _ => format!(":{prefix} {verb} {target} :{text}\r\n"),
@@ -190,7 +192,10 @@ fn to_nick(cx: &mut Ctx<'_>, nick: &str, e: &Event, kind: Kind) -> Outcome {
     let Some(target) = cx.server.find_nick(nick) else {
         return Err(Reject::NoSuchNick(nick.into()));
     };
-    e.deliver(&target, cx.sendq());
+    // With echo-message, a note to oneself arrives once, as the echo.
+    if target.id != cx.me().id || !cx.caps().has(Cap::EchoMessage) {
+        e.deliver(&target, cx.sendq());
+    }
     if kind == Kind::Privmsg {
         let (tnick, away) = {
             let i = target.info();
