@@ -52,7 +52,7 @@ log "server: $FERRY_BIN"
 envfile="$repo/irctest/ferry.env"
 known="$repo/irctest/known-failures.txt"
 work="$(mktemp -d "${TMPDIR:-/tmp}/ferry-irctest.XXXXXX")"
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" /tmp/ferry-irctest-data' EXIT
 
 # run_irctest JUNIT_FILE [pytest args...]: sets $rc to pytest's status
 run_irctest() {

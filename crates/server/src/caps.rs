@@ -23,10 +23,14 @@ pub enum Cap {
     StandardReplies,
     UserhostInNames,
     NoImplicitNames,
+    Sasl,
+    AccountRegistration,
+    Chathistory,
+    EventPlayback,
 }
 
 impl Cap {
-    pub const ALL: [Cap; 19] = [
+    pub const ALL: [Cap; 23] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -46,6 +50,10 @@ impl Cap {
         Cap::StandardReplies,
         Cap::UserhostInNames,
         Cap::NoImplicitNames,
+        Cap::Sasl,
+        Cap::AccountRegistration,
+        Cap::Chathistory,
+        Cap::EventPlayback,
     ];
 
     pub fn name(self) -> &'static str {
@@ -69,6 +77,21 @@ impl Cap {
             Cap::StandardReplies => "standard-replies",
             Cap::UserhostInNames => "userhost-in-names",
             Cap::NoImplicitNames => "draft/no-implicit-names",
+            Cap::Sasl => "sasl",
+            Cap::AccountRegistration => "draft/account-registration",
+            Cap::Chathistory => "draft/chathistory",
+            Cap::EventPlayback => "draft/event-playback",
+        }
+    }
+
+    /// The value shown in `CAP LS 302`, if any.
+    pub fn value(self, config: &crate::Config) -> Option<&'static str> {
+        match self {
+            Cap::Sasl => Some("PLAIN,SCRAM-SHA-256"),
+            Cap::AccountRegistration if config.accounts.register_before_connect => {
+                Some("before-connect")
+            }
+            _ => None,
         }
     }
 

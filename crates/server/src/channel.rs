@@ -42,6 +42,14 @@ pub struct Member {
     pub prefix: Prefix,
 }
 
+/// A user as channel lists see them: the casefolded `nick!user@host` and
+/// the casefolded account, if logged in.
+#[derive(Debug, Clone, Copy)]
+pub struct Who<'a> {
+    pub mask: &'a str,
+    pub account: Option<&'a str>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ListEntry {
     pub mask: String,
@@ -142,19 +150,26 @@ impl ChanState {
         self.prefix_of(id).is_some_and(|p| p.op)
     }
 
-    /// Does one of the entries match `nick!user@host` (already folded)?
-    pub fn list_matches(list: &[ListEntry], folded_mask: &str) -> bool {
-        list.iter()
-            .any(|e| ferry_proto::mask::matches(&e.folded, folded_mask))
+    /// Does one of the entries match this user? Entries are masks
+    /// (`nick!user@host`) or the account extban: `$a` (any logged-in user),
+    /// `$a:name` (that account).
+    pub fn list_matches(list: &[ListEntry], who: &Who<'_>) -> bool {
+        list.iter().any(|e| match e.folded.strip_prefix("$a") {
+            Some("") => who.account.is_some(),
+            Some(rest) => rest
+                .strip_prefix(':')
+                .is_some_and(|name| who.account == Some(name)),
+            None => ferry_proto::mask::matches(&e.folded, who.mask),
+        })
     }
 
-    pub fn is_banned(&self, folded_mask: &str) -> bool {
-        Self::list_matches(&self.bans, folded_mask)
-            && !Self::list_matches(&self.excepts, folded_mask)
+    pub fn is_banned(&self, who: &Who<'_>) -> bool {
+        Self::list_matches(&self.bans, who) && !Self::list_matches(&self.excepts, who)
     }
 
     /// May this member or outsider speak? (`+n`, `+m`, bans)
-    pub fn can_send(&self, id: ClientId, folded_mask: &str) -> bool {
+    pub fn can_send(&self, id: ClientId, who: &Who<'_>) -> bool {
+        let folded_mask = who;
         match self.members.get(&id) {
             None => {
                 !self.modes.no_external && !self.modes.moderated && !self.is_banned(folded_mask)

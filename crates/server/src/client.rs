@@ -2,6 +2,7 @@
 //! fields behind a short mutex. The connection's own task owns everything
 //! else (see `session.rs`).
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -28,6 +29,25 @@ pub struct Client {
     /// Set by whoever ends this connection from outside (KILL, ping timeout).
     kill: Mutex<Option<String>>,
     pub connected_at: u64,
+    /// The owner's ACCEPT and SILENCE lists, for senders to check.
+    lists: Mutex<FriendLists>,
+    /// Seconds since server start when this client's nick must be given
+    /// up (a registered nick used without logging in); 0: no deadline.
+    pub nick_deadline: AtomicU64,
+    force_nick: AtomicBool,
+}
+
+/// Lists other clients check before delivering to this one.
+#[derive(Debug, Clone, Default)]
+pub struct FriendLists {
+    /// Casefolded account names (or nicks) allowed through +g.
+    pub accept: HashSet<String>,
+    /// The same, as the owner typed them.
+    pub accept_display: Vec<String>,
+    /// (mask as typed, casefolded) whose messages are dropped.
+    pub silence: Vec<(String, String)>,
+    /// Senders told they are being ignored (+g), and when (secs).
+    pub notified: HashMap<String, u64>,
 }
 
 /// Fields other clients can read: under a per-client mutex that is a leaf
@@ -55,6 +75,8 @@ impl Info {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UserModes {
+    /// +g: only accepted accounts may message (CALLERID).
+    pub callerid: bool,
     pub invisible: bool,
     pub wallops: bool,
     pub oper: bool,
@@ -66,6 +88,9 @@ impl UserModes {
         let mut s = String::from("+");
         if self.bot {
             s.push('B');
+        }
+        if self.callerid {
+            s.push('g');
         }
         if self.invisible {
             s.push('i');
@@ -98,11 +123,32 @@ impl Client {
             ping_sent: AtomicBool::new(false),
             kill: Mutex::new(None),
             connected_at,
+            lists: Mutex::new(FriendLists::default()),
+            nick_deadline: AtomicU64::new(0),
+            force_nick: AtomicBool::new(false),
         }
     }
 
     pub fn info(&self) -> MutexGuard<'_, Info> {
         self.info.lock().expect("client info lock")
+    }
+
+    pub fn lists(&self) -> MutexGuard<'_, FriendLists> {
+        self.lists.lock().expect("client lists lock")
+    }
+
+    pub fn clear_nick_deadline(&self) {
+        self.nick_deadline.store(0, Ordering::Relaxed);
+    }
+
+    /// Asks the owning task to rename this client to a guest nick.
+    pub fn request_guest_nick(&self) {
+        self.force_nick.store(true, Ordering::Relaxed);
+        self.outbox.notify.notify_one();
+    }
+
+    pub fn take_guest_nick_request(&self) -> bool {
+        self.force_nick.swap(false, Ordering::Relaxed)
     }
 
     pub fn nick(&self) -> String {

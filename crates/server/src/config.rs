@@ -34,7 +34,55 @@ struct RawConfig {
     server: RawServer,
     listen: Vec<RawListen>,
     limits: RawLimits,
+    accounts: RawAccounts,
+    history: RawHistory,
     oper: Vec<RawOper>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawAccounts {
+    register_before_connect: bool,
+    min_password_length: usize,
+    callerid_default: bool,
+    nick_enforcement: String,
+    nick_grace_secs: u64,
+    offline_max_messages: usize,
+    login_failures: u32,
+    login_window_secs: u64,
+    hash_concurrency: usize,
+}
+
+impl Default for RawAccounts {
+    fn default() -> Self {
+        RawAccounts {
+            register_before_connect: true,
+            min_password_length: 8,
+            callerid_default: false,
+            nick_enforcement: "rename".into(),
+            nick_grace_secs: 60,
+            offline_max_messages: 200,
+            login_failures: 10,
+            login_window_secs: 60,
+            hash_concurrency: 2,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawHistory {
+    retention_days: u64,
+    max_query: usize,
+}
+
+impl Default for RawHistory {
+    fn default() -> Self {
+        RawHistory {
+            retention_days: 30,
+            max_query: 1000,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +140,8 @@ struct RawLimits {
     channels_per_user: usize,
     list_entries: usize,
     monitor_entries: usize,
+    accept_entries: usize,
+    silence_entries: usize,
     whowas_entries: usize,
 }
 
@@ -112,6 +162,8 @@ impl Default for RawLimits {
             channels_per_user: 100,
             list_entries: 100,
             monitor_entries: 100,
+            accept_entries: 200,
+            silence_entries: 100,
             whowas_entries: 1000,
         }
     }
@@ -139,7 +191,44 @@ pub struct Config {
     pub admin_email: String,
     pub listen: Vec<SocketAddr>,
     pub limits: Limits,
+    pub accounts: Accounts,
+    pub history: HistoryConfig,
     pub opers: Vec<Oper>,
+}
+
+/// What happens when someone takes a nick that is a registered account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NickEnforcement {
+    /// Told to identify; renamed to a guest nick after the grace period.
+    Rename,
+    /// The nick cannot be used without logging in to its account.
+    Refuse,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    /// REGISTER allowed before the connection is registered.
+    pub register_before_connect: bool,
+    pub min_password_length: usize,
+    /// New accounts start with user mode +g (QQ: only friends may write).
+    pub callerid_default: bool,
+    pub nick_enforcement: NickEnforcement,
+    pub nick_grace: Duration,
+    /// Messages that may wait for one offline account.
+    pub offline_max_messages: usize,
+    /// Failed logins per IP and per account allowed in `login_window`.
+    pub login_failures: u32,
+    pub login_window_secs: u64,
+    /// Password hashes computed at once.
+    pub hash_concurrency: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryConfig {
+    pub retention_days: u64,
+    /// Most messages one CHATHISTORY reply carries.
+    pub max_query: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +247,8 @@ pub struct Limits {
     pub channels_per_user: usize,
     pub list_entries: usize,
     pub monitor_entries: usize,
+    pub accept_entries: usize,
+    pub silence_entries: usize,
     pub whowas_entries: usize,
 }
 
@@ -280,6 +371,42 @@ impl Config {
                 "must be longer than limits.ping_interval_secs (and both above 0)".into(),
             ));
         }
+        let a = raw.accounts;
+        let nick_enforcement = match a.nick_enforcement.as_str() {
+            "rename" => NickEnforcement::Rename,
+            "refuse" => NickEnforcement::Refuse,
+            "none" => NickEnforcement::None,
+            _ => {
+                return Err(invalid(
+                    "accounts.nick_enforcement",
+                    "must be \"rename\", \"refuse\" or \"none\"".into(),
+                ))
+            }
+        };
+        if a.min_password_length == 0 {
+            return Err(invalid(
+                "accounts.min_password_length",
+                "must be at least 1".into(),
+            ));
+        }
+        if raw.history.max_query == 0 {
+            return Err(invalid("history.max_query", "must be at least 1".into()));
+        }
+        let accounts = Accounts {
+            register_before_connect: a.register_before_connect,
+            min_password_length: a.min_password_length,
+            callerid_default: a.callerid_default,
+            nick_enforcement,
+            nick_grace: Duration::from_secs(a.nick_grace_secs),
+            offline_max_messages: a.offline_max_messages,
+            login_failures: a.login_failures.max(1),
+            login_window_secs: a.login_window_secs.max(1),
+            hash_concurrency: a.hash_concurrency.max(1),
+        };
+        let history = HistoryConfig {
+            retention_days: raw.history.retention_days,
+            max_query: raw.history.max_query,
+        };
         let mut opers = Vec::new();
         for o in raw.oper {
             if argon2::PasswordHash::new(&o.password_hash).is_err() {
@@ -319,8 +446,12 @@ impl Config {
                 channels_per_user: l.channels_per_user,
                 list_entries: l.list_entries,
                 monitor_entries: l.monitor_entries,
+                accept_entries: l.accept_entries,
+                silence_entries: l.silence_entries,
                 whowas_entries: l.whowas_entries,
             },
+            accounts,
+            history,
             opers,
         })
     }

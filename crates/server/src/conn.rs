@@ -22,7 +22,7 @@ use tracing::{debug, info, info_span, Instrument};
 
 use crate::client::Client;
 use crate::commands;
-use crate::session::Session;
+use crate::session::{Pending, Session};
 use crate::{unix_now, Server};
 
 const READ_CHUNK: usize = 4096;
@@ -52,6 +52,8 @@ pub(crate) async fn run(
             stream,
             rbuf: Vec::new(),
             discarding: false,
+            unprocessed: false,
+            eof: false,
             wq: VecDeque::new(),
             blocked: false,
         };
@@ -103,42 +105,72 @@ struct Conn {
     rbuf: Vec<u8>,
     /// Skipping the rest of an over-long line up to its newline.
     discarding: bool,
+    /// `rbuf` may hold complete lines not handled yet (a command was
+    /// waiting for the store when they arrived).
+    unprocessed: bool,
+    /// The peer closed its side; finish what is buffered, then end.
+    eof: bool,
     /// Taken from the outbox, not yet written.
     wq: VecDeque<Bytes>,
     /// The socket refused bytes: wait for writable before trying again.
     blocked: bool,
 }
 
+fn quit_ending(text: String) -> Ending {
+    Ending {
+        quit: text.clone(),
+        error: Some(text.clone()),
+        log: text,
+    }
+}
+
 impl Conn {
     async fn drive(
         &mut self,
-        server: &Server,
+        server: &Arc<Server>,
         session: &mut Session,
         cancel: &CancellationToken,
     ) -> Ending {
         let client = session.client.clone();
+        let mut pending: Option<Pending> = None;
         loop {
+            if pending.is_none() && self.unprocessed {
+                self.process(server, session);
+            }
+            if let Some(text) = session.quit.take() {
+                return quit_ending(text);
+            }
+            if pending.is_none() {
+                pending = session.pending.take();
+            }
+            if pending.is_none() && self.eof && !self.unprocessed {
+                return Ending::new("Connection closed", None);
+            }
             tokio::select! {
                 biased;
                 _ = cancel.cancelled() => {
                     return Ending::new("Server shutting down", Some("Server shutting down".into()));
+                }
+                then = async { pending.as_mut().expect("guarded").fut.as_mut().await }, if pending.is_some() => {
+                    let p = pending.take().expect("just polled");
+                    commands::resume(server, session, then, p.reply, p.verb);
+                    self.unprocessed = !self.rbuf.is_empty();
                 }
                 _ = client.outbox.notify.notified() => {}
                 r = self.stream.writable(), if self.blocked => {
                     if r.is_err() { return Ending::new("Connection reset", None); }
                     self.blocked = false;
                 }
-                r = self.stream.readable() => {
+                r = self.stream.readable(), if pending.is_none() && !self.eof => {
                     if r.is_err() { return Ending::new("Connection reset", None); }
-                    match self.read_lines(server, session) {
-                        Ok(true) => {}
-                        Ok(false) => return Ending::new("Connection closed", None),
-                        Err(e) => return Ending::new(format!("Read error: {e}"), None),
+                    if let Err(e) = self.fill(server, session) {
+                        return Ending::new(format!("Read error: {e}"), None);
                     }
-                    if let Some(text) = session.quit.take() {
-                        return Ending { quit: text.clone(), error: Some(text.clone()), log: text };
-                    }
+                    self.process(server, session);
                 }
+            }
+            if client.take_guest_nick_request() && pending.is_none() && session.registered {
+                commands::force_guest_nick(server, session);
             }
             if let Some(reason) = client.take_kill() {
                 return Ending::new(reason.clone(), Some(reason));
@@ -154,70 +186,87 @@ impl Conn {
         }
     }
 
-    /// Reads until the socket would block, handling each complete line.
-    /// Ok(false) at end of stream.
-    fn read_lines(&mut self, server: &Server, session: &mut Session) -> io::Result<bool> {
-        let line_limit = MAX_LINE - 2;
-        let tag_limit = MAX_CLIENT_TAGS + 2;
+    /// Reads what the socket has until it would block (or ends).
+    fn fill(&mut self, server: &Server, session: &Session) -> io::Result<()> {
+        let limit = MAX_LINE + MAX_CLIENT_TAGS + 4;
         loop {
             if self.rbuf.capacity() - self.rbuf.len() < 512 {
                 self.rbuf.reserve(READ_CHUNK);
             }
             match self.stream.try_read_buf(&mut self.rbuf) {
-                Ok(0) => return Ok(false),
-                Ok(_) => {}
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(_) => {
+                    session
+                        .client
+                        .last_active
+                        .store(server.uptime_secs(), Ordering::Relaxed);
+                    session.client.ping_sent.store(false, Ordering::Relaxed);
+                    // A whole line's worth: handle it before reading on, so
+                    // the buffer never holds much more than one line.
+                    if self.rbuf.len() >= limit {
+                        self.unprocessed = true;
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            session
-                .client
-                .last_active
-                .store(server.uptime_secs(), Ordering::Relaxed);
-            session.client.ping_sent.store(false, Ordering::Relaxed);
-            let mut start = 0;
-            while start < self.rbuf.len() {
-                let buf = &self.rbuf[start..];
-                if self.discarding {
-                    match buf.iter().position(|&b| b == b'\n') {
-                        Some(nl) => {
-                            start += nl + 1;
-                            self.discarding = false;
-                            continue;
-                        }
-                        None => {
-                            start = self.rbuf.len();
-                            break;
-                        }
+        }
+        self.unprocessed = true;
+        Ok(())
+    }
+
+    /// Handles the complete lines in the read buffer, stopping early when a
+    /// command waits for the store or ends the connection.
+    fn process(&mut self, server: &Arc<Server>, session: &mut Session) {
+        let line_limit = MAX_LINE - 2;
+        let tag_limit = MAX_CLIENT_TAGS + 2;
+        let mut start = 0;
+        self.unprocessed = false;
+        while start < self.rbuf.len() {
+            let buf = &self.rbuf[start..];
+            if self.discarding {
+                match buf.iter().position(|&b| b == b'\n') {
+                    Some(nl) => {
+                        start += nl + 1;
+                        self.discarding = false;
+                        continue;
                     }
-                }
-                match next_line(buf, line_limit, tag_limit) {
-                    Ok(Some(frame)) => {
-                        let line = &buf[..frame.len];
-                        start += frame.consumed;
-                        if !line.iter().all(|&b| b == b' ') {
-                            commands::handle_line(server, session, line);
-                        }
-                        if session.quit.is_some() {
-                            self.rbuf = Vec::new();
-                            return Ok(true);
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(FrameError::TooLong { consumed, complete }) => {
-                        start += consumed;
-                        self.discarding = !complete;
-                        commands::input_too_long(server, session);
+                    None => {
+                        start = self.rbuf.len();
+                        break;
                     }
                 }
             }
-            self.rbuf.drain(..start);
+            match next_line(buf, line_limit, tag_limit) {
+                Ok(Some(frame)) => {
+                    let line = &buf[..frame.len];
+                    start += frame.consumed;
+                    if !line.iter().all(|&b| b == b' ') {
+                        commands::handle_line(server, session, line);
+                    }
+                    if session.quit.is_some() || session.pending.is_some() {
+                        self.unprocessed = start < self.rbuf.len();
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(FrameError::TooLong { consumed, complete }) => {
+                    start += consumed;
+                    self.discarding = !complete;
+                    commands::input_too_long(server, session);
+                }
+            }
         }
+        self.rbuf.drain(..start);
         if self.rbuf.is_empty() {
             // Idle clients hold no read buffer.
             self.rbuf = Vec::new();
         }
-        Ok(true)
     }
 
     /// Writes what is queued, as far as the socket takes it without blocking.

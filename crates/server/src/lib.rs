@@ -23,12 +23,14 @@
 //! queue. The recipient's task wakes and writes everything queued in one
 //! vectored write. A queue over its SendQ limit closes that client alone.
 
+pub mod auth;
 pub mod caps;
 pub mod channel;
 pub mod client;
 mod commands;
 pub mod config;
 mod conn;
+pub mod history;
 pub mod isupport;
 pub mod outbox;
 pub mod reply;
@@ -41,7 +43,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use dashmap::DashMap;
+use dashmap::{DashMap, DashSet};
+use ferry_store::{SqliteStore, Store, StoreError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -85,12 +88,41 @@ pub struct Server {
     start: Instant,
     pub created: String,
     pub isupport: Vec<String>,
+    /// Where accounts, lists, offline messages and history live.
+    pub store: Arc<dyn Store>,
+    /// Casefolded names of every registered account (loaded at start):
+    /// lets the message path tell "offline account" from "no such nick"
+    /// without touching the store.
+    pub registered_names: DashSet<String>,
+    pub hasher: auth::Hasher,
+    pub login_limiter: auth::LoginLimiter,
+    pub history: history::History,
+    /// Accounts disconnected for SendQ, and when: what they missed comes
+    /// from history at their next login.
+    pub missed_since: DashMap<String, i64>,
 }
 
 impl Server {
-    pub fn new(config: Config) -> Server {
+    pub fn new(config: Config, store: Arc<dyn Store>, history: history::History) -> Server {
         let isupport = isupport::tokens(&config);
+        let registered_names = DashSet::new();
+        match store.accounts() {
+            Ok(all) => all.into_iter().for_each(|a| {
+                registered_names.insert(a.name);
+            }),
+            Err(e) => warn!(error = %e, "could not list accounts"),
+        }
+        let a = &config.accounts;
         Server {
+            store,
+            registered_names,
+            hasher: auth::Hasher::new(a.hash_concurrency),
+            login_limiter: auth::LoginLimiter::new(
+                a.login_failures,
+                Duration::from_secs(a.login_window_secs),
+            ),
+            history,
+            missed_since: DashMap::new(),
             clients: DashMap::new(),
             nicks: DashMap::new(),
             channels: DashMap::new(),
@@ -142,11 +174,29 @@ impl Server {
         self.channels.get(f.as_ref()).map(|c| c.clone())
     }
 
+    /// Runs a store call on the blocking pool.
+    pub async fn store<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&dyn Store) -> ferry_store::Result<R> + Send + 'static,
+    ) -> ferry_store::Result<R> {
+        let s = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&*s))
+            .await
+            .unwrap_or(Err(StoreError::Closed))
+    }
+
     pub fn add_whowas(&self, e: WhowasEntry) {
         let mut w = self.whowas.lock().expect("whowas lock");
         w.push_front(e);
         w.truncate(self.config.limits.whowas_entries);
     }
+}
+
+pub fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 pub fn unix_now() -> u64 {
@@ -164,8 +214,20 @@ pub async fn serve(
     listeners: Vec<TcpListener>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let server = Arc::new(Server::new(config));
+    let store = SqliteStore::open(&config.data_dir).map_err(|e| {
+        std::io::Error::other(format!(
+            "open the store in {}: {e}",
+            config.data_dir.display()
+        ))
+    })?;
+    let store: Arc<dyn Store> = Arc::new(store);
     let cancel = CancellationToken::new();
+    let retention = Duration::from_secs(config.history.retention_days * 86_400);
+    // History stops after the connections, so their last messages are kept.
+    let history_stop = CancellationToken::new();
+    let (history, history_task) =
+        history::History::start(store.clone(), retention, history_stop.clone());
+    let server = Arc::new(Server::new(config, store, history));
     let tracker = TaskTracker::new();
     for listener in listeners {
         if let Ok(addr) = listener.local_addr() {
@@ -189,6 +251,8 @@ pub async fn serve(
     {
         warn!("some connections did not close within 5 s");
     }
+    history_stop.cancel();
+    let _ = history_task.await;
     Ok(())
 }
 
@@ -238,6 +302,10 @@ async fn sweeper(server: Arc<Server>, cancel: CancellationToken) {
                     c.kill("Registration timed out".into());
                 }
                 continue;
+            }
+            let deadline = c.nick_deadline.load(Ordering::Relaxed);
+            if deadline != 0 && now >= deadline {
+                c.request_guest_nick();
             }
             let idle = now.saturating_sub(c.last_active.load(Ordering::Relaxed));
             if idle >= limits.ping_timeout.as_secs() {

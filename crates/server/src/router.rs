@@ -27,10 +27,17 @@ pub fn format_time(t: SystemTime) -> String {
         .unwrap_or_else(|_| dt.format(&Iso8601::DEFAULT).unwrap_or_default())
 }
 
+/// [`format_time`] of milliseconds since the Unix epoch.
+pub fn format_millis(ms: i64) -> String {
+    format_time(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64))
+}
+
 /// One line for many recipients.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Event {
     pub time: String,
+    /// The same instant, milliseconds since the Unix epoch (for the store).
+    pub time_ms: i64,
     pub msgid: Option<String>,
     pub account: Option<String>,
     /// Client-only tags as received, already escaped (`+a=b;+c`).
@@ -46,8 +53,13 @@ pub struct Event {
 
 impl Event {
     pub fn new(body: String) -> Event {
+        let now = SystemTime::now();
         Event {
-            time: format_time(SystemTime::now()),
+            time: format_time(now),
+            time_ms: now
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
             msgid: None,
             account: None,
             client_tags: None,

@@ -1,10 +1,35 @@
 //! What a connection's own task owns: registration state, negotiated caps,
 //! its MONITOR list. Nobody else reads it, so it needs no lock.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
+use ferry_store::{Account, ListEntry};
+
+use crate::auth::scram::ServerFirst;
 use crate::caps::Caps;
 use crate::client::Client;
+use crate::commands::Then;
+use crate::reply::Reply;
+
+/// Where a SASL exchange is.
+#[derive(Debug)]
+pub enum Sasl {
+    Plain,
+    ScramFirst,
+    ScramFinal(Box<ServerFirst>, Box<Account>),
+    ScramDone(Box<Account>),
+}
+
+/// A command waiting for the store or the hasher: the connection reads no
+/// further line until it completes, so replies keep their order.
+pub(crate) struct Pending {
+    pub fut: Pin<Box<dyn Future<Output = Then> + Send>>,
+    /// The reply so far (its label, its lines), finished after `fut`.
+    pub reply: Reply,
+    pub verb: String,
+}
 
 #[derive(Debug)]
 pub struct Session {
@@ -23,6 +48,27 @@ pub struct Session {
     /// Set by a command that ends the connection: the text of the ERROR.
     pub quit: Option<String>,
     pub oper_name: Option<String>,
+    /// The account logged in to, casefolded.
+    pub account: Option<String>,
+    /// (mechanism, payload so far, step)
+    pub sasl: Option<(String, String, Sasl)>,
+    /// Logged in before registration: load the account's state after it.
+    pub after_login_pending: bool,
+    /// This session used MONITOR: it follows the account's stored list.
+    pub monitor_used: bool,
+    /// The account's stored MONITOR list, once loaded.
+    pub stored_monitor: Option<Vec<ListEntry>>,
+    /// The last target told "will be delivered later", and when (ms).
+    pub offline_told: Option<(String, i64)>,
+    /// The last nick refused as in use (REGISTER * before a nick is set).
+    pub nick_attempt: Option<String>,
+    pub(crate) pending: Option<Pending>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending").field("verb", &self.verb).finish()
+    }
 }
 
 impl Session {
@@ -39,6 +85,14 @@ impl Session {
             monitoring: Vec::new(),
             quit: None,
             oper_name: None,
+            account: None,
+            sasl: None,
+            after_login_pending: false,
+            monitor_used: false,
+            stored_monitor: None,
+            offline_told: None,
+            nick_attempt: None,
+            pending: None,
         }
     }
 }

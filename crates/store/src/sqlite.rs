@@ -619,19 +619,18 @@ impl Store for SqliteStore {
         };
         self.read(|c| {
             let mut out: Vec<(String, i64)> = Vec::new();
+            // A conversation counts when its newest message is in the window.
             let mut st = c.prepare_cached(
-                "SELECT key, MAX(time_ms) FROM history WHERE (party_a = ?1 OR party_b = ?1) \
-                 AND time_ms > ?2 AND time_ms < ?3 GROUP BY key",
+                "SELECT key, MAX(time_ms) FROM history WHERE party_a = ?1 OR party_b = ?1 \
+                 GROUP BY key HAVING MAX(time_ms) > ?2 AND MAX(time_ms) < ?3",
             )?;
             for r in st.query_map(params![party, lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))? {
                 out.push(r?);
             }
-            let mut st = c.prepare_cached(
-                "SELECT MAX(time_ms) FROM history WHERE key = ?1 AND time_ms > ?2 AND time_ms < ?3",
-            )?;
+            let mut st = c.prepare_cached("SELECT MAX(time_ms) FROM history WHERE key = ?1")?;
             for ch in channels {
-                let t: Option<i64> = st.query_row(params![ch, lo, hi], |r| r.get(0))?;
-                if let Some(t) = t {
+                let t: Option<i64> = st.query_row(params![ch], |r| r.get(0))?;
+                if let Some(t) = t.filter(|t| *t > lo && *t < hi) {
                     out.push((ch.clone(), t));
                 }
             }

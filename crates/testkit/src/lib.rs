@@ -14,6 +14,9 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// A server running in this process on an ephemeral port.
 pub struct TestServer {
     pub addr: std::net::SocketAddr,
+    /// The data directory (a fresh temporary one unless given).
+    pub data_dir: std::path::PathBuf,
+    _tmp: Option<tempfile::TempDir>,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -23,7 +26,19 @@ impl TestServer {
         Self::with_config(test_config()).await
     }
 
+    /// Starts with `cfg` in a fresh temporary data directory.
     pub async fn with_config(cfg: Config) -> TestServer {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut s = Self::with_config_in(cfg, tmp.path()).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts with `cfg` on the data in `dir` (which outlives the server,
+    /// for restart tests).
+    pub async fn with_config_in(mut cfg: Config, dir: &std::path::Path) -> TestServer {
+        cfg.data_dir = dir.to_path_buf();
+        let data_dir = cfg.data_dir.clone();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind 127.0.0.1:0");
@@ -37,6 +52,8 @@ impl TestServer {
         });
         TestServer {
             addr,
+            data_dir,
+            _tmp: None,
             stop,
             task: Some(task),
         }

@@ -74,6 +74,11 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
         ));
     }
     let mask = cfg.casemap.fold_lossy(&prefix);
+    let account_key = cx.s.account.clone();
+    let who = crate::channel::Who {
+        mask: &mask,
+        account: account_key.as_deref(),
+    };
     let sendq = cx.sendq();
     loop {
         let ch = cx
@@ -109,13 +114,13 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
                     ));
                 }
             }
-            if st.modes.invite_only && !invited && !ChanState::list_matches(&st.invex, &mask) {
+            if st.modes.invite_only && !invited && !ChanState::list_matches(&st.invex, &who) {
                 return Err(Reject::Numeric(
                     ERR_INVITEONLYCHAN,
                     vec![chname, "Cannot join channel (+i)".into()],
                 ));
             }
-            if st.is_banned(&mask) && !invited {
+            if st.is_banned(&who) && !invited {
                 return Err(Reject::Numeric(
                     ERR_BANNEDFROMCHAN,
                     vec![chname, "Cannot join channel (+b)".into()],
@@ -335,6 +340,21 @@ pub(super) fn topic(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         }
     }
     cx.push_event(&e);
+    // A channel event, replayed to clients with draft/event-playback.
+    let account = me.info().account.clone();
+    cx.server.history.record(
+        ch.folded.clone(),
+        ferry_store::StoredMessage {
+            msgid: e.msgid.clone().unwrap_or_default(),
+            time_ms: e.time_ms,
+            source: prefix,
+            account,
+            command: "TOPIC".into(),
+            target: ch.name.clone(),
+            text,
+            tags: String::new(),
+        },
+    );
     Ok(())
 }
 

@@ -1,10 +1,16 @@
-//! PRIVMSG, NOTICE and TAGMSG to nicks, channels and channel status groups.
+//! PRIVMSG, NOTICE and TAGMSG to nicks, channels and channel status
+//! groups; to NickServ; and to registered accounts that are offline, whose
+//! messages wait in the store (docs/DURABILITY.md, docs/FRIENDS.md).
 
-use ferry_proto::{numeric::*, Message};
+use ferry_proto::{mask, numeric::*, Message};
+use ferry_store::{dm_key, EnqueueRefused, ListKind, StoredMessage};
+use tracing::warn;
 
-use super::{Ctx, Outcome, Reject};
+use super::account::{nickserv, NICKSERV};
+use super::{then, Ctx, Outcome, Reject};
 use crate::caps::Cap;
 use crate::channel::Prefix;
+use crate::client::Client;
 use crate::router::Event;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -52,6 +58,14 @@ fn client_tags(msg: &Message<'_>) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
+/// A message whose recipient is an offline account.
+struct Waiting {
+    account: String,
+    target: String,
+    event: Event,
+    stored: StoredMessage,
+}
+
 fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
     let verb = kind.verb();
     let Some(targets) = msg.param(0).filter(|t| !t.is_empty()) else {
@@ -79,6 +93,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
     let prefix = cx.prefix();
     let casemap = cx.server.config.casemap;
     let mut seen: Vec<String> = Vec::new();
+    let mut waiting = Vec::new();
     for (i, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
         if i >= max {
             cx.num(
@@ -100,11 +115,24 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
         event.client_tags = tags.clone();
         event.tags_only = kind == Kind::Tagmsg;
         let r = if let Some((status, chan)) = status_target(target) {
-            to_channel(cx, chan, Some(status), &event, kind)
+            to_channel(cx, chan, Some(status), &event, text, kind)
         } else if target.starts_with('#') {
-            to_channel(cx, target, None, &event, kind)
+            to_channel(cx, target, None, &event, text, kind)
+        } else if target.eq_ignore_ascii_case(NICKSERV) && kind == Kind::Privmsg {
+            if cx.caps().has(Cap::EchoMessage) {
+                cx.push_event(&event);
+            }
+            nickserv(cx, text)?;
+            continue;
         } else {
-            to_nick(cx, target, &event, kind)
+            match to_nick(cx, target, &event, text, kind) {
+                Ok(Some(w)) => {
+                    waiting.push(w);
+                    continue;
+                }
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            }
         };
         match r {
             Ok(()) => {
@@ -112,12 +140,16 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
                     cx.push_event(&event);
                 }
             }
-            Err(e) if kind == Kind::Notice => drop(e),
+            // No automatic reply to a NOTICE (RFC 2812).
+            Err(_) if kind == Kind::Notice => {}
             Err(e) => super::reject(cx, e),
         }
     }
     if kind != Kind::Tagmsg {
         cx.me().info().last_message = crate::unix_now();
+    }
+    if !waiting.is_empty() {
+        store_for_later(cx, waiting, kind);
     }
     Ok(())
 }
@@ -140,11 +172,49 @@ fn status_target(t: &str) -> Option<(Prefix, &str)> {
     rest.starts_with('#').then_some((p, rest))
 }
 
+/// The message as the store keeps it.
+fn stored(cx: &Ctx<'_>, e: &Event, kind: Kind, target: &str, text: &str) -> StoredMessage {
+    let (source, account) = {
+        let i = cx.me().info();
+        (i.prefix(), i.account.clone())
+    };
+    StoredMessage {
+        msgid: e.msgid.clone().unwrap_or_default(),
+        time_ms: e.time_ms,
+        source,
+        account,
+        command: kind.verb().to_string(),
+        target: target.to_string(),
+        text: text.to_string(),
+        tags: e.client_tags.clone().unwrap_or_default(),
+    }
+}
+
+/// Who someone is in history keys: `a:` and their account if logged in,
+/// else `n:` and their nick — so a nick's conversations do not become an
+/// account's when someone later registers that name.
+pub(super) fn identity(cx: &Ctx<'_>, c: &Client) -> String {
+    let i = c.info();
+    match &i.account {
+        Some(a) => format!(
+            "a:{}",
+            cx.server.fold_nick(a).unwrap_or_else(|| a.to_lowercase())
+        ),
+        None => format!(
+            "n:{}",
+            cx.server
+                .fold_nick(&i.nick)
+                .unwrap_or_else(|| i.nick.to_lowercase())
+        ),
+    }
+}
+
 fn to_channel(
     cx: &mut Ctx<'_>,
     name: &str,
     status: Option<Prefix>,
     e: &Event,
+    text: &str,
     kind: Kind,
 ) -> Outcome {
     let Some(ch) = cx.server.find_channel(name) else {
@@ -153,57 +223,269 @@ fn to_channel(
     let me = cx.me().clone();
     let mask = cx.server.config.casemap.fold_lossy(&me.info().prefix());
     let sendq = cx.sendq();
-    let st = ch.lock();
-    if !st.can_send(me.id, &mask) {
-        let reason = if !st.members.contains_key(&me.id) && st.modes.no_external {
-            "Cannot send to channel (no external messages)"
-        } else if st.modes.moderated {
-            "Cannot send to channel (+m)"
-        } else {
-            "Cannot send to channel (you're banned)"
+    {
+        let st = ch.lock();
+        let who = crate::channel::Who {
+            mask: &mask,
+            account: cx.s.account.as_deref(),
         };
-        drop(st);
-        let _ = kind;
-        return Err(Reject::Numeric(
-            ERR_CANNOTSENDTOCHAN,
-            vec![ch.name.clone(), reason.into()],
-        ));
-    }
-    for (id, m) in &st.members {
-        if *id == me.id {
-            continue;
-        }
-        if let Some(need) = status {
-            let ok = if need.op {
-                m.prefix.op
+        if !st.can_send(me.id, &who) {
+            let reason = if !st.members.contains_key(&me.id) && st.modes.no_external {
+                "Cannot send to channel (no external messages)"
+            } else if st.modes.moderated {
+                "Cannot send to channel (+m)"
             } else {
-                m.prefix.op || m.prefix.voice
+                "Cannot send to channel (you're banned)"
             };
-            if !ok {
+            return Err(Reject::Numeric(
+                ERR_CANNOTSENDTOCHAN,
+                vec![ch.name.clone(), reason.into()],
+            ));
+        }
+        for (id, m) in &st.members {
+            if *id == me.id {
                 continue;
             }
+            if let Some(need) = status {
+                let ok = if need.op {
+                    m.prefix.op
+                } else {
+                    m.prefix.op || m.prefix.voice
+                };
+                if !ok {
+                    continue;
+                }
+            }
+            if is_silenced(&m.client, &mask) {
+                continue;
+            }
+            e.deliver(&m.client, sendq);
         }
-        e.deliver(&m.client, sendq);
+    }
+    if status.is_none() {
+        let row = stored(cx, e, kind, &ch.name, text);
+        cx.server.history.record(ch.folded.clone(), row);
     }
     Ok(())
 }
 
-fn to_nick(cx: &mut Ctx<'_>, nick: &str, e: &Event, kind: Kind) -> Outcome {
+/// Has `to` SILENCEd this sender (by its folded mask)?
+fn is_silenced(to: &Client, sender_mask: &str) -> bool {
+    let l = to.lists();
+    !l.silence.is_empty() && l.silence.iter().any(|(_, m)| mask::matches(m, sender_mask))
+}
+
+/// May this sender write to a `+g` recipient? (ACCEPTed account or nick.)
+fn accepted(cx: &Ctx<'_>, accept: &std::collections::HashSet<String>) -> bool {
+    let i = cx.me().info();
+    let by_account = i
+        .account
+        .as_deref()
+        .and_then(|a| cx.server.fold_nick(a))
+        .is_some_and(|a| accept.contains(&a));
+    by_account
+        || cx
+            .s
+            .folded_nick
+            .as_ref()
+            .is_some_and(|n| accept.contains(n))
+}
+
+/// Delivers to an online nick; `Ok(Some)` when the nick is an offline
+/// account and the message should wait for it.
+fn to_nick(
+    cx: &mut Ctx<'_>,
+    nick: &str,
+    e: &Event,
+    text: &str,
+    kind: Kind,
+) -> Result<Option<Waiting>, Reject> {
     let Some(target) = cx.server.find_nick(nick) else {
+        let folded = cx.server.fold_nick(nick);
+        if let Some(account) = folded.filter(|f| cx.server.registered_names.contains(f)) {
+            let stored = stored(cx, e, kind, nick, text);
+            return Ok(Some(Waiting {
+                account,
+                target: nick.to_string(),
+                event: e.clone(),
+                stored,
+            }));
+        }
         return Err(Reject::NoSuchNick(nick.into()));
     };
-    // With echo-message, a note to oneself arrives once, as the echo.
-    if target.id != cx.me().id || !cx.caps().has(Cap::EchoMessage) {
-        e.deliver(&target, cx.sendq());
+    let me = cx.me().clone();
+    let my_mask = cx.server.config.casemap.fold_lossy(&me.info().prefix());
+    let (tnick, away, callerid) = {
+        let i = target.info();
+        (i.nick.clone(), i.away.clone(), i.modes.callerid)
+    };
+    if target.id != me.id && is_silenced(&target, &my_mask) {
+        // Dropped without a word: the sender sees what it always sees.
+        return Ok(None);
     }
+    if callerid && target.id != me.id && !me.info().modes.oper {
+        let ok = accepted(cx, &target.lists().accept);
+        if !ok {
+            refuse_callerid(cx, &target, &tnick, kind);
+            return Err(Reject::Numeric(
+                ERR_TARGUMODEG,
+                vec![tnick, "is in +g mode (server-side ignore).".into()],
+            ));
+        }
+    }
+    // A note to oneself arrives twice with echo-message (delivery and
+    // echo), as irctest and other servers have it.
+    e.deliver(&target, cx.sendq());
+    let key = dm_key(&identity(cx, &me), &identity(cx, &target));
+    let row = stored(cx, e, kind, nick, text);
+    cx.server.history.record(key, row);
     if kind == Kind::Privmsg {
-        let (tnick, away) = {
-            let i = target.info();
-            (i.nick.clone(), i.away.clone())
-        };
         if let Some(away) = away {
             cx.num(RPL_AWAY, &[&tnick, &away]);
         }
     }
-    Ok(())
+    Ok(None)
+}
+
+/// Tells a +g user, at most once a minute per sender, that someone wants
+/// to write (718), and the sender that it was told (717).
+fn refuse_callerid(cx: &mut Ctx<'_>, target: &Client, tnick: &str, kind: Kind) {
+    if kind != Kind::Privmsg {
+        return;
+    }
+    let (nick, userhost) = {
+        let i = cx.me().info();
+        (i.nick.clone(), format!("{}@{}", i.user, i.host))
+    };
+    let now = cx.server.uptime_secs();
+    let key = cx.s.folded_nick.clone().unwrap_or_default();
+    let notify = {
+        let mut l = target.lists();
+        let last = l.notified.get(&key).copied();
+        if last.is_none_or(|t| now.saturating_sub(t) >= 60) {
+            l.notified.insert(key, now);
+            true
+        } else {
+            false
+        }
+    };
+    if notify {
+        let line = format!(
+            ":{} {RPL_UMODEGMSG} {tnick} {nick} {userhost} :is messaging you, and you have user mode +g set. Use /ACCEPT +{nick} to allow.\r\n",
+            cx.server_name()
+        );
+        target.send_bytes(&line.into(), cx.sendq());
+        cx.num(
+            RPL_TARGNOTIFY,
+            &[tnick, "has been informed that you messaged them."],
+        );
+    }
+}
+
+/// Stores messages for offline accounts; the sender's echo (and any reply)
+/// comes only after the store committed them.
+fn store_for_later(cx: &mut Ctx<'_>, waiting: Vec<Waiting>, kind: Kind) {
+    let server = cx.server_arc();
+    let me_account = cx
+        .me()
+        .info()
+        .account
+        .clone()
+        .and_then(|a| cx.server.fold_nick(&a));
+    let me_nick = cx.s.folded_nick.clone().unwrap_or_default();
+    let my_mask = cx.server.config.casemap.fold_lossy(&cx.prefix());
+    let display_nick = cx.me().nick();
+    let cap = cx.server.config.accounts.offline_max_messages;
+    cx.defer(async move {
+        let mut results = Vec::new();
+        for w in waiting {
+            let account = w.account.clone();
+            let stored = w.stored.clone();
+            let (me_account, me_nick, my_mask, display_nick) =
+                (me_account.clone(), me_nick.clone(), my_mask.clone(), display_nick.clone());
+            let outcome = server
+                .store(move |s| {
+                    let Some(a) = s.account(&account)? else { return Ok(Outcome2::Gone) };
+                    let silenced = s.list(&account, ListKind::Silence)?.iter().any(|e| mask::matches(&e.key, &my_mask));
+                    if silenced {
+                        return Ok(Outcome2::Silenced);
+                    }
+                    if a.callerid {
+                        let accept = s.list(&account, ListKind::Accept)?;
+                        let ok = accept.iter().any(|e| Some(&e.key) == me_account.as_ref() || e.key == me_nick);
+                        if !ok {
+                            s.add_request(&account, &display_nick, stored.time_ms)?;
+                            return Ok(Outcome2::CallerId);
+                        }
+                    }
+                    Ok(match s.enqueue_offline(&account, &stored, cap)? {
+                        Ok(_) => Outcome2::Stored,
+                        Err(EnqueueRefused::Full) => Outcome2::Full,
+                    })
+                })
+                .await;
+            results.push((w, outcome));
+        }
+        then(move |cx: &mut Ctx<'_>| {
+            for (w, outcome) in results {
+                if let Ok(Outcome2::Stored) = outcome {
+                    let me = cx.me().clone();
+                    let key = dm_key(&identity(cx, &me), &format!("a:{}", w.account));
+                    cx.server.history.record(key, w.stored.clone());
+                }
+                match outcome {
+                    Ok(Outcome2::Stored) | Ok(Outcome2::Silenced) => {
+                        if cx.caps().has(Cap::EchoMessage) {
+                            cx.push_event(&w.event);
+                        }
+                        if kind == Kind::Privmsg && matches!(outcome, Ok(Outcome2::Stored)) {
+                            tell_stored(cx, &w.target);
+                        }
+                    }
+                    _ if kind == Kind::Notice => {}
+                    Ok(Outcome2::CallerId) => cx.num(
+                        ERR_TARGUMODEG,
+                        &[&w.target, "is in +g mode (server-side ignore); they will see your request when they log in."],
+                    ),
+                    Ok(Outcome2::Full) => cx.fail(
+                        "OFFLINE_QUEUE_FULL",
+                        &[&w.target],
+                        "Too many messages are waiting for this user; yours was not accepted",
+                    ),
+                    Ok(Outcome2::Gone) => super::reject(cx, Reject::NoSuchNick(w.target.clone())),
+                    Err(e) => {
+                        warn!(error = %e, "could not store an offline message");
+                        cx.fail("TEMPORARILY_UNAVAILABLE", &[&w.target], "Your message could not be stored; try again");
+                    }
+                }
+            }
+        })
+    });
+}
+
+enum Outcome2 {
+    Stored,
+    Silenced,
+    CallerId,
+    Full,
+    Gone,
+}
+
+/// "Will be delivered later", once per burst to the same target.
+fn tell_stored(cx: &mut Ctx<'_>, target: &str) {
+    let now = crate::unix_millis();
+    let folded = cx.server.fold_nick(target).unwrap_or_default();
+    if let Some((t, at)) = &cx.s.offline_told {
+        if *t == folded && now - at < 60_000 {
+            return;
+        }
+    }
+    cx.s.offline_told = Some((folded, now));
+    cx.num(
+        RPL_AWAY,
+        &[
+            target,
+            "is offline; your messages will be delivered when they log in",
+        ],
+    );
 }

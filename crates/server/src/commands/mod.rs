@@ -3,7 +3,10 @@
 //! replies into [`Ctx`] and return a [`Reject`] for the standard errors;
 //! one `match` turns a `Reject` into its numeric.
 
+mod account;
 mod channels;
+mod chathistory;
+mod login;
 mod messaging;
 mod mode;
 mod oper;
@@ -12,6 +15,8 @@ mod queries;
 mod registration;
 
 use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -23,10 +28,10 @@ use crate::client::Client;
 use crate::conn::Ending;
 use crate::reply::Reply;
 use crate::router::Event;
-use crate::session::Session;
+use crate::session::{Pending, Session};
 use crate::Server;
 
-pub(crate) use registration::disconnect;
+pub(crate) use registration::{disconnect, force_guest_nick};
 
 /// What a handler may fail with; the client stays connected.
 #[derive(Debug)]
@@ -44,6 +49,16 @@ pub(crate) enum Reject {
 }
 
 pub(crate) type Outcome = Result<(), Reject>;
+
+/// What runs after a deferred step (a store call, a password hash) with the
+/// connection's context again.
+pub(crate) type Then = Box<dyn FnOnce(&mut Ctx<'_>) + Send>;
+type Deferred = Pin<Box<dyn Future<Output = Then> + Send>>;
+
+/// Boxes the continuation of a deferred step.
+pub(crate) fn then(f: impl FnOnce(&mut Ctx<'_>) + Send + 'static) -> Then {
+    Box::new(f)
+}
 
 /// How one verb is handled.
 struct Spec {
@@ -104,20 +119,48 @@ fn spec(verb: &str) -> Option<Spec> {
         "OPER" => s(2, false, oper),
         "KILL" => s(2, false, kill),
         "WALLOPS" => s(1, false, wallops),
+        "REGISTER" => s(3, true, account::register),
+        "AUTHENTICATE" => s(1, true, account::authenticate),
+        "ACCEPT" => s(1, false, accept),
+        "SILENCE" => s(0, false, silence),
+        "CHATHISTORY" => s(1, false, chathistory::chathistory),
         _ => None,
     }
 }
 
 /// Everything a handler needs: the server, its own session, its replies.
 pub(crate) struct Ctx<'a> {
-    pub server: &'a Server,
+    pub server: &'a Arc<Server>,
     pub s: &'a mut Session,
     pub reply: Reply,
     /// The verb being handled, upper case.
     pub verb: String,
+    deferred: Option<Deferred>,
 }
 
 impl<'a> Ctx<'a> {
+    fn new(server: &'a Arc<Server>, s: &'a mut Session, reply: Reply, verb: String) -> Ctx<'a> {
+        Ctx {
+            server,
+            s,
+            reply,
+            verb,
+            deferred: None,
+        }
+    }
+
+    pub fn server_arc(&self) -> Arc<Server> {
+        self.server.clone()
+    }
+
+    /// Finishes this command later: `fut` runs off the connection's task
+    /// (store calls, hashing); its result runs with this context again.
+    /// The connection handles no further line until then.
+    pub fn defer(&mut self, fut: impl Future<Output = Then> + Send + 'static) {
+        debug_assert!(self.deferred.is_none(), "one deferred step at a time");
+        self.deferred = Some(Box::pin(fut));
+    }
+
     pub fn me(&self) -> &Arc<Client> {
         &self.s.client
     }
@@ -239,7 +282,7 @@ pub(crate) fn notify_peers(
 }
 
 /// Handles one line from a client (without its line terminator).
-pub(crate) fn handle_line(server: &Server, s: &mut Session, raw: &[u8]) {
+pub(crate) fn handle_line(server: &Arc<Server>, s: &mut Session, raw: &[u8]) {
     let Ok(text) = std::str::from_utf8(raw) else {
         return invalid_utf8(server, s, raw);
     };
@@ -254,12 +297,12 @@ pub(crate) fn handle_line(server: &Server, s: &mut Session, raw: &[u8]) {
         .tag("label")
         .filter(|_| s.caps.has(Cap::LabeledResponse))
         .map(|l| l.into_owned());
-    let mut cx = Ctx {
+    let mut cx = Ctx::new(
         server,
         s,
-        reply: Reply::new(&server.config.server_name, label),
+        Reply::new(&server.config.server_name, label),
         verb,
-    };
+    );
     match spec(&cx.verb) {
         None if !cx.s.registered => {}
         None => {
@@ -290,16 +333,48 @@ pub(crate) fn handle_line(server: &Server, s: &mut Session, raw: &[u8]) {
     finish(cx);
 }
 
-/// Queues the reply buffer for the client.
-fn finish(cx: Ctx<'_>) {
+/// Queues the reply buffer for the client, or, when the command deferred a
+/// step, keeps it (with its label) for when that step is done.
+fn finish(mut cx: Ctx<'_>) {
     let caps = cx.s.caps;
     let client = cx.s.client.clone();
     let server = cx.server;
+    if let Some(fut) = cx.deferred.take() {
+        let mut reply = cx.reply;
+        if !reply.has_label() && !reply.is_empty() {
+            // Nothing ties these lines to what comes later: send them now.
+            let done = std::mem::replace(&mut reply, Reply::new(&server.config.server_name, None));
+            if let Some(bytes) = done.render(caps, || server.msgid()) {
+                client
+                    .outbox
+                    .push(&[&bytes], server.config.limits.sendq_bytes);
+            }
+        }
+        cx.s.pending = Some(Pending {
+            fut,
+            reply,
+            verb: cx.verb,
+        });
+        return;
+    }
     if let Some(bytes) = cx.reply.render(caps, || server.msgid()) {
         client
             .outbox
             .push(&[&bytes], server.config.limits.sendq_bytes);
     }
+}
+
+/// Runs what a deferred step left to do, then finishes the reply.
+pub(crate) fn resume(
+    server: &Arc<Server>,
+    s: &mut Session,
+    then: Then,
+    reply: Reply,
+    verb: String,
+) {
+    let mut cx = Ctx::new(server, s, reply, verb);
+    then(&mut cx);
+    finish(cx);
 }
 
 /// The one place a `Reject` becomes a numeric or a FAIL.
@@ -329,17 +404,17 @@ fn reject(cx: &mut Ctx<'_>, r: Reject) {
 }
 
 /// A line that is not UTF-8 on a UTF-8 listener: a standard FAIL reply.
-fn invalid_utf8(server: &Server, s: &mut Session, raw: &[u8]) {
+fn invalid_utf8(server: &Arc<Server>, s: &mut Session, raw: &[u8]) {
     let lossy = String::from_utf8_lossy(raw);
     let verb = Message::parse(&lossy)
         .map(|m| m.command.to_ascii_uppercase())
         .unwrap_or_else(|_| "*".into());
-    let mut cx = Ctx {
+    let mut cx = Ctx::new(
         server,
         s,
-        reply: Reply::new(&server.config.server_name, None),
+        Reply::new(&server.config.server_name, None),
         verb,
-    };
+    );
     cx.fail(
         "INVALID_UTF8",
         &[],
@@ -349,13 +424,13 @@ fn invalid_utf8(server: &Server, s: &mut Session, raw: &[u8]) {
 }
 
 /// 417 for a line over the limit; the line is dropped, the client stays.
-pub(crate) fn input_too_long(server: &Server, s: &mut Session) {
-    let mut cx = Ctx {
+pub(crate) fn input_too_long(server: &Arc<Server>, s: &mut Session) {
+    let mut cx = Ctx::new(
         server,
         s,
-        reply: Reply::new(&server.config.server_name, None),
-        verb: "*".into(),
-    };
+        Reply::new(&server.config.server_name, None),
+        "*".into(),
+    );
     cx.num(ERR_INPUTTOOLONG, &["Input line was too long"]);
     finish(cx);
 }

@@ -56,6 +56,7 @@ fn user_mode(cx: &mut Ctx<'_>, target: &str, modes: Option<&str>) -> Outcome {
                 'i' => &mut info.modes.invisible,
                 'w' => &mut info.modes.wallops,
                 'B' => &mut info.modes.bot,
+                'g' => &mut info.modes.callerid,
                 // +o only through OPER
                 'o' if !adding => &mut info.modes.oper,
                 'o' => continue,
@@ -87,6 +88,21 @@ fn user_mode(cx: &mut Ctx<'_>, target: &str, modes: Option<&str>) -> Outcome {
     if !applied.is_empty() {
         cx.reply
             .line(format!(":{my_nick} MODE {my_nick} :{applied}"));
+    }
+    // +g belongs to the account: keep it across logins.
+    if applied.contains('g') {
+        if let Some(account) = cx.s.account.clone() {
+            let on = me.info().modes.callerid;
+            let server = cx.server_arc();
+            cx.defer(async move {
+                let r = server.store(move |s| s.set_callerid(&account, on)).await;
+                super::then(move |cx: &mut Ctx<'_>| {
+                    if r.is_err() {
+                        cx.fail("TEMPORARILY_UNAVAILABLE", &[], "Mode +g could not be saved");
+                    }
+                })
+            });
+        }
     }
     Ok(())
 }
@@ -165,7 +181,12 @@ fn channel_mode(cx: &mut Ctx<'_>, ch: &Channel, args: &[&str]) -> Outcome {
                         break;
                     }
                     param_modes += 1;
-                    let m = mask::normalize(p);
+                    // `$a` / `$a:account` (account extban) stay as they are.
+                    let m = if p.starts_with('$') {
+                        p.to_string()
+                    } else {
+                        mask::normalize(p)
+                    };
                     let folded = casemap.fold_lossy(&m);
                     let list = list_of(&mut st, c);
                     let pos = list.iter().position(|e| e.folded == folded);

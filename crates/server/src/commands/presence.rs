@@ -2,7 +2,10 @@
 
 use ferry_proto::{numeric::*, Message};
 
-use super::{notify_peers, Ctx, Outcome, Reject};
+use ferry_store::{ListEntry, ListKind};
+use tracing::warn;
+
+use super::{notify_peers, then, Ctx, Outcome, Reject};
 use crate::caps::Cap;
 use crate::router::Event;
 
@@ -65,62 +68,133 @@ pub(super) fn setname(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     Ok(())
 }
 
+/// Starts following `nicks` (as typed) in this session; returns the status
+/// lines' contents (online prefixes, offline nicks) and what did not fit.
+fn monitor_add(cx: &mut Ctx<'_>, nicks: &[String]) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let me = cx.me().clone();
+    let limit = cx.server.config.limits.monitor_entries;
+    let (mut online, mut offline, mut overflow) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, nick) in nicks.iter().enumerate() {
+        let Some(folded) = cx.server.fold_nick(nick) else {
+            continue;
+        };
+        if !cx.s.monitoring.iter().any(|(f, _)| *f == folded) {
+            if cx.s.monitoring.len() >= limit {
+                overflow = nicks[i..].to_vec();
+                break;
+            }
+            cx.s.monitoring.push((folded.clone(), nick.to_string()));
+            cx.server
+                .monitors
+                .entry(folded.clone())
+                .or_default()
+                .insert(me.id, me.clone());
+        }
+        match cx.server.find_nick(nick) {
+            Some(c) => online.push(c.info().prefix()),
+            None => offline.push(nick.to_string()),
+        }
+    }
+    (online, offline, overflow)
+}
+
+fn monitor_remove(cx: &mut Ctx<'_>, folded: &str) {
+    let id = cx.me().id;
+    cx.s.monitoring.retain(|(f, _)| f != folded);
+    if let Some(mut w) = cx.server.monitors.get_mut(folded) {
+        w.remove(&id);
+    }
+    cx.server.monitors.remove_if(folded, |_, w| w.is_empty());
+}
+
+/// Merges the account's stored MONITOR list into this session and reports
+/// its state (730/731), once per login.
+pub(super) fn sync_stored_monitor(cx: &mut Ctx<'_>) {
+    let Some(stored) = cx.s.stored_monitor.take() else {
+        return;
+    };
+    let nicks: Vec<String> = stored.into_iter().map(|e| e.display).collect();
+    let (online, offline, _) = monitor_add(cx, &nicks);
+    send_status(cx, online, offline);
+}
+
+/// Saves a MONITOR edit to the logged-in account's stored list.
+fn persist_monitor(cx: &mut Ctx<'_>, clear: bool, add: Vec<ListEntry>, remove: Vec<String>) {
+    let Some(account) = cx.s.account.clone() else {
+        return;
+    };
+    if add.is_empty() && remove.is_empty() && !clear {
+        return;
+    }
+    let server = cx.server_arc();
+    cx.defer(async move {
+        let r = server
+            .store(move |s| s.edit_list(&account, ListKind::Monitor, clear, &add, &remove))
+            .await;
+        then(move |cx: &mut Ctx<'_>| {
+            if let Err(e) = r {
+                warn!(error = %e, "could not save the MONITOR list");
+                cx.fail(
+                    "TEMPORARILY_UNAVAILABLE",
+                    &[],
+                    "Your MONITOR list could not be saved",
+                );
+            }
+        })
+    });
+}
+
 pub(super) fn monitor(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let sub = msg.param(0).unwrap_or("");
     let targets = msg.param(1).unwrap_or("");
-    let me = cx.me().clone();
+    if !cx.s.monitor_used {
+        cx.s.monitor_used = true;
+        sync_stored_monitor(cx);
+    }
+    let list: Vec<String> = targets
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
     match sub {
         "+" => {
-            let limit = cx.server.config.limits.monitor_entries;
-            let mut online = Vec::new();
-            let mut offline = Vec::new();
-            let list: Vec<&str> = targets.split(',').filter(|t| !t.is_empty()).collect();
-            for (i, nick) in list.iter().enumerate() {
-                let Some(folded) = cx.server.fold_nick(nick) else {
-                    continue;
-                };
-                if !cx.s.monitoring.iter().any(|(f, _)| *f == folded) {
-                    if cx.s.monitoring.len() >= limit {
-                        let rest = list[i..].join(",");
-                        cx.num(
-                            ERR_MONLISTFULL,
-                            &[&limit.to_string(), &rest, "Monitor list is full."],
-                        );
-                        break;
-                    }
-                    cx.s.monitoring.push((folded.clone(), nick.to_string()));
-                    cx.server
-                        .monitors
-                        .entry(folded.clone())
-                        .or_default()
-                        .insert(me.id, me.clone());
-                }
-                match cx.server.find_nick(nick) {
-                    Some(c) => online.push(c.info().prefix()),
-                    None => offline.push(nick.to_string()),
-                }
-            }
+            let (online, offline, overflow) = monitor_add(cx, &list);
             send_status(cx, online, offline);
+            if !overflow.is_empty() {
+                let limit = cx.server.config.limits.monitor_entries.to_string();
+                cx.num(
+                    ERR_MONLISTFULL,
+                    &[&limit, &overflow.join(","), "Monitor list is full."],
+                );
+            }
+            let add: Vec<ListEntry> = list
+                .iter()
+                .filter(|n| !overflow.contains(n))
+                .filter_map(|n| {
+                    Some(ListEntry {
+                        key: cx.server.fold_nick(n)?,
+                        display: n.clone(),
+                    })
+                })
+                .collect();
+            persist_monitor(cx, false, add, Vec::new());
         }
         "-" => {
-            for nick in targets.split(',').filter(|t| !t.is_empty()) {
+            let mut removed = Vec::new();
+            for nick in &list {
                 let Some(folded) = cx.server.fold_nick(nick) else {
                     continue;
                 };
-                cx.s.monitoring.retain(|(f, _)| *f != folded);
-                if let Some(mut w) = cx.server.monitors.get_mut(&folded) {
-                    w.remove(&me.id);
-                }
-                cx.server.monitors.remove_if(&folded, |_, w| w.is_empty());
+                monitor_remove(cx, &folded);
+                removed.push(folded);
             }
+            persist_monitor(cx, false, Vec::new(), removed);
         }
         "C" | "c" => {
-            for (folded, _) in std::mem::take(&mut cx.s.monitoring) {
-                if let Some(mut w) = cx.server.monitors.get_mut(&folded) {
-                    w.remove(&me.id);
-                }
-                cx.server.monitors.remove_if(&folded, |_, w| w.is_empty());
+            for (folded, _) in cx.s.monitoring.clone() {
+                monitor_remove(cx, &folded);
             }
+            persist_monitor(cx, true, Vec::new(), Vec::new());
         }
         "L" | "l" => {
             let names: Vec<String> = cx.s.monitoring.iter().map(|(_, n)| n.clone()).collect();
@@ -149,6 +223,158 @@ pub(super) fn monitor(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         }
     }
     Ok(())
+}
+
+/// `ACCEPT name[,name]` / `ACCEPT -name` / `ACCEPT *`: who may message a +g user.
+pub(super) fn accept(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+    let arg = msg.param(0).unwrap_or("");
+    let me = cx.me().clone();
+    let limit = cx.server.config.limits.accept_entries;
+    let (mut add, mut remove) = (Vec::new(), Vec::new());
+    for item in arg.split(',').filter(|i| !i.is_empty()) {
+        if item == "*" {
+            let names = me.lists().accept_display.clone();
+            for n in names {
+                cx.num(RPL_ACCEPTLIST, &[&n]);
+            }
+            cx.num(RPL_ENDOFACCEPT, &["End of /ACCEPT list."]);
+            continue;
+        }
+        let (adding, name) = match item.strip_prefix('-') {
+            Some(n) => (false, n),
+            None => (true, item.strip_prefix('+').unwrap_or(item)),
+        };
+        let Some(key) = cx.server.fold_nick(name) else {
+            cx.num(ERR_NOSUCHNICK, &[name, "No such nick/channel"]);
+            continue;
+        };
+        // An online nick (its account if it has one) or a registered account.
+        let (key, display) = match cx.server.find_nick(name) {
+            Some(c) => {
+                let i = c.info();
+                match &i.account {
+                    Some(a) => (cx.server.fold_nick(a).unwrap_or(key), a.clone()),
+                    None => (key, i.nick.clone()),
+                }
+            }
+            None if cx.server.registered_names.contains(&key) || !adding => (key, name.to_string()),
+            None => {
+                cx.num(ERR_NOSUCHNICK, &[name, "No such nick/channel"]);
+                continue;
+            }
+        };
+        let mut l = me.lists();
+        if adding {
+            if l.accept.contains(&key) {
+                drop(l);
+                cx.num(
+                    ERR_ACCEPTEXIST,
+                    &[&display, "is already on your accept list"],
+                );
+                continue;
+            }
+            if l.accept.len() >= limit {
+                drop(l);
+                cx.num(ERR_ACCEPTFULL, &["Accept list is full"]);
+                continue;
+            }
+            l.accept.insert(key.clone());
+            l.accept_display.push(display.clone());
+            add.push(ListEntry { key, display });
+        } else {
+            if !l.accept.remove(&key) {
+                drop(l);
+                cx.num(ERR_ACCEPTNOT, &[name, "is not on your accept list"]);
+                continue;
+            }
+            let casemap = cx.server.config.casemap;
+            l.accept_display
+                .retain(|d| casemap.fold(d).as_deref() != Some(key.as_str()));
+            remove.push(key);
+        }
+    }
+    persist_list(cx, ListKind::Accept, add, remove);
+    Ok(())
+}
+
+/// `SILENCE` / `SILENCE +mask` / `SILENCE -mask`: senders to drop without a word.
+pub(super) fn silence(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+    let me = cx.me().clone();
+    let nick = me.nick();
+    let Some(arg) = msg.param(0).filter(|a| !a.is_empty()) else {
+        let list = me.lists().silence.clone();
+        for (mask, _) in list {
+            cx.num(RPL_SILELIST, &[&nick, &mask]);
+        }
+        cx.num(RPL_ENDOFSILELIST, &["End of Silence List"]);
+        return Ok(());
+    };
+    let casemap = cx.server.config.casemap;
+    let limit = cx.server.config.limits.silence_entries;
+    let (mut add, mut remove) = (Vec::new(), Vec::new());
+    let prefix = cx.prefix();
+    for item in arg.split(',').filter(|i| !i.is_empty()) {
+        let (adding, raw) = match item.strip_prefix('-') {
+            Some(m) => (false, m),
+            None => (true, item.strip_prefix('+').unwrap_or(item)),
+        };
+        let mask = ferry_proto::mask::normalize(raw);
+        let folded = casemap.fold_lossy(&mask);
+        let mut l = me.lists();
+        let exists = l.silence.iter().any(|(_, f)| *f == folded);
+        if adding {
+            if exists {
+                continue;
+            }
+            if l.silence.len() >= limit {
+                drop(l);
+                cx.num(ERR_SILELISTFULL, &[&mask, "Your silence list is full"]);
+                continue;
+            }
+            l.silence.push((mask.clone(), folded.clone()));
+            add.push(ListEntry {
+                key: folded,
+                display: mask.clone(),
+            });
+        } else {
+            if !exists {
+                continue;
+            }
+            l.silence.retain(|(_, f)| *f != folded);
+            remove.push(folded);
+        }
+        drop(l);
+        let sign = if adding { '+' } else { '-' };
+        cx.reply.line(format!(":{prefix} SILENCE {sign}{mask}"));
+    }
+    persist_list(cx, ListKind::Silence, add, remove);
+    Ok(())
+}
+
+/// Saves an ACCEPT or SILENCE edit for a logged-in account.
+fn persist_list(cx: &mut Ctx<'_>, kind: ListKind, add: Vec<ListEntry>, remove: Vec<String>) {
+    let Some(account) = cx.s.account.clone() else {
+        return;
+    };
+    if add.is_empty() && remove.is_empty() {
+        return;
+    }
+    let server = cx.server_arc();
+    cx.defer(async move {
+        let r = server
+            .store(move |s| s.edit_list(&account, kind, false, &add, &remove))
+            .await;
+        then(move |cx: &mut Ctx<'_>| {
+            if let Err(e) = r {
+                warn!(error = %e, "could not save a list");
+                cx.fail(
+                    "TEMPORARILY_UNAVAILABLE",
+                    &[],
+                    "Your list could not be saved",
+                );
+            }
+        })
+    });
 }
 
 /// Comma-separated lists that fit in one line each.

@@ -33,18 +33,25 @@ pub(super) fn cap(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
                 cx.s.caps.set(Cap::CapNotify, true);
                 cx.me().set_caps(cx.s.caps);
             }
-            let names: Vec<&str> = Cap::ALL.iter().map(|c| c.name()).collect();
+            let v302 = cx.s.cap_version >= 302;
+            let names: Vec<String> = Cap::ALL
+                .iter()
+                .map(|c| match c.value(&cx.server.config) {
+                    Some(v) if v302 => format!("{}={v}", c.name()),
+                    _ => c.name().to_string(),
+                })
+                .collect();
             // Keep each line well inside 512 bytes; continuation needs 302.
             let mut chunks: Vec<String> = Vec::new();
             let mut cur = String::new();
             for n in names {
-                if !cur.is_empty() && cur.len() + n.len() + 1 > 380 && cx.s.cap_version >= 302 {
+                if !cur.is_empty() && cur.len() + n.len() + 1 > 380 && v302 {
                     chunks.push(std::mem::take(&mut cur));
                 }
                 if !cur.is_empty() {
                     cur.push(' ');
                 }
-                cur.push_str(n);
+                cur.push_str(&n);
             }
             chunks.push(cur);
             let last = chunks.len() - 1;
@@ -133,9 +140,24 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     }
     let me = cx.me().clone();
     let refolded = cx.s.folded_nick.as_deref() != Some(folded.as_str());
+    if refolded
+        && cx.s.registered
+        && cx.server.config.accounts.nick_enforcement == crate::config::NickEnforcement::Refuse
+        && cx.server.registered_names.contains(&folded)
+        && cx.s.account.as_deref() != Some(folded.as_str())
+    {
+        return Err(Reject::Numeric(
+            ERR_NICKNAMEINUSE,
+            vec![
+                new.into(),
+                "Nickname is reserved by a different account; log in to use it".into(),
+            ],
+        ));
+    }
     if refolded {
         match cx.server.nicks.entry(folded.clone()) {
             Entry::Occupied(o) if o.get().id != me.id => {
+                cx.s.nick_attempt = Some(new.to_string());
                 return Err(Reject::Numeric(
                     ERR_NICKNAMEINUSE,
                     vec![new.into(), "Nickname is already in use".into()],
@@ -186,6 +208,7 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     }
     if refolded {
         monitor_online(cx.server, &me, &folded);
+        may_use_nick(cx, &folded, false);
     }
     Ok(())
 }
@@ -262,6 +285,10 @@ fn try_register(cx: &mut Ctx<'_>) {
             return;
         }
     }
+    let folded = cx.s.folded_nick.clone().expect("checked above");
+    if !may_use_nick(cx, &folded, true) {
+        return;
+    }
     let me = cx.me().clone();
     let nick = {
         let mut info = me.info();
@@ -276,8 +303,59 @@ fn try_register(cx: &mut Ctx<'_>) {
     cx.server.max_users.fetch_max(n, Ordering::Relaxed);
     info!(%nick, "registered");
     welcome(cx);
-    let folded = cx.s.folded_nick.clone().expect("checked above");
     monitor_online(cx.server, &me, &folded);
+    if me.info().modes.callerid {
+        cx.reply.line(format!(":{nick} MODE {nick} :+g"));
+    }
+    if cx.s.after_login_pending {
+        super::login::after_login(cx);
+    }
+}
+
+/// May this session go by the registered nick `folded`? Under "refuse",
+/// no (433) unless logged in to it; under "rename", yes for a grace period,
+/// after which the sweeper renames it.
+fn may_use_nick(cx: &mut Ctx<'_>, folded: &str, registering: bool) -> bool {
+    use crate::config::NickEnforcement;
+    if !cx.server.registered_names.contains(folded) || cx.s.account.as_deref() == Some(folded) {
+        cx.me().clear_nick_deadline();
+        return true;
+    }
+    let nick = cx.me().nick();
+    match cx.server.config.accounts.nick_enforcement {
+        NickEnforcement::None => true,
+        NickEnforcement::Refuse => {
+            let _ = registering;
+            cx.num(
+                ERR_NICKNAMEINUSE,
+                &[
+                    &nick,
+                    "Nickname is reserved by a different account; log in to use it",
+                ],
+            );
+            false
+        }
+        NickEnforcement::Rename => {
+            let grace = cx.server.config.accounts.nick_grace;
+            let deadline = cx.server.uptime_secs() + grace.as_secs().max(1);
+            cx.me().nick_deadline.store(deadline, Ordering::Relaxed);
+            let text = format!(
+                "{nick} is a registered account. Log in (SASL, or /msg NickServ IDENTIFY <password>) within {} seconds, or your nick will be changed.",
+                grace.as_secs()
+            );
+            // NickServ speaks after the welcome burst when registering.
+            super::account::nickserv_say(cx, &text);
+            true
+        }
+    }
+}
+
+/// The sweeper found this client past its nick deadline: rename it.
+pub(crate) fn force_guest_nick(server: &std::sync::Arc<Server>, s: &mut Session) {
+    let n: u32 = rand::random::<u32>() % 100_000;
+    let line = format!("NICK Guest{n:05}");
+    s.client.clear_nick_deadline();
+    super::handle_line(server, s, line.as_bytes());
 }
 
 fn welcome(cx: &mut Ctx<'_>) {
@@ -299,7 +377,7 @@ fn welcome(cx: &mut Ctx<'_>) {
     cx.num(RPL_CREATED, &[&created]);
     cx.num(
         RPL_MYINFO,
-        &[&server, crate::VERSION, "Biow", "beIiklmnostv", "beIklov"],
+        &[&server, crate::VERSION, "Bgiow", "beIiklmnostv", "beIklov"],
     );
     queries::isupport_lines(cx);
     queries::send_lusers(cx);

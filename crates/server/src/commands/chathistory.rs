@@ -1,0 +1,249 @@
+//! CHATHISTORY (IRCv3 draft/chathistory): channel and direct-message
+//! history from the store, and TARGETS.
+
+use ferry_proto::Message;
+use ferry_store::{dm_key, Bound, HistoryQuery, StoredMessage};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::{then, Ctx, Outcome, Reject};
+use crate::caps::Cap;
+use crate::router::format_millis;
+
+fn invalid_params(sub: &str, text: &str) -> Reject {
+    Reject::Fail("INVALID_PARAMS", vec![sub.to_string()], text.to_string())
+}
+
+/// `timestamp=...` or `msgid=...`.
+fn parse_ref(s: &str) -> Option<Bound> {
+    if let Some(ts) = s.strip_prefix("timestamp=") {
+        let t = OffsetDateTime::parse(ts, &Rfc3339).ok()?;
+        return Some(Bound::Time((t.unix_timestamp_nanos() / 1_000_000) as i64));
+    }
+    s.strip_prefix("msgid=")
+        .filter(|m| !m.is_empty())
+        .map(|m| Bound::Msgid(m.to_string()))
+}
+
+fn parse_limit(cx: &Ctx<'_>, s: Option<&str>) -> Option<usize> {
+    let n: usize = s?.parse().ok()?;
+    Some(n.min(cx.server.config.history.max_query))
+}
+
+pub(super) fn chathistory(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+    let sub = msg.param(0).unwrap_or("").to_ascii_uppercase();
+    if sub == "TARGETS" {
+        return targets(cx, msg);
+    }
+    let Some(target) = msg.param(1).filter(|t| !t.is_empty()) else {
+        return Err(Reject::NeedMoreParams);
+    };
+    let query = match sub.as_str() {
+        "LATEST" => match msg.param(2) {
+            Some("*") => HistoryQuery::Latest(None),
+            Some(r) => HistoryQuery::Latest(Some(
+                parse_ref(r).ok_or_else(|| invalid_params(&sub, "Bad reference"))?,
+            )),
+            None => return Err(Reject::NeedMoreParams),
+        },
+        "BEFORE" | "AFTER" | "AROUND" => {
+            let r = msg
+                .param(2)
+                .and_then(parse_ref)
+                .ok_or_else(|| invalid_params(&sub, "Bad reference"))?;
+            match sub.as_str() {
+                "BEFORE" => HistoryQuery::Before(r),
+                "AFTER" => HistoryQuery::After(r),
+                _ => HistoryQuery::Around(r),
+            }
+        }
+        "BETWEEN" => {
+            let a = msg
+                .param(2)
+                .and_then(parse_ref)
+                .ok_or_else(|| invalid_params(&sub, "Bad reference"))?;
+            let b = msg
+                .param(3)
+                .and_then(parse_ref)
+                .ok_or_else(|| invalid_params(&sub, "Bad reference"))?;
+            HistoryQuery::Between(a, b)
+        }
+        _ => return Err(invalid_params(&sub, "Unknown subcommand")),
+    };
+    let limit_param = if sub == "BETWEEN" {
+        msg.param(4)
+    } else {
+        msg.param(3)
+    };
+    let limit = parse_limit(cx, limit_param).ok_or_else(|| invalid_params(&sub, "Bad limit"))?;
+    let Some(key) = history_key(cx, target) else {
+        return Err(Reject::Fail(
+            "INVALID_TARGET",
+            vec![sub.clone(), target.to_string()],
+            "You cannot see the history of that target".into(),
+        ));
+    };
+    let server = cx.server_arc();
+    let target = target.to_string();
+    cx.defer(async move {
+        server.history.flush().await;
+        let rows = server.store(move |s| s.history(&key, &query, limit)).await;
+        then(move |cx: &mut Ctx<'_>| match rows {
+            Ok(rows) => send_batch(cx, &target, &rows),
+            Err(_) => cx.fail(
+                "MESSAGE_ERROR",
+                &[&sub, &target],
+                "History is not available now",
+            ),
+        })
+    });
+    Ok(())
+}
+
+/// The store key of a conversation this client may read: a channel it is
+/// on, or its direct conversation with a nick or account.
+fn history_key(cx: &Ctx<'_>, target: &str) -> Option<String> {
+    let me = cx.me().clone();
+    if target.starts_with('#') {
+        let ch = cx.server.find_channel(target)?;
+        let member = ch.lock().members.contains_key(&me.id);
+        return member.then(|| ch.folded.clone());
+    }
+    let folded = cx.server.fold_nick(target)?;
+    let other = match cx.server.find_nick(target) {
+        Some(c) => super::messaging::identity(cx, &c),
+        None if cx.server.registered_names.contains(&folded) => format!("a:{folded}"),
+        None => format!("n:{folded}"),
+    };
+    Some(dm_key(&my_identity(cx)?, &other))
+}
+
+fn my_identity(cx: &Ctx<'_>) -> Option<String> {
+    match &cx.s.account {
+        Some(a) => Some(format!("a:{a}")),
+        None => cx.s.folded_nick.as_ref().map(|n| format!("n:{n}")),
+    }
+}
+
+/// Renders stored messages for this client, in a `chathistory` batch.
+pub(crate) fn send_batch(cx: &mut Ctx<'_>, target: &str, rows: &[StoredMessage]) {
+    let caps = cx.caps();
+    let batch = caps.has(Cap::Batch).then(|| cx.server.msgid());
+    if let Some(id) = &batch {
+        cx.reply.line(format!(
+            ":{} BATCH +{id} chathistory {target}",
+            cx.server_name()
+        ));
+    }
+    for m in rows {
+        // TAGMSG and channel events are "events": only with event-playback.
+        let is_message = matches!(m.command.as_str(), "PRIVMSG" | "NOTICE");
+        if !is_message && !caps.has(Cap::EventPlayback) {
+            continue;
+        }
+        if m.command == "TAGMSG" && !caps.has(Cap::MessageTags) {
+            continue;
+        }
+        let mut tags = Vec::new();
+        if let Some(id) = &batch {
+            tags.push(format!("batch={id}"));
+        }
+        if caps.has(Cap::ServerTime) || batch.is_some() {
+            tags.push(format!("time={}", format_millis(m.time_ms)));
+        }
+        if caps.has(Cap::MessageTags) {
+            tags.push(format!("msgid={}", m.msgid));
+            if !m.tags.is_empty() {
+                tags.push(m.tags.clone());
+            }
+        }
+        if caps.has(Cap::AccountTag) {
+            if let Some(a) = &m.account {
+                tags.push(format!("account={a}"));
+            }
+        }
+        let line = match m.command.as_str() {
+            "TAGMSG" => format!(":{} TAGMSG {}", m.source, m.target),
+            _ if m.text.is_empty() => format!(":{} {} {}", m.source, m.command, m.target),
+            _ => format!(":{} {} {} :{}", m.source, m.command, m.target, m.text),
+        };
+        cx.reply.push(tags.join(";"), line);
+    }
+    if let Some(id) = &batch {
+        cx.reply.line(format!(":{} BATCH -{id}", cx.server_name()));
+    }
+}
+
+/// `CHATHISTORY TARGETS <timestamp> <timestamp> <limit>`
+fn targets(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+    let sub = "TARGETS";
+    let a = msg.param(1).and_then(parse_ref);
+    let b = msg.param(2).and_then(parse_ref);
+    let (Some(Bound::Time(from)), Some(Bound::Time(to))) = (a, b) else {
+        return Err(invalid_params(sub, "TARGETS takes two timestamps"));
+    };
+    let limit = parse_limit(cx, msg.param(3)).ok_or_else(|| invalid_params(sub, "Bad limit"))?;
+    let Some(me) = my_identity(cx) else {
+        return Ok(());
+    };
+    let channels: Vec<(String, String)> = cx
+        .me()
+        .info()
+        .channels
+        .iter()
+        .map(|c| (c.folded.clone(), c.name.clone()))
+        .collect();
+    let keys: Vec<String> = channels.iter().map(|(k, _)| k.clone()).collect();
+    let server = cx.server_arc();
+    cx.defer(async move {
+        server.history.flush().await;
+        let party = me.clone();
+        let found = server
+            .store(move |s| s.history_targets(&keys, &party, from, to, limit))
+            .await;
+        then(move |cx: &mut Ctx<'_>| {
+            let Ok(found) = found else {
+                cx.fail("MESSAGE_ERROR", &[sub], "History is not available now");
+                return;
+            };
+            let batch = cx.caps().has(Cap::Batch).then(|| cx.server.msgid());
+            if let Some(id) = &batch {
+                cx.reply.line(format!(
+                    ":{} BATCH +{id} draft/chathistory-targets",
+                    cx.server_name()
+                ));
+            }
+            for (key, t) in found {
+                let name = match ferry_store::dm_parties(&key) {
+                    Some((x, y)) => {
+                        let other = if x == me { y } else { x };
+                        let other = other.get(2..).unwrap_or(other);
+                        cx.server
+                            .find_nick(other)
+                            .map(|c| c.nick())
+                            .unwrap_or_else(|| other.to_string())
+                    }
+                    None => channels
+                        .iter()
+                        .find(|(k, _)| *k == key)
+                        .map(|(_, n)| n.clone())
+                        .unwrap_or(key),
+                };
+                let tags = batch
+                    .as_ref()
+                    .map(|id| format!("batch={id}"))
+                    .unwrap_or_default();
+                let line = format!(
+                    ":{} CHATHISTORY TARGETS {name} {}",
+                    cx.server_name(),
+                    format_millis(t)
+                );
+                cx.reply.push(tags, line);
+            }
+            if let Some(id) = &batch {
+                cx.reply.line(format!(":{} BATCH -{id}", cx.server_name()));
+            }
+        })
+    });
+    Ok(())
+}

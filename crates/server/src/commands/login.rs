@@ -1,0 +1,201 @@
+//! What logging in and out does, however it happened (SASL, NickServ,
+//! REGISTER): the account shows on the user, friends are told, and the
+//! account's stored state comes back — its MONITOR, ACCEPT and SILENCE
+//! lists, friend requests that arrived while it was away, and the
+//! messages that waited for it.
+
+use std::collections::HashSet;
+
+use ferry_proto::numeric::*;
+use ferry_store::{Account, ListEntry, ListKind, StoredMessage};
+use tracing::{info, warn};
+
+use super::{notify_peers, then, Ctx};
+use crate::caps::Cap;
+use crate::client::FriendLists;
+use crate::router::{format_time, Event};
+
+/// The client is now logged in to `a`.
+pub(crate) fn logged_in(cx: &mut Ctx<'_>, a: &Account) {
+    cx.s.account = Some(a.name.clone());
+    cx.s.sasl = None;
+    let me = cx.me().clone();
+    let prefix = {
+        let mut i = me.info();
+        i.account = Some(a.display.clone());
+        i.modes.callerid = a.callerid;
+        i.prefix()
+    };
+    info!(account = %a.display, "logged in");
+    cx.num(
+        RPL_LOGGEDIN,
+        &[
+            &prefix,
+            &a.display,
+            &format!("You are now logged in as {}", a.display),
+        ],
+    );
+    if cx.server.fold_nick(&me.nick()).as_deref() == Some(a.name.as_str()) {
+        me.clear_nick_deadline();
+    }
+    if cx.s.registered {
+        let e = Event::new(format!(":{prefix} ACCOUNT {}\r\n", a.display));
+        notify_peers(
+            cx.server,
+            &me,
+            cx.s.folded_nick.as_deref(),
+            Cap::AccountNotify,
+            &e,
+        );
+        if a.callerid {
+            let nick = me.nick();
+            cx.reply.line(format!(":{nick} MODE {nick} :+g"));
+        }
+        after_login(cx);
+    } else {
+        cx.s.after_login_pending = true;
+    }
+}
+
+/// The client logged out (NickServ LOGOUT, DROP).
+pub(crate) fn logged_out(cx: &mut Ctx<'_>) {
+    if cx.s.account.take().is_none() {
+        return;
+    }
+    let me = cx.me().clone();
+    let prefix = {
+        let mut i = me.info();
+        i.account = None;
+        i.prefix()
+    };
+    *me.lists() = FriendLists::default();
+    cx.num(RPL_LOGGEDOUT, &[&prefix, "You are now logged out"]);
+    if cx.s.registered {
+        let e = Event::new(format!(":{prefix} ACCOUNT *\r\n"));
+        notify_peers(
+            cx.server,
+            &me,
+            cx.s.folded_nick.as_deref(),
+            Cap::AccountNotify,
+            &e,
+        );
+    }
+}
+
+/// Loads the account's stored state and delivers what waited for it.
+/// Runs once the connection is registered.
+pub(crate) fn after_login(cx: &mut Ctx<'_>) {
+    cx.s.after_login_pending = false;
+    let Some(account) = cx.s.account.clone() else {
+        return;
+    };
+    let server = cx.server_arc();
+    cx.defer(async move {
+        let a = account.clone();
+        let loaded = server
+            .store(move |s| {
+                Ok((
+                    s.list(&a, ListKind::Accept)?,
+                    s.list(&a, ListKind::Silence)?,
+                    s.list(&a, ListKind::Monitor)?,
+                    s.take_requests(&a)?,
+                    s.offline(&a)?,
+                ))
+            })
+            .await;
+        then(move |cx: &mut Ctx<'_>| {
+            let (accept, silence, monitor, requests, offline) = match loaded {
+                Ok(l) => l,
+                Err(e) => {
+                    warn!(error = %e, %account, "could not load the account's stored state");
+                    return;
+                }
+            };
+            install_lists(cx, &accept, &silence);
+            cx.s.stored_monitor = Some(monitor);
+            if cx.s.monitor_used || cx.caps().extended_monitor() {
+                super::presence::sync_stored_monitor(cx);
+            }
+            for (from, time_ms) in requests {
+                let when = format_time(std::time::UNIX_EPOCH + std::time::Duration::from_millis(time_ms.max(0) as u64));
+                cx.num(
+                    RPL_UMODEGMSG,
+                    &[&from, "*", &format!("asked to message you while you were away ({when}); /ACCEPT {from} to allow")],
+                );
+            }
+            if !offline.is_empty() {
+                deliver_offline(cx, &account, offline);
+            }
+        })
+    });
+}
+
+fn install_lists(cx: &mut Ctx<'_>, accept: &[ListEntry], silence: &[ListEntry]) {
+    let casemap = cx.server.config.casemap;
+    let mut l = cx.me().lists();
+    l.accept = accept.iter().map(|e| e.key.clone()).collect::<HashSet<_>>();
+    l.accept_display = accept.iter().map(|e| e.display.clone()).collect();
+    l.silence = silence
+        .iter()
+        .map(|e| (e.display.clone(), casemap.fold_lossy(&e.display)))
+        .collect();
+}
+
+/// Sends the messages that waited, in order, with their original time and
+/// msgid, then forgets them in the store.
+fn deliver_offline(cx: &mut Ctx<'_>, account: &str, msgs: Vec<(i64, StoredMessage)>) {
+    let last_id = msgs.last().map(|(id, _)| *id).unwrap_or(0);
+    let caps = cx.caps();
+    let nick = cx.me().nick();
+    let batch = caps.has(Cap::Batch).then(|| cx.server.msgid());
+    if let Some(id) = &batch {
+        cx.reply.line(format!(
+            ":{} BATCH +{id} chathistory {nick}",
+            cx.server_name()
+        ));
+    }
+    for (_, m) in &msgs {
+        let mut tags = Vec::new();
+        if let Some(id) = &batch {
+            tags.push(format!("batch={id}"));
+        }
+        if caps.has(Cap::ServerTime) || batch.is_some() {
+            tags.push(format!("time={}", crate::router::format_millis(m.time_ms)));
+        }
+        if caps.has(Cap::MessageTags) {
+            tags.push(format!("msgid={}", m.msgid));
+            if !m.tags.is_empty() {
+                tags.push(m.tags.clone());
+            }
+        }
+        if caps.has(Cap::AccountTag) {
+            if let Some(a) = &m.account {
+                tags.push(format!("account={a}"));
+            }
+        }
+        let text = if batch.is_none() && !caps.has(Cap::ServerTime) {
+            // No way to carry the time: say it in the text.
+            format!("[{}] {}", crate::router::format_millis(m.time_ms), m.text)
+        } else {
+            m.text.clone()
+        };
+        cx.reply.push(
+            tags.join(";"),
+            format!(":{} {} {nick} :{text}", m.source, m.command),
+        );
+    }
+    if let Some(id) = &batch {
+        cx.reply.line(format!(":{} BATCH -{id}", cx.server_name()));
+    }
+    info!(%account, count = msgs.len(), "delivered offline messages");
+    let server = cx.server_arc();
+    let account = account.to_string();
+    // Forget them only once they are queued for the client.
+    cx.defer(async move {
+        let a = account.clone();
+        if let Err(e) = server.store(move |s| s.ack_offline(&a, last_id)).await {
+            warn!(error = %e, %account, "could not acknowledge offline messages");
+        }
+        then(|_cx: &mut Ctx<'_>| {})
+    });
+}
