@@ -25,6 +25,41 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Manage accounts in a server's store (works while it runs).
+    Account(AccountArgs),
+}
+
+#[derive(clap::Args)]
+struct AccountArgs {
+    #[command(subcommand)]
+    command: AccountCommand,
+    /// The server's data directory.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// The server's config (for its data directory and casemapping).
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum AccountCommand {
+    /// Create an account. The password comes from --password-file,
+    /// FERRY_PASSWORD, or standard input.
+    Add {
+        name: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Set an account's password (same sources as `add`).
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// Delete an account and everything stored for it.
+    Del { name: String },
+    /// List the accounts.
+    List,
 }
 
 #[derive(clap::Args)]
@@ -55,6 +90,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Account(args) => account(args),
         Command::Config { command } => match command {
             ConfigCommand::Example => {
                 print!("{}", config::EXAMPLE);
@@ -81,6 +117,102 @@ fn main() -> Result<()> {
             }
         },
     }
+}
+
+/// Reads a password: the file, else FERRY_PASSWORD, else one line of stdin.
+fn read_password(file: Option<&PathBuf>) -> Result<String> {
+    let pw = match (file, std::env::var("FERRY_PASSWORD")) {
+        (Some(f), _) => {
+            std::fs::read_to_string(f).with_context(|| format!("read {}", f.display()))?
+        }
+        (None, Ok(p)) => p,
+        (None, Err(_)) => {
+            if atty_stdin() {
+                eprint!("Password: ");
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("read password from stdin")?;
+            line
+        }
+    };
+    let pw = pw.trim_end_matches(['\r', '\n']).to_string();
+    anyhow::ensure!(!pw.is_empty(), "empty password");
+    Ok(pw)
+}
+
+fn account(args: AccountArgs) -> Result<()> {
+    use ferry_store::{Account, SqliteStore, Store, StoreError};
+    let mut cfg = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(d) = args.data_dir {
+        cfg.data_dir = d;
+    }
+    let store = SqliteStore::open(&cfg.data_dir)
+        .with_context(|| format!("open the store in {}", cfg.data_dir.display()))?;
+    let fold = |name: &str| -> Result<String> {
+        anyhow::ensure!(
+            ferry_proto::validate::is_valid_nick(name, cfg.casemap, cfg.limits.nick_length),
+            "{name:?} is not a valid account name (it must be a valid nick)"
+        );
+        Ok(cfg
+            .casemap
+            .fold(name)
+            .expect("valid names fold")
+            .into_owned())
+    };
+    match args.command {
+        AccountCommand::Add {
+            name,
+            password_file,
+        } => {
+            let key = fold(&name)?;
+            let pw = read_password(password_file.as_ref())?;
+            let account = Account {
+                name: key,
+                display: name.clone(),
+                password_hash: config::hash_password(&pw),
+                scram: ferry_server::auth::scram::credentials(&pw),
+                email: None,
+                callerid: cfg.accounts.callerid_default,
+                created_ms: ferry_server::unix_millis(),
+            };
+            match store.create_account(&account) {
+                Ok(()) => println!("account {name} created"),
+                Err(StoreError::AccountExists) => anyhow::bail!("account {name} already exists"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        AccountCommand::Passwd {
+            name,
+            password_file,
+        } => {
+            let key = fold(&name)?;
+            let pw = read_password(password_file.as_ref())?;
+            let scram = ferry_server::auth::scram::credentials(&pw);
+            anyhow::ensure!(
+                store.set_credentials(&key, &config::hash_password(&pw), &scram)?,
+                "no account {name}"
+            );
+            println!("password of {name} changed");
+        }
+        AccountCommand::Del { name } => {
+            let key = fold(&name)?;
+            anyhow::ensure!(store.delete_account(&key)?, "no account {name}");
+            println!("account {name} deleted");
+        }
+        AccountCommand::List => {
+            for a in store.accounts()? {
+                let g = if a.callerid { " +g" } else { "" };
+                println!("{}{g}", a.display);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn atty_stdin() -> bool {

@@ -19,6 +19,7 @@ use crate::router::{format_time, Event};
 pub(crate) fn logged_in(cx: &mut Ctx<'_>, a: &Account) {
     cx.s.account = Some(a.name.clone());
     cx.s.sasl = None;
+    cx.server.registered_names.insert(a.name.clone());
     let me = cx.me().clone();
     let prefix = {
         let mut i = me.info();

@@ -301,8 +301,9 @@ fn to_nick(
     kind: Kind,
 ) -> Result<Option<Waiting>, Reject> {
     let Some(target) = cx.server.find_nick(nick) else {
-        let folded = cx.server.fold_nick(nick);
-        if let Some(account) = folded.filter(|f| cx.server.registered_names.contains(f)) {
+        // Not online: maybe an account (the store decides, so accounts made
+        // by `ferry account add` while the server runs count too).
+        if let Some(account) = cx.server.fold_nick(nick) {
             let stored = stored(cx, e, kind, nick, text);
             return Ok(Some(Waiting {
                 account,
@@ -428,6 +429,9 @@ fn store_for_later(cx: &mut Ctx<'_>, waiting: Vec<Waiting>, kind: Kind) {
         }
         then(move |cx: &mut Ctx<'_>| {
             for (w, outcome) in results {
+                if let Ok(Outcome2::Stored | Outcome2::CallerId | Outcome2::Full | Outcome2::Silenced) = outcome {
+                    cx.server.registered_names.insert(w.account.clone());
+                }
                 if let Ok(Outcome2::Stored) = outcome {
                     let me = cx.me().clone();
                     let key = dm_key(&identity(cx, &me), &format!("a:{}", w.account));
@@ -452,7 +456,10 @@ fn store_for_later(cx: &mut Ctx<'_>, waiting: Vec<Waiting>, kind: Kind) {
                         &[&w.target],
                         "Too many messages are waiting for this user; yours was not accepted",
                     ),
-                    Ok(Outcome2::Gone) => super::reject(cx, Reject::NoSuchNick(w.target.clone())),
+                    Ok(Outcome2::Gone) => {
+                        cx.server.registered_names.remove(&w.account);
+                        super::reject(cx, Reject::NoSuchNick(w.target.clone()))
+                    }
                     Err(e) => {
                         warn!(error = %e, "could not store an offline message");
                         cx.fail("TEMPORARILY_UNAVAILABLE", &[&w.target], "Your message could not be stored; try again");
