@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -35,6 +35,9 @@ pub struct Client {
     /// up (a registered nick used without logging in); 0: no deadline.
     pub nick_deadline: AtomicU64,
     force_nick: AtomicBool,
+    /// Unix ms since which output has been waiting unwritten (0: none):
+    /// what a client cut off for SendQ may have missed.
+    pub backlog_since: AtomicI64,
 }
 
 /// Lists other clients check before delivering to this one.
@@ -126,6 +129,7 @@ impl Client {
             lists: Mutex::new(FriendLists::default()),
             nick_deadline: AtomicU64::new(0),
             force_nick: AtomicBool::new(false),
+            backlog_since: AtomicI64::new(0),
         }
     }
 

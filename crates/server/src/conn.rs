@@ -278,7 +278,13 @@ impl Conn {
                     if self.wq.capacity() > 64 {
                         self.wq = VecDeque::new();
                     }
+                    client.backlog_since.store(0, Ordering::Relaxed);
                     return Ok(());
+                }
+                if client.backlog_since.load(Ordering::Relaxed) == 0 {
+                    client
+                        .backlog_since
+                        .store(crate::unix_millis(), Ordering::Relaxed);
                 }
             }
             let mut slices = [IoSlice::new(&[]); MAX_IOV];

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use ferry_proto::numeric::*;
-use ferry_store::{Account, ListEntry, ListKind, StoredMessage};
+use ferry_store::{Account, Bound, HistoryQuery, ListEntry, ListKind, StoredMessage};
 use tracing::{info, warn};
 
 use super::{notify_peers, then, Ctx};
@@ -93,19 +93,34 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
     let server = cx.server_arc();
     cx.defer(async move {
         let a = account.clone();
+        let missed_since = server.missed_since.remove(&account).map(|(_, t)| t);
+        let max = server.config.history.max_query;
+        if missed_since.is_some() {
+            server.history.flush().await;
+        }
         let loaded = server
             .store(move |s| {
+                // Direct conversations since a SendQ cut-off, to replay.
+                let mut missed = Vec::new();
+                if let Some(since) = missed_since {
+                    let party = format!("a:{a}");
+                    for (key, _) in s.history_targets(&[], &party, since, i64::MAX, 100)? {
+                        let rows = s.history(&key, &HistoryQuery::After(Bound::Time(since)), max)?;
+                        missed.push(rows);
+                    }
+                }
                 Ok((
                     s.list(&a, ListKind::Accept)?,
                     s.list(&a, ListKind::Silence)?,
                     s.list(&a, ListKind::Monitor)?,
                     s.take_requests(&a)?,
                     s.offline(&a)?,
+                    missed,
                 ))
             })
             .await;
         then(move |cx: &mut Ctx<'_>| {
-            let (accept, silence, monitor, requests, offline) = match loaded {
+            let (accept, silence, monitor, requests, offline, missed) = match loaded {
                 Ok(l) => l,
                 Err(e) => {
                     warn!(error = %e, %account, "could not load the account's stored state");
@@ -123,6 +138,11 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
                     RPL_UMODEGMSG,
                     &[&from, "*", &format!("asked to message you while you were away ({when}); /ACCEPT {from} to allow")],
                 );
+            }
+            let nick = cx.me().nick();
+            for rows in missed.iter().filter(|r| !r.is_empty()) {
+                // What was lost when the connection was cut off for SendQ.
+                super::chathistory::send_batch(cx, &nick, rows);
             }
             if !offline.is_empty() {
                 deliver_offline(cx, &account, offline);
@@ -149,8 +169,11 @@ fn deliver_offline(cx: &mut Ctx<'_>, account: &str, msgs: Vec<(i64, StoredMessag
     let caps = cx.caps();
     let nick = cx.me().nick();
     let batch = caps.has(Cap::Batch).then(|| cx.server.msgid());
+    // Not a reply to whatever command logged in: its own buffer, queued at
+    // once, so it is on its way before the store forgets the messages.
+    let mut out = crate::reply::Reply::new(cx.server_name(), None);
     if let Some(id) = &batch {
-        cx.reply.line(format!(
+        out.line(format!(
             ":{} BATCH +{id} chathistory {nick}",
             cx.server_name()
         ));
@@ -180,19 +203,34 @@ fn deliver_offline(cx: &mut Ctx<'_>, account: &str, msgs: Vec<(i64, StoredMessag
         } else {
             m.text.clone()
         };
-        cx.reply.push(
+        out.push(
             tags.join(";"),
             format!(":{} {} {nick} :{text}", m.source, m.command),
         );
     }
     if let Some(id) = &batch {
-        cx.reply.line(format!(":{} BATCH -{id}", cx.server_name()));
+        out.line(format!(":{} BATCH -{id}", cx.server_name()));
+    }
+    if let Some(bytes) = out.render(caps, String::new) {
+        cx.me().outbox.push(&[&bytes], cx.sendq());
     }
     info!(%account, count = msgs.len(), "delivered offline messages");
     let server = cx.server_arc();
     let account = account.to_string();
-    // Forget them only once they are queued for the client.
+    // Forget them only once they left for the client's socket (or after a
+    // bound, for a client that is not reading; it gets them again later).
+    let me = cx.me().clone();
     cx.defer(async move {
+        for _ in 0..500 {
+            if me.outbox.pending() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        if me.outbox.pending() != 0 || me.outbox.overflowed() {
+            warn!(%account, "offline messages not acknowledged: the client is not reading");
+            return then(|_cx: &mut Ctx<'_>| {});
+        }
         let a = account.clone();
         if let Err(e) = server.store(move |s| s.ack_offline(&a, last_id)).await {
             warn!(error = %e, %account, "could not acknowledge offline messages");

@@ -237,6 +237,12 @@ pub(super) fn user(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     };
     let max = cx.server.config.limits.realname_length;
     let realname: String = realname.chars().take(max).collect();
+    {
+        // Known from now on (SASL's 900 before registration shows it).
+        let mut info = cx.me().info();
+        info.user = format!("~{clean}");
+        info.realname = realname.clone();
+    }
     cx.s.user = Some((format!("~{clean}"), realname));
     try_register(cx);
     Ok(())
@@ -430,6 +436,18 @@ pub(super) fn monitor_offline(server: &Server, folded: &str, nick: &str) {
 pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
     let me = s.client.clone();
     s.client.outbox.close();
+    // Cut off for SendQ: what it missed comes from history at next login.
+    if me.outbox.overflowed() {
+        if let Some(account) = &s.account {
+            let since = me.backlog_since.load(Ordering::Relaxed);
+            let since = if since == 0 {
+                crate::unix_millis() - 1000
+            } else {
+                since - 1
+            };
+            server.missed_since.insert(account.clone(), since);
+        }
+    }
     if s.registered {
         let info = me.info().clone();
         let e = Event::new(format!(":{} QUIT :{}\r\n", info.prefix(), ending.quit))
