@@ -67,10 +67,11 @@ struct ServeArgs {
     /// TOML configuration file (`ferry config example` prints one).
     #[arg(long, short)]
     config: Option<PathBuf>,
-    /// Address to listen on, IP:PORT; repeat for several. Replaces the
-    /// configured listeners.
-    #[arg(long = "listen", short)]
-    listen: Vec<SocketAddr>,
+    /// Address to listen on, IP:PORT, or IP:PORT/CHARSET for clients that
+    /// speak another charset (`127.0.0.1:6668/gbk`); repeat for several.
+    /// Replaces the configured listeners.
+    #[arg(long = "listen", short, value_parser = config::Listen::parse_spec)]
+    listen: Vec<config::Listen>,
     /// Directory for the server's data. Overrides `server.data_dir`.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -257,9 +258,10 @@ fn serve(args: ServeArgs) -> Result<()> {
         .context("start tokio")?;
     rt.block_on(async move {
         let mut listeners = Vec::new();
-        for addr in &cfg.listen {
-            let l = bind(*addr).with_context(|| format!("bind {addr}"))?;
-            listeners.push(l);
+        for l in &cfg.listen {
+            let addr = l.address;
+            let tcp = bind(addr).with_context(|| format!("bind {addr}"))?;
+            listeners.push(ferry_server::Listener::new(tcp, l.charset));
         }
         ferry_server::serve(cfg, listeners, shutdown_signal())
             .await

@@ -4,6 +4,7 @@
 
 mod binary;
 mod channels;
+mod charsets;
 mod lifecycle;
 mod messaging;
 mod oper;

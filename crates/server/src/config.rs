@@ -10,6 +10,8 @@ use ferry_proto::Casemap;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::charset::Charset;
+
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -121,6 +123,12 @@ impl Default for RawServer {
 #[serde(deny_unknown_fields)]
 struct RawListen {
     address: String,
+    /// What the listener's clients speak (`utf-8`, `gbk`, `gb18030`, ...).
+    #[serde(default)]
+    charset: Option<String>,
+    /// UTF-8 listeners: how to read a line that is not UTF-8.
+    #[serde(default)]
+    fallback_charset: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -189,7 +197,7 @@ pub struct Config {
     pub motd: Vec<String>,
     pub admin_location: String,
     pub admin_email: String,
-    pub listen: Vec<SocketAddr>,
+    pub listen: Vec<Listen>,
     pub limits: Limits,
     pub accounts: Accounts,
     pub history: HistoryConfig,
@@ -250,6 +258,39 @@ pub struct Limits {
     pub accept_entries: usize,
     pub silence_entries: usize,
     pub whowas_entries: usize,
+}
+
+/// One listening address and what its clients speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    pub address: SocketAddr,
+    pub charset: Charset,
+}
+
+impl Listen {
+    /// A UTF-8 listener.
+    pub fn utf8(address: SocketAddr) -> Listen {
+        Listen {
+            address,
+            charset: Charset::UTF8,
+        }
+    }
+
+    /// `IP:PORT` or `IP:PORT/CHARSET` (the command line's `--listen`).
+    pub fn parse_spec(spec: &str) -> Result<Listen, String> {
+        let (addr, charset) = match spec.rsplit_once('/') {
+            Some((a, c)) => (a, Some(c)),
+            None => (spec, None),
+        };
+        let address: SocketAddr = addr
+            .parse()
+            .map_err(|e| format!("{addr:?} is not IP:PORT ({e})"))?;
+        let charset = match charset {
+            Some(c) => Charset::new(Charset::lookup(c).map_err(|e| e.to_string())?, None),
+            None => Charset::UTF8,
+        };
+        Ok(Listen { address, charset })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -338,10 +379,41 @@ impl Config {
                     format!("{:?} is not IP:PORT ({e})", l.address),
                 )
             })?;
-            listen.push(addr);
+            // Errors point at the line holding the offending value.
+            let bad = |key: &str, value: &str, message: String| ConfigError::Invalid {
+                path: origin.to_string(),
+                key: key.to_string(),
+                line: find_line_with(text, key, value),
+                message,
+            };
+            let lookup = |key: &str, value: &str| {
+                Charset::lookup(value).map_err(|e| bad(key, value, e.to_string()))
+            };
+            let wire = match &l.charset {
+                Some(c) => lookup("listen.charset", c)?,
+                None => encoding_rs::UTF_8,
+            };
+            let fallback = match &l.fallback_charset {
+                Some(f) if wire != encoding_rs::UTF_8 => {
+                    return Err(bad(
+                        "listen.fallback_charset",
+                        f,
+                        format!(
+                            "only UTF-8 listeners have a fallback (this one speaks {})",
+                            wire.name()
+                        ),
+                    ))
+                }
+                Some(f) => Some(lookup("listen.fallback_charset", f)?),
+                None => None,
+            };
+            listen.push(Listen {
+                address: addr,
+                charset: Charset::new(wire, fallback),
+            });
         }
         if raw.listen.is_empty() {
-            listen.push("127.0.0.1:6667".parse().expect("literal"));
+            listen.push(Listen::utf8("127.0.0.1:6667".parse().expect("literal")));
         }
         let l = raw.limits;
         if l.nick_length < 9 || l.nick_length > 200 {
@@ -469,6 +541,21 @@ fn find_line(text: &str, key: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
+/// The line where `key`'s last part is set to a value containing `value`
+/// (several `[[listen]]` blocks have the same keys), else where it is set.
+fn find_line_with(text: &str, key: &str, value: &str) -> Option<usize> {
+    let name = key.rsplit('.').next()?;
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            l.strip_prefix(name)
+                .map(|r| r.trim_start())
+                .is_some_and(|r| r.starts_with('=') && r.contains(value))
+        })
+        .map(|i| i + 1)
+        .or_else(|| find_line(text, key))
+}
+
 /// Hashes a password as argon2id, in the PHC string format.
 pub fn hash_password(password: &str) -> String {
     use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
@@ -517,5 +604,48 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("f.toml:2: `limits.nick_length`"), "{e}");
+    }
+
+    #[test]
+    fn listener_charsets() {
+        let c = Config::parse(
+            "[[listen]]\naddress = \"127.0.0.1:6667\"\nfallback_charset = \"gb18030\"\n\
+             [[listen]]\naddress = \"127.0.0.1:6668\"\ncharset = \"GBK\"\n",
+            "f.toml",
+        )
+        .unwrap();
+        assert_eq!(c.listen[0].charset.wire, None);
+        assert_eq!(c.listen[0].charset.fallback, Some(encoding_rs::GB18030));
+        assert_eq!(c.listen[1].charset.wire, Some(encoding_rs::GBK));
+        let two = "[[listen]]\naddress = \"127.0.0.1:6667\"\ncharset = \"gbk\"\n\
+                   [[listen]]\naddress = \"127.0.0.1:6668\"\ncharset = \"utf-16le\"\n";
+        let e = Config::parse(two, "f.toml").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "f.toml:6: `listen.charset`: UTF-16LE cannot carry IRC: only ASCII-compatible \
+             charsets can (not UTF-16, ISO-2022-JP or \"replacement\")"
+        );
+        let e = Config::parse(
+            "[[listen]]\naddress = \"127.0.0.1:6667\"\ncharset = \"replacement\"\n",
+            "f.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("f.toml:3: `listen.charset`: "), "{e}");
+        let e = Config::parse(
+            "[[listen]]\naddress = \"127.0.0.1:6667\"\ncharset = \"gbk\"\nfallback_charset = \"big5\"\n",
+            "f.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "f.toml:4: `listen.fallback_charset`: only UTF-8 listeners have a fallback (this one speaks GBK)"
+        );
+        assert_eq!(
+            Listen::parse_spec("[::1]:6668/gbk").unwrap().charset.wire,
+            Some(encoding_rs::GBK)
+        );
+        assert!(Listen::parse_spec("127.0.0.1:6668/utf-16").is_err());
     }
 }

@@ -5,6 +5,11 @@
 //! what is there and handles every complete line before it writes once.
 //! The read buffer exists only while a partial line is pending; an idle
 //! client holds none, and no write buffer either.
+//!
+//! A client whose wire is not plain UTF-8 (`charset.rs`) has each framed
+//! line decoded before it is handled, and what is queued for it encoded
+//! as it is taken from the queue. For a UTF-8 client both steps are a
+//! single branch.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -20,6 +25,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, info_span, Instrument};
 
+use crate::charset::{self, Charset, OutEncoder};
 use crate::client::Client;
 use crate::commands;
 use crate::session::{Pending, Session};
@@ -32,6 +38,7 @@ pub(crate) async fn run(
     server: Arc<Server>,
     stream: TcpStream,
     peer: SocketAddr,
+    charset: Charset,
     cancel: CancellationToken,
 ) {
     let id = server.next_client_id();
@@ -56,11 +63,15 @@ pub(crate) async fn run(
             eof: false,
             wq: VecDeque::new(),
             blocked: false,
+            out: None,
         };
         let mut session = Session::new(client.clone());
+        session.charset = charset;
+        session.listener_charset = charset;
         let reason = conn.drive(&server, &mut session, &cancel).await;
         commands::disconnect(&server, &mut session, &reason);
         server.clients.remove(&id);
+        conn.use_charset(session.charset);
         // Whatever was queued, then the ERROR, within a short grace period.
         let _ = tokio::time::timeout(Duration::from_secs(2), conn.flush_all(&client)).await;
         let _ = tokio::io::AsyncWriteExt::shutdown(&mut conn.stream).await;
@@ -114,6 +125,8 @@ struct Conn {
     wq: VecDeque<Bytes>,
     /// The socket refused bytes: wait for writable before trying again.
     blocked: bool,
+    /// Encodes what is written, for a wire that is not UTF-8.
+    out: Option<OutEncoder>,
 }
 
 fn quit_ending(text: String) -> Ending {
@@ -179,6 +192,7 @@ impl Conn {
                 return Ending::new("SendQ exceeded", Some("SendQ exceeded".into()));
             }
             if !self.blocked {
+                self.use_charset(session.charset);
                 if let Err(e) = self.write_some(&client) {
                     return Ending::new(format!("Write error: {e}"), None);
                 }
@@ -226,6 +240,8 @@ impl Conn {
         let line_limit = MAX_LINE - 2;
         let tag_limit = MAX_CLIENT_TAGS + 2;
         let mut start = 0;
+        // Raw lines in another charset may be longer than their UTF-8
+        // form; the limit is checked on the UTF-8 form after decoding.
         self.unprocessed = false;
         while start < self.rbuf.len() {
             let buf = &self.rbuf[start..];
@@ -242,12 +258,22 @@ impl Conn {
                     }
                 }
             }
-            match next_line(buf, line_limit, tag_limit) {
+            let factor = session.charset.frame_factor();
+            match next_line(buf, line_limit * factor, tag_limit * factor) {
                 Ok(Some(frame)) => {
                     let line = &buf[..frame.len];
                     start += frame.consumed;
-                    if !line.iter().all(|&b| b == b' ') {
+                    if line.iter().all(|&b| b == b' ') {
+                        // blank: ignored
+                    } else if session.charset.is_utf8_only() {
                         commands::handle_line(server, session, line);
+                    } else {
+                        let text = session.charset.decode(line);
+                        if charset::too_long(&text, line_limit, tag_limit) {
+                            commands::input_too_long(server, session);
+                        } else {
+                            commands::handle_line(server, session, text.as_bytes());
+                        }
                     }
                     if session.quit.is_some() || session.pending.is_some() {
                         self.unprocessed = start < self.rbuf.len();
@@ -269,11 +295,42 @@ impl Conn {
         }
     }
 
+    /// Follows a change of the session's charset (listener, `CHARSET`):
+    /// what is taken from the queue from now on is encoded for it.
+    fn use_charset(&mut self, cs: Charset) {
+        if self.out.as_ref().map(|o| o.encoding()) != cs.wire {
+            self.out = cs.wire.map(OutEncoder::new);
+        }
+    }
+
+    /// Moves what is queued into `wq`, encoded when the wire is not UTF-8.
+    fn take_queued(&mut self, client: &Client) {
+        let Some(enc) = self.out.as_mut() else {
+            client.outbox.take_into(&mut self.wq);
+            return;
+        };
+        let mut taken = VecDeque::new();
+        client.outbox.take_into(&mut taken);
+        if taken.is_empty() {
+            return;
+        }
+        let mut out = Vec::new();
+        let mut queued = 0;
+        for chunk in &taken {
+            queued += chunk.len();
+            enc.push(chunk, &mut out);
+        }
+        client.outbox.recount(queued, out.len());
+        if !out.is_empty() {
+            self.wq.push_back(Bytes::from(out));
+        }
+    }
+
     /// Writes what is queued, as far as the socket takes it without blocking.
     fn write_some(&mut self, client: &Client) -> io::Result<()> {
         loop {
             if self.wq.is_empty() {
-                client.outbox.take_into(&mut self.wq);
+                self.take_queued(client);
                 if self.wq.is_empty() {
                     if self.wq.capacity() > 64 {
                         self.wq = VecDeque::new();

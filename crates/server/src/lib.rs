@@ -22,10 +22,18 @@
 //! both are pushed (reference-counted, not copied) into each recipient's
 //! queue. The recipient's task wakes and writes everything queued in one
 //! vectored write. A queue over its SendQ limit closes that client alone.
+//!
+//! # Charsets
+//! Inside the server every line is UTF-8. A client on a GBK listener (or
+//! after `CHARSET gbk`) has each framed line decoded by its own task
+//! before it is handled, and what is queued for it encoded as its own
+//! task takes it from the queue ([`charset`]): fan-out still serialises
+//! once, and a UTF-8 client does no transcoding work at all.
 
 pub mod auth;
 pub mod caps;
 pub mod channel;
+pub mod charset;
 pub mod client;
 mod commands;
 pub mod config;
@@ -50,6 +58,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+pub use charset::Charset;
 pub use config::Config;
 
 use channel::Channel;
@@ -206,12 +215,32 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// A bound listening socket and what its clients speak.
+#[derive(Debug)]
+pub struct Listener {
+    pub tcp: TcpListener,
+    pub charset: Charset,
+}
+
+impl Listener {
+    pub fn new(tcp: TcpListener, charset: Charset) -> Listener {
+        Listener { tcp, charset }
+    }
+}
+
+/// A UTF-8 listener.
+impl From<TcpListener> for Listener {
+    fn from(tcp: TcpListener) -> Listener {
+        Listener::new(tcp, Charset::UTF8)
+    }
+}
+
 /// Runs the server on already-bound listeners until `shutdown` resolves,
 /// then tells every client (`ERROR`), flushes and returns. `main` and the
 /// tests start the server the same way.
 pub async fn serve(
     config: Config,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let store = SqliteStore::open(&config.data_dir).map_err(|e| {
@@ -230,8 +259,8 @@ pub async fn serve(
     let server = Arc::new(Server::new(config, store, history));
     let tracker = TaskTracker::new();
     for listener in listeners {
-        if let Ok(addr) = listener.local_addr() {
-            info!(%addr, "listening");
+        if let Ok(addr) = listener.tcp.local_addr() {
+            info!(%addr, charset = listener.charset.name(), "listening");
         }
         tracker.spawn(accept_loop(
             server.clone(),
@@ -258,18 +287,25 @@ pub async fn serve(
 
 async fn accept_loop(
     server: Arc<Server>,
-    listener: TcpListener,
+    listener: Listener,
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
+    let charset = listener.charset;
     loop {
         let accepted = tokio::select! {
             _ = cancel.cancelled() => return,
-            a = listener.accept() => a,
+            a = listener.tcp.accept() => a,
         };
         match accepted {
             Ok((stream, peer)) => {
-                tracker.spawn(conn::run(server.clone(), stream, peer, cancel.clone()));
+                tracker.spawn(conn::run(
+                    server.clone(),
+                    stream,
+                    peer,
+                    charset,
+                    cancel.clone(),
+                ));
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.

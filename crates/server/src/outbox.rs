@@ -72,6 +72,13 @@ impl Outbox {
         self.pending.fetch_sub(n, Ordering::Relaxed);
     }
 
+    /// The writer turned `queued` bytes taken from the queue into `now`
+    /// bytes to write (a charset other than UTF-8): count the latter.
+    pub fn recount(&self, queued: usize, now: usize) {
+        self.pending.fetch_add(now, Ordering::Relaxed);
+        self.pending.fetch_sub(queued, Ordering::Relaxed);
+    }
+
     pub fn pending(&self) -> usize {
         self.pending.load(Ordering::Relaxed)
     }

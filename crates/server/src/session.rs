@@ -9,6 +9,7 @@ use ferry_store::{Account, ListEntry};
 
 use crate::auth::scram::ServerFirst;
 use crate::caps::Caps;
+use crate::charset::Charset;
 use crate::client::Client;
 use crate::commands::Then;
 use crate::reply::Reply;
@@ -63,6 +64,10 @@ pub struct Session {
     /// The last nick refused as in use (REGISTER * before a nick is set).
     pub nick_attempt: Option<String>,
     pub(crate) pending: Option<Pending>,
+    /// What this connection's wire speaks (its listener's, or `CHARSET`).
+    pub charset: Charset,
+    /// Its listener's charset (`CHARSET utf-8` keeps its fallback).
+    pub listener_charset: Charset,
 }
 
 impl std::fmt::Debug for Pending {
@@ -93,6 +98,8 @@ impl Session {
             offline_told: None,
             nick_attempt: None,
             pending: None,
+            charset: Charset::UTF8,
+            listener_charset: Charset::UTF8,
         }
     }
 }

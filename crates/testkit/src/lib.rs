@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use encoding_rs::Encoding;
 use ferry_server::Config;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -13,7 +14,10 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// A server running in this process on an ephemeral port.
 pub struct TestServer {
+    /// The first listener (UTF-8 unless the config says otherwise).
     pub addr: std::net::SocketAddr,
+    /// Every listener, in the config's `[[listen]]` order.
+    pub addrs: Vec<std::net::SocketAddr>,
     /// The data directory (a fresh temporary one unless given).
     pub data_dir: std::path::PathBuf,
     _tmp: Option<tempfile::TempDir>,
@@ -34,24 +38,42 @@ impl TestServer {
         s
     }
 
+    /// Starts the test config with two listeners: UTF-8 (`addr`,
+    /// `addrs[0]`) and one speaking `charset` (`addrs[1]`).
+    pub async fn with_charset(charset: &str) -> TestServer {
+        Self::with_config(test_config_with(&format!(
+            "[[listen]]\naddress = \"127.0.0.1:0\"\n\
+             [[listen]]\naddress = \"127.0.0.1:0\"\ncharset = \"{charset}\"\n"
+        )))
+        .await
+    }
+
     /// Starts with `cfg` on the data in `dir` (which outlives the server,
-    /// for restart tests).
+    /// for restart tests). Each of the config's listeners is bound on
+    /// 127.0.0.1:0 instead of its address, keeping its charset.
     pub async fn with_config_in(mut cfg: Config, dir: &std::path::Path) -> TestServer {
         cfg.data_dir = dir.to_path_buf();
         let data_dir = cfg.data_dir.clone();
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
+        let mut listeners = Vec::new();
+        let mut addrs = Vec::new();
+        for l in &cfg.listen {
+            let tcp = TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind 127.0.0.1:0");
+            addrs.push(tcp.local_addr().expect("local addr"));
+            listeners.push(ferry_server::Listener::new(tcp, l.charset));
+        }
+        let addr = addrs[0];
         let stop = CancellationToken::new();
         let s = stop.clone();
         let task = tokio::spawn(async move {
-            ferry_server::serve(cfg, vec![listener], async move { s.cancelled().await })
+            ferry_server::serve(cfg, listeners, async move { s.cancelled().await })
                 .await
                 .expect("serve");
         });
         TestServer {
             addr,
+            addrs,
             data_dir,
             _tmp: None,
             stop,
@@ -62,6 +84,14 @@ impl TestServer {
     /// Connects a client; nothing is sent yet.
     pub async fn connect(&self) -> TestClient {
         TestClient::connect(self.addr).await
+    }
+
+    /// Connects to listener `i` (`addrs[i]`) speaking `charset` there
+    /// (`send` encodes, `line` decodes; `send_raw`/`raw_line` do not).
+    pub async fn connect_speaking(&self, i: usize, charset: &str) -> TestClient {
+        let mut c = TestClient::connect(self.addrs[i]).await;
+        c.speak(charset);
+        c
     }
 
     /// Connects and registers `nick` (no caps), reading through the MOTD.
@@ -88,9 +118,14 @@ impl Drop for TestServer {
 
 /// A configuration for tests: server name `ferry.test`, an oper `oper` / `operpass`.
 pub fn test_config() -> Config {
+    test_config_with("")
+}
+
+/// The test configuration with more TOML after it (`[[listen]]` blocks, ...).
+pub fn test_config_with(extra: &str) -> Config {
     let text = format!(
         "[server]\nname = \"ferry.test\"\nnetwork = \"FerryTest\"\nmotd = \"hello\"\n\
-         [[oper]]\nname = \"oper\"\npassword_hash = \"{}\"\n",
+         [[oper]]\nname = \"oper\"\npassword_hash = \"{}\"\n{extra}",
         ferry_server::config::hash_password("operpass")
     );
     Config::parse(&text, "test").expect("test config")
@@ -101,6 +136,8 @@ pub struct TestClient {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
     pub nick: String,
+    /// What `send` encodes to and `line` decodes from (None: UTF-8).
+    charset: Option<&'static Encoding>,
 }
 
 impl TestClient {
@@ -111,20 +148,41 @@ impl TestClient {
             reader: BufReader::new(r),
             writer: w,
             nick: String::new(),
+            charset: None,
         }
     }
 
-    /// Sends one line (CRLF added).
+    /// From now on `send` encodes lines in `charset` and `line` decodes
+    /// them (tags stay UTF-8 in both directions, as the server does).
+    pub fn speak(&mut self, charset: &str) {
+        let enc = Encoding::for_label(charset.as_bytes()).expect("known charset");
+        self.charset = (enc != encoding_rs::UTF_8).then_some(enc);
+    }
+
+    /// Sends one line (CRLF added), in the client's charset.
     pub async fn send(&mut self, line: &str) {
-        self.send_raw(format!("{line}\r\n").as_bytes()).await;
+        let mut bytes = match self.charset {
+            None => line.as_bytes().to_vec(),
+            Some(enc) => {
+                let (tags, body) = split_tag_section(line);
+                let mut b = tags.as_bytes().to_vec();
+                let (e, _, unmappable) = enc.encode(body);
+                assert!(
+                    !unmappable,
+                    "{}: {body:?} is not in {}",
+                    self.nick,
+                    enc.name()
+                );
+                b.extend_from_slice(&e);
+                b
+            }
+        };
+        bytes.extend_from_slice(b"\r\n");
+        self.send_raw(&bytes).await;
     }
 
-    pub async fn send_raw(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).await.expect("write");
-    }
-
-    /// The next line, without CRLF; None at end of stream. Panics after WAIT.
-    pub async fn next(&mut self) -> Option<String> {
+    /// The next line's bytes, without CRLF; None at end of stream.
+    pub async fn next_raw(&mut self) -> Option<Vec<u8>> {
         let mut buf = Vec::new();
         let n = tokio::time::timeout(WAIT, self.reader.read_until(b'\n', &mut buf))
             .await
@@ -133,8 +191,53 @@ impl TestClient {
         if n == 0 {
             return None;
         }
-        let s = String::from_utf8_lossy(&buf);
-        Some(s.trim_end_matches(['\r', '\n']).to_string())
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        Some(buf)
+    }
+
+    /// The next line's bytes, which must exist.
+    pub async fn raw_line(&mut self) -> Vec<u8> {
+        self.next_raw()
+            .await
+            .unwrap_or_else(|| panic!("{}: connection closed", self.nick))
+    }
+
+    /// Asserts the next line's bytes are exactly `want` (without CRLF).
+    pub async fn expect_raw(&mut self, want: &[u8]) {
+        let got = self.raw_line().await;
+        assert!(
+            got == want,
+            "{}: unexpected bytes\n got: {}\nwant: {}",
+            self.nick,
+            got.escape_ascii(),
+            want.escape_ascii()
+        );
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.expect("write");
+    }
+
+    /// The next line, without CRLF; None at end of stream. Panics after WAIT.
+    pub async fn next(&mut self) -> Option<String> {
+        let buf = self.next_raw().await?;
+        Some(match self.charset {
+            None => String::from_utf8_lossy(&buf).into_owned(),
+            Some(enc) => {
+                let split = if buf.first() == Some(&b'@') {
+                    buf.iter()
+                        .position(|&b| b == b' ')
+                        .map_or(buf.len(), |i| i + 1)
+                } else {
+                    0
+                };
+                let mut s = String::from_utf8_lossy(&buf[..split]).into_owned();
+                s.push_str(&enc.decode_without_bom_handling(&buf[split..]).0);
+                s
+            }
+        })
     }
 
     /// The next line, which must exist.
@@ -195,6 +298,18 @@ impl TestClient {
             lines.push(l);
         }
         lines
+    }
+}
+
+/// `@tags ` (with its space) and the rest of a line.
+fn split_tag_section(line: &str) -> (&str, &str) {
+    if line.starts_with('@') {
+        match line.find(' ') {
+            Some(sp) => line.split_at(sp + 1),
+            None => (line, ""),
+        }
+    } else {
+        ("", line)
     }
 }
 

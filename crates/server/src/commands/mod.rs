@@ -5,6 +5,7 @@
 
 mod account;
 mod channels;
+mod charset;
 mod chathistory;
 mod login;
 mod messaging;
@@ -124,6 +125,7 @@ fn spec(verb: &str) -> Option<Spec> {
         "ACCEPT" => s(1, false, accept),
         "SILENCE" => s(0, false, silence),
         "CHATHISTORY" => s(1, false, chathistory::chathistory),
+        "CHARSET" => s(0, true, charset::charset),
         _ => None,
     }
 }

@@ -15,7 +15,15 @@ use crate::client::{Client, Info};
 use crate::unix_now;
 
 pub(super) fn isupport_lines(cx: &mut Ctx<'_>) {
-    let tokens = cx.server.isupport.clone();
+    // UTF8ONLY only for a wire that is UTF-8 without a fallback.
+    let utf8_only = cx.s.charset.is_utf8_only();
+    let tokens: Vec<String> = cx
+        .server
+        .isupport
+        .iter()
+        .filter(|t| utf8_only || t.as_str() != "UTF8ONLY")
+        .cloned()
+        .collect();
     for chunk in tokens.chunks(13) {
         let mut p: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
         p.push("are supported by this server");
