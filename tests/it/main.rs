@@ -12,5 +12,6 @@ mod queries;
 mod registration;
 mod scale;
 mod slow_reader;
+mod tutorial;
 mod util;
 mod wire;
