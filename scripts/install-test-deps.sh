@@ -12,8 +12,8 @@ log() { echo "install-test-deps: $*" >&2; }
 
 # ---------------------------------------------------------------------------
 # DEBIAN_PACKAGES: space-separated Debian package names the tests need.
-# (Empty for now; e.g. DEBIAN_PACKAGES="python3 faketime")
-DEBIAN_PACKAGES=""
+# ngircd: `ferry send` is tested against a stock IRC server (tests/it/send.rs).
+DEBIAN_PACKAGES="ngircd"
 # ---------------------------------------------------------------------------
 
 # Commands the tests (and scripts/irctest.sh) call directly.

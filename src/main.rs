@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use ferry_server::config::{self, Config};
 use tracing::{info, warn};
 
+mod send;
+
 #[derive(Parser)]
 #[command(name = "ferry", version, about = "A chat relay server speaking IRC")]
 struct Cli {
@@ -27,6 +29,9 @@ enum Command {
     },
     /// Manage accounts in a server's store (works while it runs).
     Account(AccountArgs),
+    /// Send a message to a nick or a channel on any IRC server, and wait
+    /// until the server confirms it.
+    Send(send::SendArgs),
 }
 
 #[derive(clap::Args)]
@@ -92,6 +97,7 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Account(args) => account(args),
+        Command::Send(args) => send::run(args),
         Command::Config { command } => match command {
             ConfigCommand::Example => {
                 print!("{}", config::EXAMPLE);

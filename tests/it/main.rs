@@ -11,6 +11,7 @@ mod oper;
 mod queries;
 mod registration;
 mod scale;
+mod send;
 mod slow_reader;
 mod tutorial;
 mod util;

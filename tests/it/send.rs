@@ -1,0 +1,476 @@
+//! `ferry send` (the binary) against ferry and against Debian's ngircd.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use ferry_testkit::{TestClient, TestServer, WAIT};
+
+use crate::util::{join, quiet};
+
+const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+
+/// Runs `ferry send ARGS` with `stdin` (None: no input) and `env`.
+async fn ferry_send(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let input = stdin.map(String::from);
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(FERRY);
+        cmd.arg("send")
+            .args(&args)
+            .env_remove("FERRY_PASSWORD")
+            .envs(env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            });
+        let mut child = cmd.spawn().expect("run ferry send");
+        if let Some(text) = input {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(text.as_bytes())
+                .expect("write stdin");
+        }
+        child.wait_with_output().expect("ferry send")
+    })
+    .await
+    .expect("join")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn ok(out: &Output) {
+    assert!(out.status.success(), "ferry send failed: {}", stderr(out));
+    assert!(out.stdout.is_empty(), "{out:?}");
+}
+
+fn failed(out: &Output, want: &str) {
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(stderr(out), format!("ferry send: {want}\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn to_a_nick_and_to_a_channel() {
+    let server = TestServer::start().await;
+    let addr = server.addr.to_string();
+    let mut bob = server.client("bob").await;
+    let out = ferry_send(
+        &[&addr, "--nick", "alice", "--to", "bob", "hello", "你好"],
+        None,
+        &[],
+    )
+    .await;
+    ok(&out);
+    bob.expect(":alice!~ferry@127.0.0.1 PRIVMSG bob :hello 你好")
+        .await;
+
+    // A +n channel: ferry send joins it, then speaks.
+    join(&mut bob, "#room").await;
+    let out = ferry_send(&[&addr, "-n", "alice", "-t", "#room", "hi all"], None, &[]).await;
+    ok(&out);
+    bob.expect(":alice!~ferry@127.0.0.1 JOIN #room").await;
+    bob.expect(":alice!~ferry@127.0.0.1 PRIVMSG #room :hi all")
+        .await;
+    bob.expect(":alice!~ferry@127.0.0.1 QUIT :Quit: sent with ferry send")
+        .await;
+    quiet(&mut bob).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_line_of_stdin() {
+    let server = TestServer::start().await;
+    let mut bob = server.client("bob").await;
+    let out = ferry_send(
+        &[
+            "--server",
+            &server.addr.to_string(),
+            "--nick",
+            "alice",
+            "--to",
+            "bob",
+        ],
+        Some("first line\n\nsecond line\r\n"),
+        &[],
+    )
+    .await;
+    ok(&out);
+    bob.expect(":alice!~ferry@127.0.0.1 PRIVMSG bob :first line")
+        .await;
+    bob.expect(":alice!~ferry@127.0.0.1 PRIVMSG bob :second line")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_plain_with_a_nonzero_exit() {
+    let server = TestServer::start().await;
+    let addr = server.addr.to_string();
+    let _bob = server.client("bob").await;
+    let out = ferry_send(
+        &[&addr, "--nick", "alice", "--to", "nobody", "hi"],
+        None,
+        &[],
+    )
+    .await;
+    failed(&out, "nobody: No such nick/channel");
+    let out = ferry_send(&[&addr, "--nick", "bob", "--to", "bob", "hi"], None, &[]).await;
+    failed(&out, "nick bob: already in use");
+    let out = ferry_send(&["--nick", "alice", "--to", "bob"], None, &[]).await;
+    failed(&out, "nothing to send");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").to_string()
+    };
+    let out = ferry_send(&[&closed, "--nick", "a", "--to", "b", "hi"], None, &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr(&out).starts_with(&format!("ferry send: cannot connect to {closed}: ")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_in_with_sasl() {
+    let server = TestServer::start().await;
+    let addr = server.addr.to_string();
+    let mut carol = server.client("carol").await;
+    carol.send("REGISTER * * correct-horse").await;
+    carol
+        .expect(":ferry.test REGISTER SUCCESS carol :Account created")
+        .await;
+    carol.send("QUIT").await;
+    carol.closed().await;
+    let mut bob = crate::util::cap_client(&server, "bob", "account-tag").await;
+
+    let args = [
+        &addr,
+        "--nick",
+        "carol",
+        "--account",
+        "carol",
+        "--to",
+        "bob",
+        "hi",
+    ];
+    let out = ferry_send(&args, None, &[("FERRY_PASSWORD", "correct-horse")]).await;
+    ok(&out);
+    bob.expect("@account=carol :carol!~ferry@127.0.0.1 PRIVMSG bob :hi")
+        .await;
+
+    let file = std::env::temp_dir().join(format!("ferry-send-pw-{}", std::process::id()));
+    std::fs::write(&file, "wrong-horse\n").expect("write password file");
+    let pw = file.to_str().expect("utf-8 path");
+    let args = [
+        &addr,
+        "--nick",
+        "carol",
+        "--account",
+        "carol",
+        "--password-file",
+        pw,
+        "--to",
+        "bob",
+        "hi",
+    ];
+    let out = ferry_send(&args, None, &[]).await;
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr(&out).starts_with("ferry send: login to account carol failed: "),
+        "{}",
+        stderr(&out)
+    );
+    quiet(&mut bob).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn speaks_gbk_on_a_gbk_port() {
+    let server = TestServer::with_charset("gbk").await;
+    let mut li = server.client("li").await;
+    let gbk = server.addrs[1].to_string();
+    let out = ferry_send(
+        &[
+            &gbk,
+            "--encoding",
+            "gbk",
+            "--nick",
+            "张三",
+            "--to",
+            "li",
+            "你好",
+        ],
+        None,
+        &[],
+    )
+    .await;
+    ok(&out);
+    li.expect(":张三!~ferry@127.0.0.1 PRIVMSG li :你好").await;
+    // Standard input that is not UTF-8 is read in --encoding.
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(FERRY)
+            .args([
+                "send",
+                &gbk,
+                "--encoding",
+                "gbk",
+                "--nick",
+                "wang",
+                "--to",
+                "li",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run ferry send");
+        let mut stdin = child.stdin.take().expect("stdin");
+        // 你好 in GBK (a line that happens to be valid UTF-8 is read as UTF-8).
+        stdin.write_all(b"\xc4\xe3\xba\xc3\n").expect("write");
+        drop(stdin);
+        child.wait_with_output().expect("ferry send")
+    })
+    .await
+    .expect("join");
+    ok(&out);
+    li.expect(":wang!~ferry@127.0.0.1 PRIVMSG li :你好").await;
+}
+
+// --- against ngircd -----------------------------------------------------
+
+fn ngircd_binary() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
+        .map(|d| d.join("ngircd"))
+        .find(|p| p.is_file())
+}
+
+struct Ngircd {
+    child: Child,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Drop for Ngircd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Makes a self-signed certificate, its key and DH parameters in `dir`
+/// with openssl; false when openssl is missing.
+fn make_tls_files(dir: &std::path::Path) -> bool {
+    let run = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let made = run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "cert.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=irc.ngircd.test",
+    ]) && run(&[
+        "genpkey",
+        "-genparam",
+        "-algorithm",
+        "DH",
+        "-pkeyopt",
+        "group:ffdhe2048",
+        "-out",
+        "dh.pem",
+    ]);
+    if made {
+        // ngircd may read it as `nobody`.
+        use std::os::unix::fs::PermissionsExt;
+        let _ =
+            std::fs::set_permissions(dir.join("key.pem"), std::fs::Permissions::from_mode(0o644));
+    }
+    made
+}
+
+/// Starts ngircd on a free port with a minimal config (and a TLS port
+/// with a self-signed certificate when `tls`), or None (with a message)
+/// when ngircd, or for TLS openssl, is not installed.
+async fn ngircd(test: &str, tls: bool) -> Option<(Ngircd, Option<SocketAddr>)> {
+    let Some(bin) = ngircd_binary() else {
+        eprintln!(
+            "SKIPPED {test}: ngircd is not installed (scripts/install-test-deps.sh installs it)"
+        );
+        return None;
+    };
+    let port = free_port();
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("ngircd-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let mut text = format!(
+        "[Global]\n  Name = irc.ngircd.test\n  Info = ferry send test\n  \
+         Listen = 127.0.0.1\n  Ports = {port}\n  AdminInfo1 = ferry tests\n  \
+         AdminEMail = admin@example.org\n  MotdPhrase = hello from ngircd\n  \
+         PidFile = {}\n\
+         [Limits]\n  MaxNickLength = 30\n\
+         [Options]\n  PAM = no\n  DNS = no\n  Ident = no\n",
+        dir.join("ngircd.pid").display()
+    );
+    let mut tls_addr = None;
+    if tls {
+        if !make_tls_files(&dir) {
+            eprintln!("SKIPPED {test}: openssl is needed to make a test certificate");
+            let _ = std::fs::remove_dir_all(&dir);
+            return None;
+        }
+        let tls_port = free_port();
+        text.push_str(&format!(
+            "[SSL]\n  CertFile = {d}/cert.pem\n  KeyFile = {d}/key.pem\n  \
+             DHFile = {d}/dh.pem\n  Ports = {tls_port}\n",
+            d = dir.display()
+        ));
+        tls_addr = Some(SocketAddr::from(([127, 0, 0, 1], tls_port)));
+    }
+    let conf = dir.join("ngircd.conf");
+    std::fs::write(&conf, text).expect("write ngircd.conf");
+    let child = Command::new(bin)
+        .arg("--nodaemon")
+        .arg("--config")
+        .arg(&conf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start ngircd");
+    let mut n = Ngircd {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        dir,
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    for addr in std::iter::once(n.addr).chain(tls_addr) {
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            assert!(
+                matches!(n.child.try_wait(), Ok(None)),
+                "ngircd exited early"
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "ngircd does not listen on {addr}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Some((n, tls_addr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_ngircd() {
+    let Some((ng, _)) = ngircd("against_ngircd", false).await else {
+        return;
+    };
+    let addr = ng.addr.to_string();
+    let mut bob = TestClient::connect(ng.addr).await;
+    bob.register("bob").await;
+
+    let out = ferry_send(
+        &[&addr, "--nick", "alice", "--to", "bob", "hello", "你好"],
+        None,
+        &[],
+    )
+    .await;
+    ok(&out);
+    let l = bob.until(|l| l.contains(" PRIVMSG ")).await;
+    assert_eq!(l, ":alice!~ferry@127.0.0.1 PRIVMSG bob :hello 你好");
+
+    bob.send("JOIN #room").await;
+    bob.until(|l| l.contains(" 366 ")).await;
+    let out = ferry_send(
+        &[&addr, "--nick", "alice", "--to", "#room", "hi all"],
+        None,
+        &[],
+    )
+    .await;
+    ok(&out);
+    let l = bob.until(|l| l.contains(" PRIVMSG ")).await;
+    assert_eq!(l, ":alice!~ferry@127.0.0.1 PRIVMSG #room :hi all");
+
+    let out = ferry_send(
+        &[&addr, "--nick", "alice", "--to", "nobody", "hi"],
+        None,
+        &[],
+    )
+    .await;
+    failed(&out, "nobody: No such nick or channel name");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_ngircd_with_tls() {
+    let Some((ng, Some(tls))) = ngircd("against_ngircd_with_tls", true).await else {
+        return;
+    };
+    let mut bob = TestClient::connect(ng.addr).await;
+    bob.register("bob").await;
+    let tls = tls.to_string();
+    let args = [
+        &tls,
+        "--tls",
+        "--insecure",
+        "--nick",
+        "alice",
+        "--to",
+        "bob",
+        "over TLS",
+    ];
+    let out = ferry_send(&args, None, &[]).await;
+    ok(&out);
+    let l = bob.until(|l| l.contains(" PRIVMSG ")).await;
+    assert_eq!(l, ":alice!~ferry@127.0.0.1 PRIVMSG bob :over TLS");
+    // Without --insecure a self-signed certificate is refused.
+    let out = ferry_send(
+        &[&tls, "--tls", "--nick", "alice", "--to", "bob", "x"],
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "ferry send: TLS with {tls}: invalid peer certificate"
+        )),
+        "{err}"
+    );
+}
