@@ -2,11 +2,16 @@
 //! binary), driven over TCP by line-level clients. Each file covers one
 //! feature; assertions are on the exact lines a user sees.
 
+mod accounts;
 mod binary;
 mod channels;
 mod charsets;
+mod durability;
+mod friends;
+mod history;
 mod lifecycle;
 mod messaging;
+mod offline;
 mod oper;
 mod queries;
 mod registration;

@@ -112,3 +112,84 @@ pub fn is_server_time(t: &str) -> bool {
 pub async fn finish_burst(c: &mut TestClient) {
     c.until(|l| matches!(command_of(l), "376" | "422")).await;
 }
+
+/// A configuration with accounts tuned for tests (short passwords, three
+/// failed logins); `accounts` adds lines to `[accounts]`, `rest` adds
+/// further sections.
+pub fn accounts_config(accounts: &str, rest: &str) -> Config {
+    config(&format!(
+        "[server]\nname = \"ferry.test\"\nnetwork = \"FerryTest\"\nmotd = \"hello\"\n\
+         [accounts]\nmin_password_length = 4\nlogin_failures = 3\n{accounts}\n{rest}"
+    ))
+}
+
+/// `AUTHENTICATE` payload for SASL PLAIN (no authzid).
+pub fn plain_payload(account: &str, password: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("\0{account}\0{password}"))
+}
+
+/// `:ferry.test 900 nick nick!~nick@127.0.0.1 account :You are now logged in as account`
+pub fn logged_in_line(nick: &str, account: &str) -> String {
+    format!(
+        ":ferry.test 900 {nick} {} {account} :You are now logged in as {account}",
+        src(nick)
+    )
+}
+
+/// Registers `nick` as an account with REGISTER, then quits (the nick is
+/// free once this returns).
+pub async fn register_account(server: &TestServer, nick: &str, password: &str) {
+    let mut c = cap_client(server, nick, "draft/account-registration").await;
+    c.send(&format!("REGISTER {nick} * {password}")).await;
+    c.expect(&format!(
+        ":ferry.test REGISTER SUCCESS {nick} :Account created"
+    ))
+    .await;
+    c.expect(&logged_in_line(nick, nick)).await;
+    quit(&mut c).await;
+}
+
+/// QUIT, then reads until the server closes the connection.
+pub async fn quit(c: &mut TestClient) {
+    c.send("QUIT").await;
+    c.closed().await;
+}
+
+/// Connects, requests `sasl` and `caps`, logs in to `nick`'s account with
+/// SASL PLAIN before registering, then registers, reading through the MOTD.
+pub async fn sasl_client(
+    server: &TestServer,
+    nick: &str,
+    password: &str,
+    caps: &str,
+) -> TestClient {
+    let mut c = server.connect().await;
+    c.nick = nick.to_string();
+    let caps = if caps.is_empty() {
+        "sasl".to_string()
+    } else {
+        format!("sasl {caps}")
+    };
+    c.send(&format!("CAP REQ :{caps}")).await;
+    c.expect(&format!(":ferry.test CAP * ACK :{caps}")).await;
+    c.send(&format!("NICK {nick}")).await;
+    c.send(&format!("USER {nick} 0 * :{nick} real")).await;
+    c.send("AUTHENTICATE PLAIN").await;
+    c.expect("AUTHENTICATE +").await;
+    c.send(&format!("AUTHENTICATE {}", plain_payload(nick, password)))
+        .await;
+    c.expect(&logged_in_line(nick, nick)).await;
+    c.expect(&format!(
+        ":ferry.test 903 {nick} :SASL authentication successful"
+    ))
+    .await;
+    c.send("CAP END").await;
+    c.expect(&format!(
+        ":ferry.test 001 {nick} :Welcome to the FerryTest IRC Network {}",
+        src(nick)
+    ))
+    .await;
+    finish_burst(&mut c).await;
+    c
+}

@@ -294,43 +294,55 @@ fn msg_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<StoredMessage> {
     })
 }
 
-/// The time a bound stands for (a msgid's message time; unknown: None).
-fn bound_time(c: &Connection, key: &str, b: &Bound) -> rusqlite::Result<Option<i64>> {
+/// Where a bound sits: its time and, for a msgid, its row id (messages
+/// sharing a millisecond are in id order). Unknown msgid: None.
+type At = (i64, Option<i64>);
+
+fn bound_at(c: &Connection, key: &str, b: &Bound) -> rusqlite::Result<Option<At>> {
     match b {
-        Bound::Time(t) => Ok(Some(*t)),
+        Bound::Time(t) => Ok(Some((*t, None))),
         Bound::Msgid(id) => c
             .query_row(
-                "SELECT time_ms FROM history WHERE key = ?1 AND msgid = ?2",
+                "SELECT time_ms, id FROM history WHERE key = ?1 AND msgid = ?2",
                 params![key, id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, Some(r.get(1)?))),
             )
             .optional(),
     }
 }
 
+/// A bound as the exclusive lower end of a range: a timestamp leaves out
+/// its whole millisecond, a msgid only its own row.
+fn after(at: At) -> (i64, i64) {
+    (at.0, at.1.unwrap_or(i64::MAX))
+}
+
+/// A bound as the exclusive upper end of a range.
+fn before(at: At) -> (i64, i64) {
+    (at.0, at.1.unwrap_or(i64::MIN))
+}
+
+/// Rows strictly between two (time, id) positions.
 fn select_range(
     c: &Connection,
     key: &str,
-    after: Option<i64>,
-    before: Option<i64>,
+    after: Option<(i64, i64)>,
+    before: Option<(i64, i64)>,
     newest: bool,
     limit: usize,
 ) -> rusqlite::Result<Vec<StoredMessage>> {
     let order = if newest { "DESC" } else { "ASC" };
     let sql = format!(
-        "SELECT {MSG_COLS} FROM history WHERE key = ?1 AND time_ms > ?2 AND time_ms < ?3 \
-         ORDER BY time_ms {order}, id {order} LIMIT ?4"
+        "SELECT {MSG_COLS} FROM history WHERE key = ?1 AND time_ms >= ?2 AND time_ms <= ?4 \
+         AND (time_ms > ?2 OR id > ?3) AND (time_ms < ?4 OR id < ?5) \
+         ORDER BY time_ms {order}, id {order} LIMIT ?6"
     );
+    let (t1, id1) = after.unwrap_or((i64::MIN, i64::MIN));
+    let (t2, id2) = before.unwrap_or((i64::MAX, i64::MAX));
     let mut st = c.prepare_cached(&sql)?;
-    let rows = st.query_map(
-        params![
-            key,
-            after.unwrap_or(i64::MIN),
-            before.unwrap_or(i64::MAX),
-            limit as i64
-        ],
-        |r| msg_from_row(r, 0),
-    )?;
+    let rows = st.query_map(params![key, t1, id1, t2, id2, limit as i64], |r| {
+        msg_from_row(r, 0)
+    })?;
     let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
     if newest {
         out.reverse();
@@ -571,34 +583,37 @@ impl Store for SqliteStore {
     fn history(&self, key: &str, q: &HistoryQuery, limit: usize) -> Result<Vec<StoredMessage>> {
         self.read(|c| match q {
             HistoryQuery::Latest(None) => select_range(c, key, None, None, true, limit),
-            HistoryQuery::Latest(Some(b)) => match bound_time(c, key, b)? {
-                Some(t) => select_range(c, key, Some(t), None, true, limit),
+            HistoryQuery::Latest(Some(b)) => match bound_at(c, key, b)? {
+                Some(at) => select_range(c, key, Some(after(at)), None, true, limit),
                 None => Ok(Vec::new()),
             },
-            HistoryQuery::Before(b) => match bound_time(c, key, b)? {
-                Some(t) => select_range(c, key, None, Some(t), true, limit),
+            HistoryQuery::Before(b) => match bound_at(c, key, b)? {
+                Some(at) => select_range(c, key, None, Some(before(at)), true, limit),
                 None => Ok(Vec::new()),
             },
-            HistoryQuery::After(b) => match bound_time(c, key, b)? {
-                Some(t) => select_range(c, key, Some(t), None, false, limit),
+            HistoryQuery::After(b) => match bound_at(c, key, b)? {
+                Some(at) => select_range(c, key, Some(after(at)), None, false, limit),
                 None => Ok(Vec::new()),
             },
-            HistoryQuery::Around(b) => match bound_time(c, key, b)? {
-                Some(t) => {
-                    let before = select_range(c, key, None, Some(t), true, limit / 2)?;
-                    let mut rest =
-                        select_range(c, key, Some(t - 1), None, false, limit - before.len())?;
-                    let mut out = before;
+            HistoryQuery::Around(b) => match bound_at(c, key, b)? {
+                Some(at) => {
+                    let (t, id) = before(at);
+                    let mut out = select_range(c, key, None, Some((t, id)), true, limit / 2)?;
+                    // The bound's own message (or millisecond) and on.
+                    let from = Some((t, id.saturating_sub(1)));
+                    let mut rest = select_range(c, key, from, None, false, limit - out.len())?;
                     out.append(&mut rest);
                     Ok(out)
                 }
                 None => Ok(Vec::new()),
             },
-            HistoryQuery::Between(a, b) => match (bound_time(c, key, a)?, bound_time(c, key, b)?) {
-                (Some(x), Some(y)) if x <= y => {
-                    select_range(c, key, Some(x), Some(y), false, limit)
+            HistoryQuery::Between(a, b) => match (bound_at(c, key, a)?, bound_at(c, key, b)?) {
+                (Some(x), Some(y)) if (x.0, x.1.unwrap_or(0)) <= (y.0, y.1.unwrap_or(0)) => {
+                    select_range(c, key, Some(after(x)), Some(before(y)), false, limit)
                 }
-                (Some(x), Some(y)) => select_range(c, key, Some(y), Some(x), true, limit),
+                (Some(x), Some(y)) => {
+                    select_range(c, key, Some(after(y)), Some(before(x)), true, limit)
+                }
                 _ => Ok(Vec::new()),
             },
         })
@@ -799,6 +814,37 @@ mod tests {
 
         assert!(s.delete_account("bob").unwrap());
         assert!(s.offline("bob").unwrap().is_empty());
+    }
+
+    #[test]
+    fn msgid_bounds_within_one_millisecond() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let key = "#c".to_string();
+        let rows: Vec<(String, StoredMessage)> = (1..=5)
+            .map(|i| (key.clone(), msg(&format!("h{i}"), 700, &format!("t{i}"))))
+            .collect();
+        s.append_history(&rows).unwrap();
+        let texts = |q: HistoryQuery, limit| {
+            s.history(&key, &q, limit)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.text)
+                .collect::<Vec<_>>()
+        };
+        let id = |i: u32| Bound::Msgid(format!("h{i}"));
+        assert_eq!(texts(HistoryQuery::After(id(2)), 10), ["t3", "t4", "t5"]);
+        assert_eq!(texts(HistoryQuery::Before(id(4)), 2), ["t2", "t3"]);
+        assert_eq!(texts(HistoryQuery::Latest(Some(id(3))), 10), ["t4", "t5"]);
+        assert_eq!(texts(HistoryQuery::Around(id(3)), 3), ["t2", "t3", "t4"]);
+        assert_eq!(texts(HistoryQuery::Between(id(5), id(1)), 2), ["t3", "t4"]);
+        // A timestamp bound takes or leaves the whole millisecond.
+        assert!(texts(HistoryQuery::After(Bound::Time(700)), 10).is_empty());
+        assert_eq!(texts(HistoryQuery::Before(Bound::Time(701)), 10).len(), 5);
+        assert_eq!(
+            texts(HistoryQuery::Around(Bound::Time(700)), 2),
+            ["t1", "t2"]
+        );
     }
 
     #[test]

@@ -126,11 +126,13 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
             continue;
         } else {
             match to_nick(cx, target, &event, text, kind) {
-                Ok(Some(w)) => {
-                    waiting.push(w);
+                Ok(ToNick::Later(w)) => {
+                    waiting.push(*w);
                     continue;
                 }
-                Ok(None) => Ok(()),
+                // Answered already (716, 717).
+                Ok(ToNick::Refused) => continue,
+                Ok(ToNick::Sent) => Ok(()),
                 Err(e) => Err(e),
             }
         };
@@ -291,26 +293,35 @@ fn accepted(cx: &Ctx<'_>, accept: &std::collections::HashSet<String>) -> bool {
             .is_some_and(|n| accept.contains(n))
 }
 
-/// Delivers to an online nick; `Ok(Some)` when the nick is an offline
-/// account and the message should wait for it.
+/// What became of a message to a nick.
+enum ToNick {
+    Sent,
+    /// The nick may be an offline account: the message should wait for it.
+    Later(Box<Waiting>),
+    /// Refused by +g; the sender was told.
+    Refused,
+}
+
+/// Delivers to an online nick, or says the message should wait for an
+/// offline account.
 fn to_nick(
     cx: &mut Ctx<'_>,
     nick: &str,
     e: &Event,
     text: &str,
     kind: Kind,
-) -> Result<Option<Waiting>, Reject> {
+) -> Result<ToNick, Reject> {
     let Some(target) = cx.server.find_nick(nick) else {
         // Not online: maybe an account (the store decides, so accounts made
         // by `ferry account add` while the server runs count too).
         if let Some(account) = cx.server.fold_nick(nick) {
             let stored = stored(cx, e, kind, nick, text);
-            return Ok(Some(Waiting {
+            return Ok(ToNick::Later(Box::new(Waiting {
                 account,
                 target: nick.to_string(),
                 event: e.clone(),
                 stored,
-            }));
+            })));
         }
         return Err(Reject::NoSuchNick(nick.into()));
     };
@@ -322,16 +333,21 @@ fn to_nick(
     };
     if target.id != me.id && is_silenced(&target, &my_mask) {
         // Dropped without a word: the sender sees what it always sees.
-        return Ok(None);
+        return Ok(ToNick::Sent);
     }
     if callerid && target.id != me.id && !me.info().modes.oper {
         let ok = accepted(cx, &target.lists().accept);
         if !ok {
+            // 716, then 717 "has been informed" (the CALLERID order);
+            // no automatic reply to a NOTICE.
+            if kind != Kind::Notice {
+                cx.num(
+                    ERR_TARGUMODEG,
+                    &[&tnick, "is in +g mode (server-side ignore)."],
+                );
+            }
             refuse_callerid(cx, &target, &tnick, kind);
-            return Err(Reject::Numeric(
-                ERR_TARGUMODEG,
-                vec![tnick, "is in +g mode (server-side ignore).".into()],
-            ));
+            return Ok(ToNick::Refused);
         }
     }
     // A note to oneself arrives twice with echo-message (delivery and
@@ -345,7 +361,7 @@ fn to_nick(
             cx.num(RPL_AWAY, &[&tnick, &away]);
         }
     }
-    Ok(None)
+    Ok(ToNick::Sent)
 }
 
 /// Tells a +g user, at most once a minute per sender, that someone wants

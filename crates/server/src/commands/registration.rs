@@ -313,6 +313,10 @@ fn try_register(cx: &mut Ctx<'_>) {
     if me.info().modes.callerid {
         cx.reply.line(format!(":{nick} MODE {nick} :+g"));
     }
+    if me.nick_deadline.load(Ordering::Relaxed) != 0 {
+        let grace = cx.server.config.accounts.nick_grace.as_secs();
+        super::account::nickserv_say(cx, &rename_warning(&nick, grace));
+    }
     if cx.s.after_login_pending {
         super::login::after_login(cx);
     }
@@ -331,7 +335,14 @@ fn may_use_nick(cx: &mut Ctx<'_>, folded: &str, registering: bool) -> bool {
     match cx.server.config.accounts.nick_enforcement {
         NickEnforcement::None => true,
         NickEnforcement::Refuse => {
-            let _ = registering;
+            if registering {
+                // Give the nick back: an unregistered connection must not
+                // hold it against its owner while it picks another.
+                let me = cx.me().clone();
+                cx.server.nicks.remove_if(folded, |_, c| c.id == me.id);
+                cx.s.folded_nick = None;
+                me.info().nick = "*".into();
+            }
             cx.num(
                 ERR_NICKNAMEINUSE,
                 &[
@@ -345,15 +356,20 @@ fn may_use_nick(cx: &mut Ctx<'_>, folded: &str, registering: bool) -> bool {
             let grace = cx.server.config.accounts.nick_grace;
             let deadline = cx.server.uptime_secs() + grace.as_secs().max(1);
             cx.me().nick_deadline.store(deadline, Ordering::Relaxed);
-            let text = format!(
-                "{nick} is a registered account. Log in (SASL, or /msg NickServ IDENTIFY <password>) within {} seconds, or your nick will be changed.",
-                grace.as_secs()
-            );
-            // NickServ speaks after the welcome burst when registering.
-            super::account::nickserv_say(cx, &text);
+            // NickServ speaks after the welcome burst when registering
+            // (`try_register`).
+            if !registering {
+                super::account::nickserv_say(cx, &rename_warning(&nick, grace.as_secs()));
+            }
             true
         }
     }
+}
+
+fn rename_warning(nick: &str, grace_secs: u64) -> String {
+    format!(
+        "{nick} is a registered account. Log in (SASL, or /msg NickServ IDENTIFY <password>) within {grace_secs} seconds, or your nick will be changed."
+    )
 }
 
 /// The sweeper found this client past its nick deadline: rename it.
