@@ -270,3 +270,37 @@ async fn direct_message_history_and_targets() {
         .await;
     quiet(&mut alice).await;
 }
+
+/// Lines that arrive in the same read as a command waiting for the store
+/// are handled only after it: the PONG comes after the whole history batch
+/// (a PING pipelined behind CHATHISTORY was once answered first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_lines_wait_for_a_deferred_command() {
+    let server = TestServer::start().await;
+    let mut alice = cap_client(
+        &server,
+        "alice",
+        "batch server-time message-tags draft/chathistory",
+    )
+    .await;
+    join(&mut alice, "#pipe").await;
+    alice.send("PRIVMSG #pipe :one").await;
+    alice
+        .send_raw(b"CHATHISTORY LATEST #pipe * 10\r\nPING :after-history\r\n")
+        .await;
+    let start = alice.line().await;
+    assert!(
+        start.contains(" BATCH +") && start.ends_with(" chathistory #pipe"),
+        "{start}"
+    );
+    let msg = alice.line().await;
+    assert!(
+        msg.ends_with(":alice!~alice@127.0.0.1 PRIVMSG #pipe :one"),
+        "{msg}"
+    );
+    let end = alice.line().await;
+    assert!(end.contains(" BATCH -"), "{end}");
+    alice
+        .expect(":ferry.test PONG ferry.test :after-history")
+        .await;
+}

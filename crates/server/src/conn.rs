@@ -147,6 +147,11 @@ impl Conn {
         let client = session.client.clone();
         let mut pending: Option<Pending> = None;
         loop {
+            // A command left waiting (by the last line handled) holds back
+            // every later line: take it before looking at the buffer.
+            if pending.is_none() {
+                pending = session.pending.take();
+            }
             if pending.is_none() && self.unprocessed {
                 self.process(server, session);
             }

@@ -519,7 +519,11 @@ pub(super) fn invite(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         }
     }
     cx.num(RPL_INVITING, &[&tnick, &ch.name]);
-    e.deliver(&target, sendq);
+    // SILENCE drops invites too, without a word to the inviter.
+    let my_mask = cx.server.config.casemap.fold_lossy(&prefix);
+    if !super::messaging::is_silenced(&target, &my_mask) {
+        e.deliver(&target, sendq);
+    }
     let away = target.info().away.clone();
     if let Some(a) = away {
         cx.num(RPL_AWAY, &[&tnick, &a]);

@@ -145,6 +145,8 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
                 super::chathistory::send_batch(cx, &nick, rows);
             }
             if !offline.is_empty() {
+                // Everything above first, then the waiting messages.
+                cx.flush_unlabeled();
                 deliver_offline(cx, &account, offline);
             }
         })

@@ -272,7 +272,7 @@ fn to_channel(
 }
 
 /// Has `to` SILENCEd this sender (by its folded mask)?
-fn is_silenced(to: &Client, sender_mask: &str) -> bool {
+pub(super) fn is_silenced(to: &Client, sender_mask: &str) -> bool {
     let l = to.lists();
     !l.silence.is_empty() && l.silence.iter().any(|(_, m)| mask::matches(m, sender_mask))
 }

@@ -151,6 +151,25 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Queues what the reply holds so far, unless it waits for a label's
+    /// batch; later lines follow it.
+    pub fn flush_unlabeled(&mut self) {
+        if self.reply.has_label() || self.reply.is_empty() {
+            return;
+        }
+        let done = std::mem::replace(
+            &mut self.reply,
+            Reply::new(&self.server.config.server_name, None),
+        );
+        let server = self.server;
+        if let Some(bytes) = done.render(self.s.caps, || server.msgid()) {
+            self.s
+                .client
+                .outbox
+                .push(&[&bytes], server.config.limits.sendq_bytes);
+        }
+    }
+
     pub fn server_arc(&self) -> Arc<Server> {
         self.server.clone()
     }
