@@ -138,7 +138,7 @@ pub(super) fn info(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
 }
 
 const HELP: &[(&str, &str)] = &[
-    ("*", "ferry speaks IRC. Commands: PRIVMSG NOTICE TAGMSG JOIN PART TOPIC NAMES LIST INVITE KICK MODE WHO WHOIS WHOWAS ISON USERHOST AWAY SETNAME MONITOR MOTD LUSERS VERSION TIME ADMIN INFO LINKS OPER KILL WALLOPS QUIT. HELP <command> tells more."),
+    ("*", "ferry speaks IRC. Commands: PRIVMSG NOTICE TAGMSG JOIN PART TOPIC NAMES LIST INVITE KICK MODE WHO WHOIS WHOWAS ISON USERHOST AWAY SETNAME MONITOR ACCEPT SILENCE CHATHISTORY REGISTER CHARSET MOTD LUSERS VERSION TIME ADMIN INFO LINKS OPER KILL WALLOPS QUIT; accounts through NickServ (/msg NickServ HELP). HELP <command> tells more."),
     ("PRIVMSG", "PRIVMSG <target>[,<target>] :<text> — send a message to nicks or channels (@#chan: to its operators)."),
     ("NOTICE", "NOTICE <target> :<text> — like PRIVMSG, but no automatic replies."),
     ("TAGMSG", "TAGMSG <target> — a message of tags only (message-tags capability)."),
@@ -162,6 +162,11 @@ const HELP: &[(&str, &str)] = &[
     ("KILL", "KILL <nick> :<reason> — disconnect a user (operators)."),
     ("WALLOPS", "WALLOPS :<text> — message every user with mode +w (operators)."),
     ("QUIT", "QUIT [:<reason>] — leave the server."),
+    ("ACCEPT", "ACCEPT <account>[,<account>] | -<account> | * — who may message you while you have mode +g (CALLERID)."),
+    ("SILENCE", "SILENCE [+|-]<mask> — drop messages and invites from matching senders; SILENCE alone lists them."),
+    ("CHATHISTORY", "CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN <target> ... | TARGETS — history (IRCv3 draft/chathistory)."),
+    ("REGISTER", "REGISTER <account|*> <email|*> <password> — create an account (IRCv3 draft/account-registration)."),
+    ("CHARSET", "CHARSET [<charset>] — show or change the character set of your connection (e.g. gbk, gb18030, utf-8)."),
 ];
 
 pub(super) fn help(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
