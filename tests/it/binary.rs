@@ -158,3 +158,77 @@ async fn serve_until_sigterm() {
     assert!(data.is_dir());
     let _ = std::fs::remove_dir_all(&data);
 }
+
+fn ferry_with_password(args: &[&str], password: &str) -> Output {
+    Command::new(FERRY)
+        .args(args)
+        .env("FERRY_PASSWORD", password)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ferry")
+}
+
+/// `ferry account` edits the store a server then logs people in from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_command_manages_the_store() {
+    let dir = scratch("account-cli");
+    let d = dir.to_str().expect("utf-8 path");
+    let out = ferry_with_password(&["account", "add", "Bob", "--data-dir", d], "first-pass");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "account Bob created\n"
+    );
+    let out = ferry_with_password(&["account", "add", "bob", "--data-dir", d], "other-pass");
+    assert!(!out.status.success());
+    // (the first line: RUST_BACKTRACE in the test environment adds more)
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().next(),
+        Some("Error: account bob already exists")
+    );
+    let out = ferry_with_password(&["account", "add", "1bad", "--data-dir", d], "x-pass");
+    assert!(!out.status.success());
+    let out = ferry_with_password(
+        &["account", "passwd", "bob", "--data-dir", d],
+        "second-pass",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = ferry(&["account", "list", "--data-dir", d]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Bob\n");
+
+    // A server on that data directory takes the new password, not the old.
+    let cfg = crate::util::accounts_config("", "");
+    let server = ferry_testkit::TestServer::with_config_in(cfg, &dir).await;
+    let mut c = server.connect().await;
+    c.nick = "bob".into();
+    c.send("CAP REQ :sasl").await;
+    c.expect(":ferry.test CAP * ACK :sasl").await;
+    c.send("NICK bob").await;
+    c.send("USER bob 0 * :Bob").await;
+    c.send("AUTHENTICATE PLAIN").await;
+    c.expect("AUTHENTICATE +").await;
+    c.send(&format!(
+        "AUTHENTICATE {}",
+        crate::util::plain_payload("bob", "first-pass")
+    ))
+    .await;
+    c.expect(":ferry.test 904 bob :SASL authentication failed")
+        .await;
+    c.send("AUTHENTICATE PLAIN").await;
+    c.expect("AUTHENTICATE +").await;
+    c.send(&format!(
+        "AUTHENTICATE {}",
+        crate::util::plain_payload("bob", "second-pass")
+    ))
+    .await;
+    c.expect(":ferry.test 900 bob bob!~bob@127.0.0.1 Bob :You are now logged in as Bob")
+        .await;
+    server.stop().await;
+
+    let out = ferry(&["account", "del", "bob", "--data-dir", d]);
+    assert!(out.status.success(), "{out:?}");
+    let out = ferry(&["account", "list", "--data-dir", d]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    let _ = std::fs::remove_dir_all(&dir);
+}

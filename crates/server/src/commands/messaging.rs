@@ -119,9 +119,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
         } else if target.starts_with('#') {
             to_channel(cx, target, None, &event, text, kind)
         } else if target.eq_ignore_ascii_case(NICKSERV) && kind == Kind::Privmsg {
-            if cx.caps().has(Cap::EchoMessage) {
-                cx.push_event(&event);
-            }
+            // No echo: what is said to NickServ holds passwords.
             nickserv(cx, text)?;
             continue;
         } else {

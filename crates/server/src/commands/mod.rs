@@ -311,7 +311,17 @@ pub(crate) fn handle_line(server: &Arc<Server>, s: &mut Session, raw: &[u8]) {
         return;
     };
     let verb = msg.command.to_ascii_uppercase();
-    if !matches!(verb.as_str(), "PASS" | "AUTHENTICATE" | "OPER") {
+    // Never log a password: PASS, AUTHENTICATE, OPER, REGISTER, and
+    // anything said to NickServ are logged by verb only.
+    let secret = matches!(verb.as_str(), "PASS" | "AUTHENTICATE" | "OPER" | "REGISTER")
+        || (matches!(verb.as_str(), "PRIVMSG" | "NOTICE")
+            && msg.param(0).is_some_and(|t| {
+                t.split(',')
+                    .any(|t| t.eq_ignore_ascii_case(account::NICKSERV))
+            }));
+    if secret {
+        debug!(verb = %verb, "command (parameters not logged)");
+    } else {
         debug!(line = text, "command");
     }
     let label = msg
