@@ -125,6 +125,21 @@ pub enum HistoryQuery {
     Between(Bound, Bound),
 }
 
+/// Certificates one account may list.
+pub const MAX_CERTS: usize = 16;
+
+/// What [`Store::add_cert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertAdded {
+    Added,
+    /// The account already lists it.
+    Already,
+    /// Another account lists it (a certificate logs in to one account).
+    OtherAccount,
+    /// The account lists [`MAX_CERTS`] already.
+    Full,
+}
+
 /// Why an offline message was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EnqueueRefused {
@@ -149,6 +164,17 @@ pub trait Store: Send + Sync + 'static {
     fn set_callerid(&self, name: &str, on: bool) -> Result<bool>;
     /// Deletes the account and everything stored for it. False if absent.
     fn delete_account(&self, name: &str) -> Result<bool>;
+
+    // --- client certificates (SASL EXTERNAL) ---------------------------
+    /// Lets the certificate with this SHA-256 fingerprint (lowercase hex)
+    /// log in to `account`; at most [`MAX_CERTS`] per account.
+    fn add_cert(&self, account: &str, fingerprint: &str, time_ms: i64) -> Result<CertAdded>;
+    /// False if `account` did not list it.
+    fn del_cert(&self, account: &str, fingerprint: &str) -> Result<bool>;
+    /// The account's fingerprints, oldest first.
+    fn certs(&self, account: &str) -> Result<Vec<String>>;
+    /// The account a certificate logs in to.
+    fn account_by_cert(&self, fingerprint: &str) -> Result<Option<Account>>;
 
     // --- per-account lists ---------------------------------------------
     fn list(&self, account: &str, kind: ListKind) -> Result<Vec<ListEntry>>;

@@ -78,6 +78,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX history_by_msgid ON history (msgid);
     CREATE INDEX history_by_party_a ON history (party_a, time_ms);
     CREATE INDEX history_by_party_b ON history (party_b, time_ms);",
+    // 2: client certificates that log an account in (SASL EXTERNAL)
+    "CREATE TABLE account_certs (
+        fingerprint TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        added_ms BIGINT NOT NULL
+    );
+    CREATE INDEX account_certs_by_account ON account_certs (account);",
 ];
 
 pub struct SqliteStore {
@@ -437,6 +444,79 @@ impl Store for SqliteStore {
         })
     }
 
+    fn add_cert(&self, account: &str, fingerprint: &str, time_ms: i64) -> Result<CertAdded> {
+        let (account, fp) = (account.to_string(), fingerprint.to_string());
+        self.write(move |c| {
+            let owner: Option<String> = c
+                .query_row(
+                    "SELECT account FROM account_certs WHERE fingerprint = ?1",
+                    [&fp],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            match owner {
+                Some(o) if o == account => return Ok(CertAdded::Already),
+                Some(_) => return Ok(CertAdded::OtherAccount),
+                None => {}
+            }
+            let n: i64 = c
+                .query_row(
+                    "SELECT COUNT(*) FROM account_certs WHERE account = ?1",
+                    [&account],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            if n as usize >= MAX_CERTS {
+                return Ok(CertAdded::Full);
+            }
+            c.execute(
+                "INSERT INTO account_certs (fingerprint, account, added_ms) VALUES (?1, ?2, ?3)",
+                params![fp, account, time_ms],
+            )
+            .map_err(backend)?;
+            Ok(CertAdded::Added)
+        })
+    }
+
+    fn del_cert(&self, account: &str, fingerprint: &str) -> Result<bool> {
+        let (account, fp) = (account.to_string(), fingerprint.to_string());
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM account_certs WHERE account = ?1 AND fingerprint = ?2",
+                    params![account, fp],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn certs(&self, account: &str) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT fingerprint FROM account_certs WHERE account = ?1 ORDER BY added_ms, fingerprint",
+            )?;
+            let rows = st.query_map([account], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn account_by_cert(&self, fingerprint: &str) -> Result<Option<Account>> {
+        self.read(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {} FROM accounts WHERE name = \
+                     (SELECT account FROM account_certs WHERE fingerprint = ?1)",
+                    ACCOUNT_COLS
+                ),
+                [fingerprint],
+                account_from_row,
+            )
+            .optional()
+        })
+    }
+
     fn list(&self, account: &str, kind: ListKind) -> Result<Vec<ListEntry>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
@@ -695,6 +775,40 @@ mod tests {
             callerid: false,
             created_ms: 1,
         }
+    }
+
+    #[test]
+    fn client_certificates_map_to_accounts() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.create_account(&account("bob")).unwrap();
+        s.create_account(&account("eve")).unwrap();
+        let fp = "ab".repeat(32);
+        assert_eq!(s.account_by_cert(&fp).unwrap(), None);
+        assert_eq!(s.add_cert("bob", &fp, 5).unwrap(), CertAdded::Added);
+        assert_eq!(s.add_cert("bob", &fp, 6).unwrap(), CertAdded::Already);
+        assert_eq!(s.add_cert("eve", &fp, 7).unwrap(), CertAdded::OtherAccount);
+        assert_eq!(s.account_by_cert(&fp).unwrap().unwrap().name, "bob");
+        assert_eq!(s.certs("bob").unwrap(), vec![fp.clone()]);
+        assert!(s.certs("eve").unwrap().is_empty());
+        for i in 1..MAX_CERTS {
+            let other = format!("{i:064x}");
+            assert_eq!(s.add_cert("bob", &other, 8).unwrap(), CertAdded::Added);
+        }
+        assert_eq!(
+            s.add_cert("bob", &"cd".repeat(32), 9).unwrap(),
+            CertAdded::Full
+        );
+        assert!(s.del_cert("bob", &fp).unwrap());
+        assert!(!s.del_cert("bob", &fp).unwrap());
+        assert_eq!(s.account_by_cert(&fp).unwrap(), None);
+        // Deleting the account forgets its certificates.
+        assert!(s.delete_account("bob").unwrap());
+        assert!(s.account_by_cert(&format!("{:064x}", 1)).unwrap().is_none());
+        assert_eq!(
+            s.add_cert("eve", &format!("{:064x}", 1), 10).unwrap(),
+            CertAdded::Added
+        );
     }
 
     #[test]
