@@ -32,6 +32,9 @@ enum Command {
     /// Send a message to a nick or a channel on any IRC server, and wait
     /// until the server confirms it.
     Send(send::SendArgs),
+    /// Load-test an IRC server on loopback (ferry or any other): idle,
+    /// dm and fanout scenarios, one JSON line per run.
+    Bench(ferry_bench::Args),
 }
 
 #[derive(clap::Args)]
@@ -98,6 +101,7 @@ fn main() -> Result<()> {
         Command::Serve(args) => serve(args),
         Command::Account(args) => account(args),
         Command::Send(args) => send::run(args),
+        Command::Bench(args) => ferry_bench::run(args),
         Command::Config { command } => match command {
             ConfigCommand::Example => {
                 print!("{}", config::EXAMPLE);

@@ -3,6 +3,7 @@
 //! feature; assertions are on the exact lines a user sees.
 
 mod accounts;
+mod bench;
 mod binary;
 mod channels;
 mod charsets;

@@ -1,0 +1,520 @@
+//! One client connection of a worker, on a single-threaded runtime.
+//!
+//! The connection's task owns the socket's read side: it reads everything
+//! the socket holds, frames lines with `ferry_proto::next_line`, parses
+//! them with `Message::parse`, answers PING, retries a nick in use, joins
+//! its channel, and records each bench message it receives. The worker's
+//! scheduler writes to the socket directly ([`Conn::kick`]): it appends
+//! every line due for one connection in a tick to [`Conn::out`] and makes
+//! one `write` for them all; whatever the socket does not take, the task
+//! writes when the socket is writable again.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use ferry_proto::{FrameError, Message};
+use tokio::io::Interest;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::Notify;
+
+use crate::stats::Hist;
+
+/// Longest line accepted from a server, tags excluded (generous: servers
+/// differ, and a bench must not choke on a long NAMES reply).
+const LINE_LIMIT: usize = 16 * 1024;
+const TAG_LIMIT: usize = 8 * 1024;
+/// Tries with another nick after ERR_NICKNAMEINUSE before giving up.
+const NICK_RETRIES: u32 = 5;
+/// The prefix that marks a bench message: `fb <step> <seq> <due_us>`.
+pub(crate) const MARK: &str = "fb ";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    New,
+    Connecting,
+    /// 001 seen; joining its channel.
+    Registered,
+    /// Registered (and joined): the scenario may use it.
+    Ready,
+    Dead,
+}
+
+/// What every connection of a worker shares: where to connect, and the
+/// counters it adds to.
+pub(crate) struct Shared {
+    /// Times in bench messages are microseconds since this instant.
+    pub epoch: Instant,
+    pub target: SocketAddr,
+    pub bind_source: bool,
+    pub per_source: u64,
+    pub timeout: Duration,
+    /// The step whose messages count; 0 before the first.
+    pub step: Cell<u32>,
+    pub setup: RefCell<SetupStats>,
+    pub live: RefCell<LiveStats>,
+}
+
+#[derive(Default)]
+pub(crate) struct SetupStats {
+    pub registered: u64,
+    pub ready: u64,
+    pub failed: u64,
+    pub failures: BTreeMap<String, u64>,
+    pub nick_retries: u64,
+    /// Connect to 001, in microseconds.
+    pub latency: Hist,
+    pub last_ready: Option<Instant>,
+}
+
+#[derive(Default)]
+pub(crate) struct LiveStats {
+    pub received: u64,
+    /// Bench messages of an earlier step.
+    pub late: u64,
+    /// Due time to receipt, in microseconds.
+    pub latency: Hist,
+    pub last_receipt: Option<Instant>,
+    /// Clients lost after they were ready, by reason.
+    pub disconnects: BTreeMap<String, u64>,
+    /// Error numerics (4xx, 5xx) from the server, by numeric.
+    pub server_errors: BTreeMap<String, u64>,
+}
+
+impl Shared {
+    fn micros(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.epoch).as_micros() as u64
+    }
+
+    /// Records a received bench message (`<step> <seq> <due_us>`).
+    fn receipt(&self, payload: &str, now: Instant) {
+        let mut it = payload.split(' ');
+        let (Some(step), Some(_seq), Some(due)) = (it.next(), it.next(), it.next()) else {
+            return;
+        };
+        let (Ok(step), Ok(due)) = (step.parse::<u32>(), due.parse::<u64>()) else {
+            return;
+        };
+        let mut live = self.live.borrow_mut();
+        if step == self.step.get() {
+            live.received += 1;
+            live.latency.record(self.micros(now).saturating_sub(due));
+            live.last_receipt = Some(now);
+        } else {
+            live.late += 1;
+        }
+    }
+}
+
+pub(crate) struct Conn {
+    /// Index among all clients of the run (nick, source address).
+    pub global: u64,
+    pub base_nick: String,
+    /// The nick the server knows it by.
+    pub nick: RefCell<String>,
+    /// The channel to join before it is ready (fanout).
+    pub channel: Option<Rc<str>>,
+    /// Bytes queued and not yet written.
+    pub out: RefCell<Vec<u8>>,
+    /// Set while the scheduler has queued for it in this tick.
+    pub dirty: Cell<bool>,
+    stream: RefCell<Option<Rc<TcpStream>>>,
+    wake: Notify,
+    state: Cell<State>,
+}
+
+impl Conn {
+    pub(crate) fn new(global: u64, base_nick: String, channel: Option<Rc<str>>) -> Conn {
+        Conn {
+            global,
+            nick: RefCell::new(base_nick.clone()),
+            base_nick,
+            channel,
+            out: RefCell::new(Vec::new()),
+            dirty: Cell::new(false),
+            stream: RefCell::new(None),
+            wake: Notify::new(),
+            state: Cell::new(State::New),
+        }
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.state.get()
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.state.get() == State::Ready
+    }
+
+    /// Writes what is queued, as far as the socket takes it now; the task
+    /// writes the rest when the socket is writable.
+    pub(crate) fn kick(&self) {
+        self.dirty.set(false);
+        if !matches!(self.flush(), Ok(true)) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Ok(true) when nothing is left queued.
+    fn flush(&self) -> io::Result<bool> {
+        let stream = self.stream.borrow();
+        let Some(s) = stream.as_ref() else {
+            return Ok(true);
+        };
+        let mut out = self.out.borrow_mut();
+        let mut written = 0;
+        let res = loop {
+            if written == out.len() {
+                break Ok(true);
+            }
+            match s.try_write(&out[written..]) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(false),
+                Err(e) => break Err(e),
+            }
+        };
+        if written == out.len() {
+            // An idle client holds no write buffer.
+            if out.capacity() > 64 * 1024 {
+                *out = Vec::new();
+            } else {
+                out.clear();
+            }
+        } else {
+            out.drain(..written);
+        }
+        res
+    }
+}
+
+/// The source address for client `global`: `per_source` clients on each of
+/// 127.0.0.2, 127.0.0.3, ..., wrapping within 127.0.0.0/8.
+pub(crate) fn source_ip(global: u64, per_source: u64) -> Ipv4Addr {
+    const FIRST: u32 = 0x7F00_0002; // 127.0.0.2
+    const LAST: u32 = 0x7FFF_FFFE; // 127.255.255.254
+    let span = u64::from(LAST - FIRST + 1);
+    let off = (global / per_source.max(1)) % span;
+    Ipv4Addr::from(FIRST + off as u32)
+}
+
+/// Another nick after a collision: at most 9 characters (the smallest
+/// NICKLEN servers use), from the base nick's first five and a hash.
+pub(crate) fn retry_nick(base: &str, global: u64, attempt: u32) -> String {
+    let head: String = base.chars().take(5).collect();
+    let mut h = global
+        .wrapping_add(u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^= h >> 31;
+    let mut tail = String::new();
+    for _ in 0..4 {
+        let d = (h % 36) as u32;
+        h /= 36;
+        tail.push(char::from_digit(d, 36).expect("digit below 36"));
+    }
+    head + &tail
+}
+
+/// Connects, registers, (joins,) then serves the connection until it
+/// closes. Counts it as failed or, once ready, as disconnected.
+pub(crate) async fn run(conn: Rc<Conn>, sh: Rc<Shared>) {
+    conn.state.set(State::Connecting);
+    let reason = drive(&conn, &sh).await;
+    let was_ready = conn.is_ready();
+    conn.state.set(State::Dead);
+    conn.stream.borrow_mut().take();
+    *conn.out.borrow_mut() = Vec::new();
+    if was_ready {
+        *sh.live.borrow_mut().disconnects.entry(reason).or_default() += 1;
+    } else {
+        let mut s = sh.setup.borrow_mut();
+        s.failed += 1;
+        *s.failures.entry(reason).or_default() += 1;
+    }
+}
+
+fn io_reason(what: &str, e: &io::Error) -> String {
+    format!("{what}: {e}")
+}
+
+async fn connect(sh: &Shared, global: u64) -> Result<TcpStream, String> {
+    let sock = match sh.target {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(|e| io_reason("socket", &e))?;
+    if sh.bind_source && sh.target.is_ipv4() {
+        let ip = source_ip(global, sh.per_source);
+        // Lets a port still in TIME_WAIT from an earlier run be reused.
+        let _ = sock.set_reuseaddr(true);
+        sock.bind(SocketAddr::new(ip.into(), 0))
+            .map_err(|e| io_reason("bind", &e))?;
+    }
+    let s = sock
+        .connect(sh.target)
+        .await
+        .map_err(|e| io_reason("connect", &e))?;
+    let _ = s.set_nodelay(true);
+    Ok(s)
+}
+
+struct Reader {
+    buf: Vec<u8>,
+    /// Dropping the rest of an overlong line.
+    skipping: bool,
+    attempts: u32,
+    started: Instant,
+}
+
+/// Runs the connection; returns why it ended.
+async fn drive(conn: &Conn, sh: &Shared) -> String {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::from_std(started + sh.timeout);
+    let stream = match tokio::time::timeout_at(deadline, connect(sh, conn.global)).await {
+        Err(_) => return "timeout before 001 (connecting)".into(),
+        Ok(Err(reason)) => return reason,
+        Ok(Ok(s)) => Rc::new(s),
+    };
+    *conn.stream.borrow_mut() = Some(stream.clone());
+    let nick = conn.base_nick.clone();
+    {
+        let mut out = conn.out.borrow_mut();
+        out.clear();
+        let _ = write!(out, "NICK {nick}\r\nUSER fb 0 * :ferry-bench\r\n");
+    }
+    *conn.nick.borrow_mut() = nick;
+    let mut rd = Reader {
+        buf: Vec::new(),
+        skipping: false,
+        attempts: 0,
+        started,
+    };
+    loop {
+        let pending = match conn.flush() {
+            Ok(done) => !done,
+            Err(e) => return io_reason("write", &e),
+        };
+        let interest = if pending {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        let waiting = !conn.is_ready();
+        tokio::select! {
+            r = stream.ready(interest) => match r {
+                Err(e) => return io_reason("poll", &e),
+                Ok(r) if r.is_readable() || r.is_read_closed() => {
+                    if let Err(reason) = read(conn, sh, &stream, &mut rd) {
+                        return reason;
+                    }
+                }
+                Ok(_) => {}
+            },
+            _ = conn.wake.notified() => {}
+            _ = tokio::time::sleep_until(deadline), if waiting => {
+                return if conn.state() == State::Registered {
+                    "timeout waiting for JOIN".into()
+                } else {
+                    "timeout before 001".into()
+                };
+            }
+        }
+    }
+}
+
+/// Reads until the socket would block, handling each complete line.
+fn read(conn: &Conn, sh: &Shared, stream: &TcpStream, rd: &mut Reader) -> Result<(), String> {
+    loop {
+        if rd.buf.capacity() - rd.buf.len() < 4096 {
+            rd.buf.reserve(16 * 1024);
+        }
+        match stream.try_read_buf(&mut rd.buf) {
+            Ok(0) => return Err("closed by the server".into()),
+            Ok(_) => handle_lines(conn, sh, rd)?,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(io_reason("read", &e)),
+        }
+    }
+    if rd.buf.is_empty() {
+        // An idle client holds no read buffer.
+        rd.buf = Vec::new();
+    }
+    Ok(())
+}
+
+fn handle_lines(conn: &Conn, sh: &Shared, rd: &mut Reader) -> Result<(), String> {
+    let now = Instant::now();
+    let mut pos = 0;
+    if rd.skipping {
+        match rd.buf.iter().position(|&b| b == b'\n') {
+            Some(nl) => {
+                pos = nl + 1;
+                rd.skipping = false;
+            }
+            None => {
+                rd.buf.clear();
+                return Ok(());
+            }
+        }
+    }
+    let mut result = Ok(());
+    while pos < rd.buf.len() {
+        match ferry_proto::next_line(&rd.buf[pos..], LINE_LIMIT, TAG_LIMIT) {
+            Ok(Some(f)) => {
+                let line = &rd.buf[pos..pos + f.len];
+                pos += f.consumed;
+                if let Ok(line) = std::str::from_utf8(line) {
+                    if let Err(reason) =
+                        handle_line(conn, sh, &mut rd.attempts, rd.started, line, now)
+                    {
+                        result = Err(reason);
+                        break;
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(FrameError::TooLong { consumed, complete }) => {
+                pos += consumed;
+                rd.skipping = !complete;
+            }
+        }
+    }
+    rd.buf.drain(..pos);
+    result
+}
+
+fn handle_line(
+    conn: &Conn,
+    sh: &Shared,
+    attempts: &mut u32,
+    started: Instant,
+    line: &str,
+    now: Instant,
+) -> Result<(), String> {
+    let Ok(msg) = Message::parse(line) else {
+        return Ok(());
+    };
+    let state = conn.state();
+    match msg.command {
+        "PRIVMSG" => {
+            if let Some(payload) = msg.param(1).and_then(|t| t.strip_prefix(MARK)) {
+                sh.receipt(payload, now);
+            }
+        }
+        "PING" => {
+            let mut out = conn.out.borrow_mut();
+            out.extend_from_slice(b"PONG :");
+            out.extend_from_slice(msg.param(0).unwrap_or("").as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        "001" if state == State::Connecting => {
+            if let Some(n) = msg.param(0) {
+                *conn.nick.borrow_mut() = n.to_string();
+            }
+            {
+                let mut s = sh.setup.borrow_mut();
+                s.registered += 1;
+                s.latency.record_duration(now - started);
+            }
+            conn.state.set(State::Registered);
+            match &conn.channel {
+                Some(ch) => {
+                    let _ = write!(conn.out.borrow_mut(), "JOIN {ch}\r\n");
+                }
+                None => ready(conn, sh, now),
+            }
+        }
+        "433" | "436" | "437" if state == State::Connecting => {
+            *attempts += 1;
+            if *attempts > NICK_RETRIES {
+                return Err(format!("nick in use ({NICK_RETRIES} retries)"));
+            }
+            sh.setup.borrow_mut().nick_retries += 1;
+            let nick = retry_nick(&conn.base_nick, conn.global, *attempts);
+            let _ = write!(conn.out.borrow_mut(), "NICK {nick}\r\n");
+            *conn.nick.borrow_mut() = nick;
+        }
+        "432" if state == State::Connecting => return Err("erroneous nickname (432)".into()),
+        "JOIN" if state == State::Registered => {
+            let who = msg.source.and_then(|s| s.split('!').next()).unwrap_or("");
+            let mine = who.eq_ignore_ascii_case(&conn.nick.borrow());
+            let chan = conn.channel.as_deref().unwrap_or("");
+            if mine && msg.param(0).is_some_and(|c| c.eq_ignore_ascii_case(chan)) {
+                ready(conn, sh, now);
+            }
+        }
+        "ERROR" => {
+            let text: String = msg.param(0).unwrap_or("").chars().take(80).collect();
+            return Err(format!("ERROR :{text}"));
+        }
+        // Refused joins end a client that needs its channel.
+        "403" | "405" | "471" | "473" | "474" | "475" | "477" if state == State::Registered => {
+            return Err(format!("JOIN refused ({})", msg.command));
+        }
+        cmd if cmd.len() == 3 && (cmd.starts_with('4') || cmd.starts_with('5')) => {
+            *sh.live
+                .borrow_mut()
+                .server_errors
+                .entry(cmd.to_string())
+                .or_default() += 1;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn ready(conn: &Conn, sh: &Shared, now: Instant) {
+    conn.state.set(State::Ready);
+    let mut s = sh.setup.borrow_mut();
+    s.ready += 1;
+    s.last_ready = Some(now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_addresses_spread_over_loopback() {
+        assert_eq!(source_ip(0, 10_000), Ipv4Addr::new(127, 0, 0, 2));
+        assert_eq!(source_ip(9_999, 10_000), Ipv4Addr::new(127, 0, 0, 2));
+        assert_eq!(source_ip(10_000, 10_000), Ipv4Addr::new(127, 0, 0, 3));
+        assert_eq!(source_ip(2_540_000, 10_000), Ipv4Addr::new(127, 0, 1, 0));
+        assert!(source_ip(u64::MAX, 1).is_loopback());
+        assert!(source_ip(5, 0).is_loopback());
+    }
+
+    #[test]
+    fn retried_nicks_are_short_and_differ() {
+        let a = retry_nick("fb123456", 123_456, 1);
+        let b = retry_nick("fb123456", 123_456, 2);
+        assert_ne!(a, b);
+        assert!(a.len() <= 9 && a.starts_with("fb123"), "{a}");
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(retry_nick("張三李四王五", 1, 1).chars().count(), 9);
+    }
+
+    #[test]
+    fn receipts_count_only_the_current_step() {
+        let sh = Shared {
+            epoch: Instant::now() - Duration::from_secs(1),
+            target: "127.0.0.1:1".parse().expect("addr"),
+            bind_source: false,
+            per_source: 1,
+            timeout: Duration::from_secs(1),
+            step: Cell::new(2),
+            setup: RefCell::default(),
+            live: RefCell::default(),
+        };
+        let now = Instant::now();
+        sh.receipt("2 7 500000", now);
+        sh.receipt("1 9 400000", now);
+        sh.receipt("2 garbage", now);
+        let live = sh.live.borrow();
+        assert_eq!((live.received, live.late), (1, 1));
+        let p = live.latency.percentiles();
+        assert!(p.max >= 500_000 && p.max < 2_000_000, "{p:?}");
+    }
+}

@@ -1,0 +1,78 @@
+//! `ferry bench` against a real server: a small idle run (two worker
+//! processes) and a small dm run print one JSON line each, with every
+//! client registered and nothing lost.
+
+use std::process::Command;
+
+use ferry_testkit::TestServer;
+use serde_json::Value;
+
+const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+
+/// Runs `ferry bench <args>` and parses its one line of JSON.
+async fn bench(args: String) -> Value {
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(FERRY)
+            .arg("bench")
+            .args(args.split(' '))
+            .output()
+            .expect("run ferry bench")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "ferry bench failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one JSON line expected: {stdout}");
+    serde_json::from_str(lines[0]).expect("JSON")
+}
+
+fn field<'a>(v: &'a Value, path: &str) -> &'a Value {
+    v.pointer(path)
+        .unwrap_or_else(|| panic!("no {path} in {v}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_idle_and_dm_report_every_client_and_no_loss() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+
+    let idle = bench(format!(
+        "idle --server {addr} --clients 50 --rate 2000 --hold 0 --workers 2"
+    ))
+    .await;
+    assert_eq!(field(&idle, "/scenario"), "idle");
+    assert_eq!(field(&idle, "/workers"), 2);
+    assert_eq!(field(&idle, "/setup/planned"), 50);
+    assert_eq!(field(&idle, "/setup/registered"), 50, "{idle}");
+    assert_eq!(field(&idle, "/setup/failed"), 0);
+    assert_eq!(field(&idle, "/setup/connect_latency_us/count"), 50);
+    assert!(field(&idle, "/setup/connect_latency_us/p99").as_u64() > Some(0));
+    assert!(field(&idle, "/setup/registrations_per_s").as_f64() > Some(0.0));
+    assert_eq!(field(&idle, "/hold/alive_at_end"), 50);
+    assert!(field(&idle, "/limits/limited_by").is_string());
+
+    // 10 messages per sender in 1 s: under any flood limit's burst. The
+    // drain ends as soon as everything arrived; its length only stops hangs.
+    let dm = bench(format!(
+        "dm --server {addr} --pairs 10 --rate 100 --duration 1 --drain 10"
+    ))
+    .await;
+    assert_eq!(field(&dm, "/scenario"), "dm");
+    assert_eq!(field(&dm, "/setup/registered"), 20);
+    assert_eq!(field(&dm, "/result/sent"), 100, "{dm}");
+    assert_eq!(field(&dm, "/result/received"), 100, "{dm}");
+    assert_eq!(field(&dm, "/result/lost"), 0);
+    assert_eq!(field(&dm, "/result/latency_us/count"), 100);
+    for p in ["p50", "p99", "p999", "max"] {
+        assert!(field(&dm, &format!("/result/latency_us/{p}")).is_u64());
+    }
+    assert!(field(&dm, "/result/generator/cpu_s").is_f64());
+    assert!(field(&dm, "/result/generator/lag_us/p99").is_u64());
+    assert!(field(&dm, "/result/pass").is_boolean());
+    server.stop().await;
+}
