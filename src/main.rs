@@ -35,6 +35,26 @@ enum Command {
     /// Load-test an IRC server on loopback (ferry or any other): idle,
     /// dm and fanout scenarios, one JSON line per run.
     Bench(ferry_bench::Args),
+    /// Write a TLS certificate and key for development.
+    Cert(CertArgs),
+}
+
+#[derive(clap::Args)]
+struct CertArgs {
+    /// Make a self-signed certificate (the only kind this command makes;
+    /// use a real CA such as Let's Encrypt for a public server).
+    #[arg(long, required = true)]
+    self_signed: bool,
+    /// Directory for cert.pem and key.pem (created if needed).
+    #[arg(long, default_value = "tls")]
+    out: PathBuf,
+    /// Host names or IP addresses the certificate is for; repeat for
+    /// several (default: localhost, 127.0.0.1, ::1).
+    #[arg(long = "name")]
+    names: Vec<String>,
+    /// Replace existing files.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args)]
@@ -102,6 +122,7 @@ fn main() -> Result<()> {
         Command::Account(args) => account(args),
         Command::Send(args) => send::run(args),
         Command::Bench(args) => ferry_bench::run(args),
+        Command::Cert(args) => cert(args),
         Command::Config { command } => match command {
             ConfigCommand::Example => {
                 print!("{}", config::EXAMPLE);
@@ -226,6 +247,50 @@ fn account(args: AccountArgs) -> Result<()> {
     Ok(())
 }
 
+/// `ferry cert --self-signed`: a development certificate and its key.
+fn cert(args: CertArgs) -> Result<()> {
+    let names = if args.names.is_empty() {
+        vec!["localhost".into(), "127.0.0.1".into(), "::1".into()]
+    } else {
+        args.names
+    };
+    let cert_path = args.out.join("cert.pem");
+    let key_path = args.out.join("key.pem");
+    for p in [&cert_path, &key_path] {
+        anyhow::ensure!(
+            args.force || !p.exists(),
+            "{} exists (use --force to replace it)",
+            p.display()
+        );
+    }
+    let pair = ferry_server::tls::self_signed(&names).context("make the certificate")?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("create {}", args.out.display()))?;
+    std::fs::write(&cert_path, &pair.cert_pem)
+        .with_context(|| format!("write {}", cert_path.display()))?;
+    write_private(&key_path, pair.key_pem.as_bytes())
+        .with_context(|| format!("write {}", key_path.display()))?;
+    println!("wrote {} and {}", cert_path.display(), key_path.display());
+    println!("for: {}", names.join(", "));
+    println!("SHA-256 fingerprint: {}", pair.fingerprint);
+    println!();
+    println!("[[listen]]");
+    println!("address = \"127.0.0.1:6697\"");
+    println!("tls = true");
+    println!("tls_cert = \"{}\"", cert_path.display());
+    println!("tls_key = \"{}\"", key_path.display());
+    Ok(())
+}
+
+/// Writes a file only its owner can read (a private key).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)?.write_all(bytes)
+}
+
 fn atty_stdin() -> bool {
     use std::io::IsTerminal;
     std::io::stdin().is_terminal()
@@ -271,7 +336,13 @@ fn serve(args: ServeArgs) -> Result<()> {
         for l in &cfg.listen {
             let addr = l.address;
             let tcp = bind(addr).with_context(|| format!("bind {addr}"))?;
-            listeners.push(ferry_server::Listener::new(tcp, l.charset));
+            let listener = ferry_server::Listener::configured(tcp, l)
+                .with_context(|| format!("TLS on {addr}"))?;
+            listeners.push(listener);
+        }
+        let tls: Vec<_> = listeners.iter().filter_map(|l| l.tls.clone()).collect();
+        if !tls.is_empty() {
+            tokio::spawn(reload_tls_on_hangup(tls));
         }
         ferry_server::serve(cfg, listeners, shutdown_signal())
             .await
@@ -289,6 +360,29 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     sock.set_reuseaddr(true)?;
     sock.bind(addr)?;
     sock.listen(4096)
+}
+
+/// SIGHUP: TLS listeners read their certificate and key files again (new
+/// handshakes use them; connections keep theirs; bad files are logged and
+/// the old pair stays).
+async fn reload_tls_on_hangup(tls: Vec<std::sync::Arc<ferry_server::tls::Tls>>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "no SIGHUP handler: TLS certificates are not reloaded");
+                return;
+            }
+        };
+        while hup.recv().await.is_some() {
+            info!("SIGHUP: reloading TLS certificates");
+            ferry_server::tls::reload_all(&tls);
+        }
+    }
+    #[cfg(not(unix))]
+    drop(tls);
 }
 
 async fn shutdown_signal() {

@@ -19,6 +19,7 @@ mod registration;
 mod scale;
 mod send;
 mod slow_reader;
+mod tls;
 mod tutorial;
 mod util;
 mod wire;

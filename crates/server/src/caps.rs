@@ -27,10 +27,13 @@ pub enum Cap {
     AccountRegistration,
     Chathistory,
     EventPlayback,
+    /// Strict Transport Security: advertised only when configured, never
+    /// requested.
+    Sts,
 }
 
 impl Cap {
-    pub const ALL: [Cap; 23] = [
+    pub const ALL: [Cap; 24] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -54,6 +57,7 @@ impl Cap {
         Cap::AccountRegistration,
         Cap::Chathistory,
         Cap::EventPlayback,
+        Cap::Sts,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,18 +85,30 @@ impl Cap {
             Cap::AccountRegistration => "draft/account-registration",
             Cap::Chathistory => "draft/chathistory",
             Cap::EventPlayback => "draft/event-playback",
+            Cap::Sts => "sts",
         }
     }
 
-    /// The value shown in `CAP LS 302`, if any.
-    pub fn value(self, config: &crate::Config) -> Option<&'static str> {
+    /// The value shown in `CAP LS 302` on a plain or TLS connection.
+    pub fn value(self, config: &crate::Config, tls: bool) -> Option<String> {
         match self {
-            Cap::Sasl => Some("PLAIN,SCRAM-SHA-256"),
+            Cap::Sasl => Some(sasl_mechanisms(config, tls).into()),
             Cap::AccountRegistration if config.accounts.register_before_connect => {
-                Some("before-connect")
+                Some("before-connect".into())
             }
+            Cap::Sts => config.sts.as_ref().map(|s| s.value(tls)),
             _ => None,
         }
+    }
+
+    /// Listed in `CAP LS` (`sts` only when configured).
+    pub fn offered(self, config: &crate::Config) -> bool {
+        self != Cap::Sts || config.sts.is_some()
+    }
+
+    /// May be turned on with `CAP REQ` (not `sts`: it is a policy).
+    pub fn requestable(self) -> bool {
+        self != Cap::Sts
     }
 
     pub fn from_name(name: &str) -> Option<Cap> {
@@ -101,6 +117,17 @@ impl Cap {
 
     pub const fn bit(self) -> u32 {
         1 << self as u8
+    }
+}
+
+/// The SASL mechanisms a connection may use: EXTERNAL needs TLS (a client
+/// certificate), PLAIN may be refused without it
+/// (`accounts.require_tls_for_plain`).
+pub fn sasl_mechanisms(config: &crate::Config, tls: bool) -> &'static str {
+    match (tls, config.accounts.require_tls_for_plain) {
+        (true, _) => "EXTERNAL,PLAIN,SCRAM-SHA-256",
+        (false, false) => "PLAIN,SCRAM-SHA-256",
+        (false, true) => "SCRAM-SHA-256",
     }
 }
 

@@ -38,6 +38,11 @@ pub struct Client {
     /// Unix ms since which output has been waiting unwritten (0: none):
     /// what a client cut off for SendQ may have missed.
     pub backlog_since: AtomicI64,
+    /// Connected over TLS (WHOIS 671).
+    pub tls: bool,
+    /// SHA-256 of the client certificate it presented, lowercase hex
+    /// (SASL EXTERNAL, WHOIS 276).
+    pub certfp: Option<String>,
 }
 
 /// Lists other clients check before delivering to this one.
@@ -130,7 +135,16 @@ impl Client {
             nick_deadline: AtomicU64::new(0),
             force_nick: AtomicBool::new(false),
             backlog_since: AtomicI64::new(0),
+            tls: false,
+            certfp: None,
         }
+    }
+
+    /// How the client is connected: TLS, and its certificate's fingerprint.
+    pub fn with_transport(mut self, tls: bool, certfp: Option<String>) -> Client {
+        self.tls = tls;
+        self.certfp = certfp;
+        self
     }
 
     pub fn info(&self) -> MutexGuard<'_, Info> {

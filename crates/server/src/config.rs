@@ -11,6 +11,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::charset::Charset;
+pub use crate::tls::TlsFiles;
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -38,7 +39,36 @@ struct RawConfig {
     limits: RawLimits,
     accounts: RawAccounts,
     history: RawHistory,
+    tls: RawTls,
     oper: Vec<RawOper>,
+}
+
+/// `[tls]`: the default certificate and key of TLS listeners, and STS.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawTls {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    sts: Option<RawSts>,
+}
+
+/// `[tls.sts]`: present means advertised.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawSts {
+    port: Option<u16>,
+    duration_secs: u64,
+    preload: bool,
+}
+
+impl Default for RawSts {
+    fn default() -> Self {
+        RawSts {
+            port: None,
+            duration_secs: 30 * 86_400,
+            preload: false,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +83,7 @@ struct RawAccounts {
     login_failures: u32,
     login_window_secs: u64,
     hash_concurrency: usize,
+    require_tls_for_plain: bool,
 }
 
 impl Default for RawAccounts {
@@ -67,6 +98,7 @@ impl Default for RawAccounts {
             login_failures: 10,
             login_window_secs: 60,
             hash_concurrency: 2,
+            require_tls_for_plain: false,
         }
     }
 }
@@ -129,6 +161,13 @@ struct RawListen {
     /// UTF-8 listeners: how to read a line that is not UTF-8.
     #[serde(default)]
     fallback_charset: Option<String>,
+    /// TLS on this port (certificate from `tls_cert`/`tls_key` or `[tls]`).
+    #[serde(default)]
+    tls: bool,
+    #[serde(default)]
+    tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,6 +241,8 @@ pub struct Config {
     pub accounts: Accounts,
     pub history: HistoryConfig,
     pub opers: Vec<Oper>,
+    /// STS policy advertised to clients, if any.
+    pub sts: Option<Sts>,
 }
 
 /// What happens when someone takes a nick that is a registered account.
@@ -230,6 +271,8 @@ pub struct Accounts {
     pub login_window_secs: u64,
     /// Password hashes computed at once.
     pub hash_concurrency: usize,
+    /// SASL PLAIN and NickServ IDENTIFY only over TLS.
+    pub require_tls_for_plain: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -260,11 +303,34 @@ pub struct Limits {
     pub whowas_entries: usize,
 }
 
-/// One listening address and what its clients speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One listening address, what its clients speak, and its TLS files.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listen {
     pub address: SocketAddr,
     pub charset: Charset,
+    /// TLS certificate and key (checked when the config was loaded).
+    pub tls: Option<TlsFiles>,
+}
+
+/// Strict Transport Security (IRCv3 `sts`), advertised when configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sts {
+    /// The TLS port plain-text clients are sent to.
+    pub port: u16,
+    /// How long clients keep the policy (0 removes it).
+    pub duration_secs: u64,
+    pub preload: bool,
+}
+
+impl Sts {
+    /// The `sts` capability's value on a plain or a TLS connection.
+    pub fn value(&self, tls: bool) -> String {
+        match (tls, self.preload) {
+            (false, _) => format!("port={},duration={}", self.port, self.duration_secs),
+            (true, false) => format!("duration={}", self.duration_secs),
+            (true, true) => format!("duration={},preload", self.duration_secs),
+        }
+    }
 }
 
 impl Listen {
@@ -273,6 +339,7 @@ impl Listen {
         Listen {
             address,
             charset: Charset::UTF8,
+            tls: None,
         }
     }
 
@@ -289,7 +356,11 @@ impl Listen {
             Some(c) => Charset::new(Charset::lookup(c).map_err(|e| e.to_string())?, None),
             None => Charset::UTF8,
         };
-        Ok(Listen { address, charset })
+        Ok(Listen {
+            address,
+            charset,
+            tls: None,
+        })
     }
 }
 
@@ -407,14 +478,43 @@ impl Config {
                 Some(f) => Some(lookup("listen.fallback_charset", f)?),
                 None => None,
             };
+            let tls = listen_tls(l, &raw.tls, addr, &bad)?;
             listen.push(Listen {
                 address: addr,
                 charset: Charset::new(wire, fallback),
+                tls,
             });
         }
         if raw.listen.is_empty() {
             listen.push(Listen::utf8("127.0.0.1:6667".parse().expect("literal")));
         }
+        let sts = match &raw.tls.sts {
+            None => None,
+            Some(st) => {
+                let tls_port = listen
+                    .iter()
+                    .find(|l| l.tls.is_some())
+                    .map(|l| l.address.port());
+                let Some(port) = st.port.or(tls_port) else {
+                    return Err(ConfigError::Invalid {
+                        path: origin.to_string(),
+                        key: "tls.sts".into(),
+                        line: text
+                            .lines()
+                            .position(|l| l.trim() == "[tls.sts]")
+                            .map(|i| i + 1),
+                        message: "STS sends clients to a TLS port: add a listener with \
+                                  tls = true, or set port"
+                            .into(),
+                    });
+                };
+                Some(Sts {
+                    port,
+                    duration_secs: st.duration_secs,
+                    preload: st.preload,
+                })
+            }
+        };
         let l = raw.limits;
         if l.nick_length < 9 || l.nick_length > 200 {
             return Err(invalid(
@@ -474,6 +574,7 @@ impl Config {
             login_failures: a.login_failures.max(1),
             login_window_secs: a.login_window_secs.max(1),
             hash_concurrency: a.hash_concurrency.max(1),
+            require_tls_for_plain: a.require_tls_for_plain,
         };
         let history = HistoryConfig {
             retention_days: raw.history.retention_days,
@@ -525,8 +626,72 @@ impl Config {
             accounts,
             history,
             opers,
+            sts,
         })
     }
+}
+
+/// A listener's TLS files: its own `tls_cert`/`tls_key`, else `[tls]`'s;
+/// loaded once here so a bad file is reported with its key and line.
+fn listen_tls(
+    l: &RawListen,
+    defaults: &RawTls,
+    addr: SocketAddr,
+    bad: &dyn Fn(&str, &str, String) -> ConfigError,
+) -> Result<Option<TlsFiles>, ConfigError> {
+    if !l.tls {
+        if let Some(p) = l.tls_cert.as_ref().or(l.tls_key.as_ref()) {
+            let key = if l.tls_cert.is_some() {
+                "listen.tls_cert"
+            } else {
+                "listen.tls_key"
+            };
+            return Err(bad(
+                key,
+                &p.display().to_string(),
+                format!("listener {addr} is not TLS: set `tls = true` to use a certificate"),
+            ));
+        }
+        return Ok(None);
+    }
+    let pick = |own: &Option<PathBuf>,
+                own_key: &'static str,
+                def: &Option<PathBuf>,
+                def_key: &'static str| {
+        own.clone()
+            .map(|p| (p, own_key))
+            .or_else(|| def.clone().map(|p| (p, def_key)))
+    };
+    let (Some((cert, cert_key)), Some((key, key_key))) = (
+        pick(&l.tls_cert, "listen.tls_cert", &defaults.cert, "tls.cert"),
+        pick(&l.tls_key, "listen.tls_key", &defaults.key, "tls.key"),
+    ) else {
+        return Err(bad(
+            "listen.tls",
+            "true",
+            format!(
+                "TLS listener {addr} needs a certificate and key: set tls_cert and tls_key \
+                 here, or cert and key in [tls] (`ferry cert --self-signed` makes a \
+                 development pair)"
+            ),
+        ));
+    };
+    let files = TlsFiles { cert, key };
+    crate::tls::server_config(&files).map_err(|e| {
+        use crate::tls::TlsError;
+        let on_key = match &e {
+            TlsError::Read { path, .. } | TlsError::BadPem { path, .. } => *path == files.key,
+            TlsError::NoKey { .. } | TlsError::Mismatch { .. } => true,
+            TlsError::NoCertificate { .. } => false,
+        };
+        let (k, p) = if on_key {
+            (key_key, &files.key)
+        } else {
+            (cert_key, &files.cert)
+        };
+        bad(k, &p.display().to_string(), e.to_string())
+    })?;
+    Ok(Some(files))
 }
 
 /// The line of `key` (`section.name`, last part searched) in the file.
@@ -604,6 +769,85 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("f.toml:2: `limits.nick_length`"), "{e}");
+    }
+
+    #[test]
+    fn tls_listeners_and_sts() {
+        let dir = tempfile::tempdir().unwrap();
+        let pair = crate::tls::self_signed(&["localhost".into()]).unwrap();
+        let cert = dir.path().join("cert.pem");
+        let key = dir.path().join("key.pem");
+        std::fs::write(&cert, &pair.cert_pem).unwrap();
+        std::fs::write(&key, &pair.key_pem).unwrap();
+        let (c, k) = (cert.display(), key.display());
+        // [tls] gives the default pair; a listener may name its own.
+        let text = format!(
+            "[tls]\ncert = \"{c}\"\nkey = \"{k}\"\n[tls.sts]\nduration_secs = 600\n\
+             [[listen]]\naddress = \"127.0.0.1:6667\"\n\
+             [[listen]]\naddress = \"127.0.0.1:6697\"\ntls = true\n\
+             [[listen]]\naddress = \"127.0.0.1:6698\"\ntls = true\ntls_cert = \"{c}\"\ntls_key = \"{k}\"\n"
+        );
+        let cfg = Config::parse(&text, "f.toml").unwrap();
+        assert_eq!(cfg.listen[0].tls, None);
+        let files = TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        assert_eq!(cfg.listen[1].tls.as_ref(), Some(&files));
+        assert_eq!(cfg.listen[2].tls.as_ref(), Some(&files));
+        let sts = cfg.sts.as_ref().unwrap();
+        assert_eq!(sts.value(false), "port=6697,duration=600");
+        assert_eq!(sts.value(true), "duration=600");
+
+        let e = Config::parse(
+            "[[listen]]\naddress = \"127.0.0.1:6697\"\ntls = true\n",
+            "f.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(
+                "f.toml:3: `listen.tls`: TLS listener 127.0.0.1:6697 needs a certificate and key"
+            ),
+            "{e}"
+        );
+        let e = Config::parse(
+            &format!("[[listen]]\naddress = \"127.0.0.1:6697\"\ntls = true\ntls_cert = \"{c}\"\ntls_key = \"{c}\"\n"),
+            "f.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("f.toml:5: `listen.tls_key`: ") && e.contains("no PEM private key"),
+            "{e}"
+        );
+        let e = Config::parse(
+            &format!("[tls]\ncert = \"{c}.missing\"\nkey = \"{k}\"\n[[listen]]\naddress = \"127.0.0.1:6697\"\ntls = true\n"),
+            "f.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("f.toml:2: `tls.cert`: cannot read ") && e.contains("cert.pem.missing"),
+            "{e}"
+        );
+        let e = Config::parse(
+            &format!("[[listen]]\naddress = \"127.0.0.1:6667\"\ntls_cert = \"{c}\"\n"),
+            "f.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("f.toml:3: `listen.tls_cert`: listener 127.0.0.1:6667 is not TLS"),
+            "{e}"
+        );
+        let e = Config::parse("[tls.sts]\nduration_secs = 60\n", "f.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("f.toml:1: `tls.sts`: STS sends clients to a TLS port"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -6,6 +6,10 @@
 //! The read buffer exists only while a partial line is pending; an idle
 //! client holds none, and no write buffer either.
 //!
+//! The socket is a [`Stream`]: plain TCP, or TLS over it after a handshake
+//! done here (bounded by the registration timeout). Both are driven by the
+//! same readiness calls; plain TCP goes straight to tokio.
+//!
 //! A client whose wire is not plain UTF-8 (`charset.rs`) has each framed
 //! line decoded before it is handled, and what is queued for it encoded
 //! as it is taken from the queue. For a UTF-8 client both steps are a
@@ -29,6 +33,7 @@ use crate::charset::{self, Charset, OutEncoder};
 use crate::client::Client;
 use crate::commands;
 use crate::session::{Pending, Session};
+use crate::tls::{Stream, Tls};
 use crate::{unix_now, Server};
 
 const READ_CHUNK: usize = 4096;
@@ -39,20 +44,35 @@ pub(crate) async fn run(
     stream: TcpStream,
     peer: SocketAddr,
     charset: Charset,
+    tls: Option<Arc<Tls>>,
     cancel: CancellationToken,
 ) {
     let id = server.next_client_id();
     let span = info_span!("conn", id, %peer);
     async move {
         let _ = stream.set_nodelay(true);
+        let stream = match tls {
+            None => Stream::Plain(stream),
+            Some(tls) => {
+                let limit = server.config.limits.registration_timeout;
+                let shaken = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    s = tls.accept(stream, limit) => s,
+                };
+                match shaken {
+                    Ok(s) => s,
+                    Err(e) => {
+                        debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                }
+            }
+        };
         let host = host_of(peer);
-        let client = Arc::new(Client::new(
-            id,
-            peer.ip(),
-            host,
-            unix_now(),
-            server.uptime_secs(),
-        ));
+        let client = Arc::new(
+            Client::new(id, peer.ip(), host, unix_now(), server.uptime_secs())
+                .with_transport(stream.is_tls(), stream.certfp()),
+        );
         server.clients.insert(id, client.clone());
         info!("connected");
         let mut conn = Conn {
@@ -74,7 +94,7 @@ pub(crate) async fn run(
         conn.use_charset(session.charset);
         // Whatever was queued, then the ERROR, within a short grace period.
         let _ = tokio::time::timeout(Duration::from_secs(2), conn.flush_all(&client)).await;
-        let _ = tokio::io::AsyncWriteExt::shutdown(&mut conn.stream).await;
+        conn.stream.shutdown().await;
         info!(reason = %reason.log, "disconnected");
     }
     .instrument(span)
@@ -112,7 +132,7 @@ impl Ending {
 }
 
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     rbuf: Vec<u8>,
     /// Skipping the rest of an over-long line up to its newline.
     discarding: bool,
@@ -341,7 +361,14 @@ impl Conn {
                         self.wq = VecDeque::new();
                     }
                     client.backlog_since.store(0, Ordering::Relaxed);
-                    return Ok(());
+                    // TLS: what rustls encrypted and could not write yet.
+                    return match self.stream.flush_pending() {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            self.blocked = true;
+                            Ok(())
+                        }
+                        r => r,
+                    };
                 }
                 if client.backlog_since.load(Ordering::Relaxed) == 0 {
                     client
@@ -386,7 +413,7 @@ impl Conn {
             if self.write_some(client).is_err() {
                 return;
             }
-            if self.wq.is_empty() && client.outbox.is_empty() {
+            if self.wq.is_empty() && client.outbox.is_empty() && !self.stream.has_pending_write() {
                 return;
             }
             if self.stream.writable().await.is_err() {

@@ -44,6 +44,7 @@ pub mod outbox;
 pub mod reply;
 pub mod router;
 pub mod session;
+pub mod tls;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -220,11 +221,28 @@ pub fn unix_now() -> u64 {
 pub struct Listener {
     pub tcp: TcpListener,
     pub charset: Charset,
+    /// TLS on this port: its certificate, reloadable ([`tls::Tls::reload`]).
+    pub tls: Option<Arc<tls::Tls>>,
 }
 
 impl Listener {
     pub fn new(tcp: TcpListener, charset: Charset) -> Listener {
-        Listener { tcp, charset }
+        Listener {
+            tcp,
+            charset,
+            tls: None,
+        }
+    }
+
+    /// A bound socket for a configured listener: its charset, and its TLS
+    /// certificate loaded from the files the config names.
+    pub fn configured(tcp: TcpListener, l: &config::Listen) -> Result<Listener, tls::TlsError> {
+        let tls = l.tls.as_ref().map(tls::Tls::load).transpose()?;
+        Ok(Listener {
+            tcp,
+            charset: l.charset,
+            tls: tls.map(Arc::new),
+        })
     }
 }
 
@@ -260,7 +278,8 @@ pub async fn serve(
     let tracker = TaskTracker::new();
     for listener in listeners {
         if let Ok(addr) = listener.tcp.local_addr() {
-            info!(%addr, charset = listener.charset.name(), "listening");
+            let tls = listener.tls.is_some();
+            info!(%addr, charset = listener.charset.name(), tls, "listening");
         }
         tracker.spawn(accept_loop(
             server.clone(),
@@ -304,6 +323,7 @@ async fn accept_loop(
                     stream,
                     peer,
                     charset,
+                    listener.tls.clone(),
                     cancel.clone(),
                 ));
             }

@@ -18,6 +18,8 @@ use crate::reply::Reply;
 #[derive(Debug)]
 pub enum Sasl {
     Plain,
+    /// The client certificate's fingerprint names the account.
+    External,
     ScramFirst,
     ScramFinal(Box<ServerFirst>, Box<Account>),
     ScramDone(Box<Account>),

@@ -1,11 +1,12 @@
 //! Test helpers: a real ferry server on 127.0.0.1:0 and a line-level client.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use encoding_rs::Encoding;
+use ferry_server::tls::{SelfSigned, Tls, TlsFiles};
 use ferry_server::Config;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +21,9 @@ pub struct TestServer {
     pub addrs: Vec<std::net::SocketAddr>,
     /// The data directory (a fresh temporary one unless given).
     pub data_dir: std::path::PathBuf,
+    /// Each listener's TLS certificate (`None`: plain), reloadable as
+    /// SIGHUP does.
+    pub tls: Vec<Option<Arc<Tls>>>,
     _tmp: Option<tempfile::TempDir>,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -56,12 +60,15 @@ impl TestServer {
         let data_dir = cfg.data_dir.clone();
         let mut listeners = Vec::new();
         let mut addrs = Vec::new();
+        let mut tls = Vec::new();
         for l in &cfg.listen {
             let tcp = TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind 127.0.0.1:0");
             addrs.push(tcp.local_addr().expect("local addr"));
-            listeners.push(ferry_server::Listener::new(tcp, l.charset));
+            let listener = ferry_server::Listener::configured(tcp, l).expect("TLS files");
+            tls.push(listener.tls.clone());
+            listeners.push(listener);
         }
         let addr = addrs[0];
         let stop = CancellationToken::new();
@@ -75,6 +82,7 @@ impl TestServer {
             addr,
             addrs,
             data_dir,
+            tls,
             _tmp: None,
             stop,
             task: Some(task),
@@ -84,6 +92,12 @@ impl TestServer {
     /// Connects a client; nothing is sent yet.
     pub async fn connect(&self) -> TestClient {
         TestClient::connect(self.addr).await
+    }
+
+    /// Connects to listener `i` (`addrs[i]`, a TLS one) with TLS, accepting
+    /// its certificate whatever it is, presenting `cert` if given.
+    pub async fn connect_tls(&self, i: usize, cert: Option<&SelfSigned>) -> TestClient {
+        TestClient::connect_tls(self.addrs[i], cert).await
     }
 
     /// Connects to listener `i` (`addrs[i]`) speaking `charset` there
@@ -133,23 +147,52 @@ pub fn test_config_with(extra: &str) -> Config {
 
 /// One IRC connection, read and written line by line.
 pub struct TestClient {
-    reader: BufReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: BufReader<Box<dyn AsyncRead + Send + Unpin>>,
+    writer: Box<dyn AsyncWrite + Send + Unpin>,
     pub nick: String,
     /// What `send` encodes to and `line` decodes from (None: UTF-8).
     charset: Option<&'static Encoding>,
+    /// TLS: the SHA-256 fingerprint of the certificate the server showed.
+    pub server_certfp: Option<String>,
 }
 
 impl TestClient {
     pub async fn connect(addr: std::net::SocketAddr) -> TestClient {
         let s = TcpStream::connect(addr).await.expect("connect");
         let (r, w) = s.into_split();
+        TestClient::over(Box::new(r), Box::new(w), None)
+    }
+
+    fn over(
+        r: Box<dyn AsyncRead + Send + Unpin>,
+        w: Box<dyn AsyncWrite + Send + Unpin>,
+        server_certfp: Option<String>,
+    ) -> TestClient {
         TestClient {
             reader: BufReader::new(r),
             writer: w,
             nick: String::new(),
             charset: None,
+            server_certfp,
         }
+    }
+
+    /// Connects with TLS, accepting any server certificate, presenting
+    /// `cert` as the client certificate if given.
+    pub async fn connect_tls(addr: std::net::SocketAddr, cert: Option<&SelfSigned>) -> TestClient {
+        let s = TcpStream::connect(addr).await.expect("connect");
+        let tls = tokio::time::timeout(WAIT, tls::connect(s, cert))
+            .await
+            .expect("TLS handshake within WAIT")
+            .expect("TLS handshake");
+        let certfp = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| ferry_server::tls::fingerprint(c));
+        let (r, w) = tokio::io::split(tls);
+        TestClient::over(Box::new(r), Box::new(w), certfp)
     }
 
     /// From now on `send` encodes lines in `charset` and `line` decodes
@@ -218,6 +261,7 @@ impl TestClient {
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).await.expect("write");
+        self.writer.flush().await.expect("flush");
     }
 
     /// The next line, without CRLF; None at end of stream. Panics after WAIT.
@@ -323,4 +367,108 @@ pub fn command_of(line: &str) -> &str {
         rest = rest.split_once(' ').map(|x| x.1).unwrap_or("");
     }
     rest.split(' ').next().unwrap_or("")
+}
+
+/// Writes a fresh self-signed certificate for `localhost` and 127.0.0.1
+/// into `dir` as `NAME.pem` and `NAME.key`.
+pub fn write_self_signed(dir: &std::path::Path, name: &str) -> (TlsFiles, SelfSigned) {
+    let pair = ferry_server::tls::self_signed(&["localhost".into(), "127.0.0.1".into()])
+        .expect("self-signed certificate");
+    let files = TlsFiles {
+        cert: dir.join(format!("{name}.pem")),
+        key: dir.join(format!("{name}.key")),
+    };
+    std::fs::write(&files.cert, &pair.cert_pem).expect("write certificate");
+    std::fs::write(&files.key, &pair.key_pem).expect("write key");
+    (files, pair)
+}
+
+/// A TLS client that takes any server certificate (tests only).
+mod tls {
+    use std::sync::Arc;
+
+    use ferry_server::tls::SelfSigned;
+    use tokio::net::TcpStream;
+    use tokio_rustls::client::TlsStream;
+    use tokio_rustls::rustls::client::danger::{
+        HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+    };
+    use tokio_rustls::rustls::crypto::{self, CryptoProvider};
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+    use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, Error, SignatureScheme};
+    use tokio_rustls::TlsConnector;
+
+    pub(super) async fn connect(
+        tcp: TcpStream,
+        cert: Option<&SelfSigned>,
+    ) -> std::io::Result<TlsStream<TcpStream>> {
+        let provider = Arc::new(crypto::ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("ring protocol versions")
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCert(provider)));
+        let config = match cert {
+            None => builder.with_no_client_auth(),
+            Some(c) => builder
+                .with_client_auth_cert(
+                    vec![CertificateDer::from_pem_slice(c.cert_pem.as_bytes()).expect("cert PEM")],
+                    PrivateKeyDer::from_pem_slice(c.key_pem.as_bytes()).expect("key PEM"),
+                )
+                .expect("client certificate"),
+        };
+        let name = ServerName::try_from("localhost").expect("server name");
+        TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+    }
+
+    #[derive(Debug)]
+    struct AnyCert(Arc<CryptoProvider>);
+
+    impl ServerCertVerifier for AnyCert {
+        fn verify_server_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            Ok(ServerCertVerified::assertion())
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+    }
 }

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ferry_proto::validate::is_valid_nick;
 use ferry_proto::{numeric::*, Message};
-use ferry_store::{Account, StoreError};
+use ferry_store::{Account, CertAdded, StoreError, MAX_CERTS};
 use tracing::{info, warn};
 
 use super::{login, then, Ctx, Outcome, Reject};
@@ -224,6 +224,7 @@ pub(super) fn authenticate(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     };
     match step {
         Sasl::Plain => sasl_plain(cx, &payload),
+        Sasl::External => sasl_external(cx, &payload),
         Sasl::ScramFirst => scram_first(cx, &payload),
         Sasl::ScramFinal(sf, account) => scram_final(cx, &payload, sf, account),
         Sasl::ScramDone(account) => {
@@ -250,13 +251,36 @@ fn sasl_start(cx: &mut Ctx<'_>, mechanism: &str) -> Outcome {
             vec!["You have already authenticated using SASL".into()],
         ));
     }
+    let tls = cx.me().tls;
+    let mechanisms = crate::caps::sasl_mechanisms(&cx.server.config, tls);
     let step = match mechanism.to_ascii_uppercase().as_str() {
+        "PLAIN" if !tls && cx.server.config.accounts.require_tls_for_plain => {
+            // Refused before the password is sent.
+            cx.reply.line(format!(
+                ":{} NOTE AUTHENTICATE TLS_REQUIRED :{PLAIN_NEEDS_TLS}",
+                cx.server_name()
+            ));
+            cx.num(
+                RPL_SASLMECHS,
+                &[mechanisms, "are available SASL mechanisms"],
+            );
+            return Err(sasl_fail());
+        }
         "PLAIN" => Sasl::Plain,
         "SCRAM-SHA-256" => Sasl::ScramFirst,
+        "EXTERNAL" if cx.me().certfp.is_some() => Sasl::External,
+        "EXTERNAL" if tls => {
+            cx.reply.line(format!(
+                ":{} NOTE AUTHENTICATE NO_CERTIFICATE :SASL EXTERNAL needs a TLS connection \
+                 with a client certificate",
+                cx.server_name()
+            ));
+            return Err(sasl_fail());
+        }
         _ => {
             cx.num(
                 RPL_SASLMECHS,
-                &["PLAIN,SCRAM-SHA-256", "are available SASL mechanisms"],
+                &[mechanisms, "are available SASL mechanisms"],
             );
             return Err(sasl_fail());
         }
@@ -287,6 +311,48 @@ fn sasl_plain(cx: &mut Ctx<'_>, payload: &[u8]) -> Outcome {
     }
     check_password(cx, authcid.to_string(), password.to_string(), Login::Sasl)
 }
+
+/// SASL EXTERNAL: the account that lists the client certificate's
+/// fingerprint (the payload, if any, must name that account).
+fn sasl_external(cx: &mut Ctx<'_>, payload: &[u8]) -> Outcome {
+    let Ok(authzid) = std::str::from_utf8(payload) else {
+        return Err(sasl_fail());
+    };
+    let authzid = authzid.to_string();
+    let Some(fp) = cx.me().certfp.clone() else {
+        return Err(sasl_fail());
+    };
+    let server = cx.server_arc();
+    cx.defer(async move {
+        let f = fp.clone();
+        let account = server.store(move |s| s.account_by_cert(&f)).await;
+        then(move |cx: &mut Ctx<'_>| {
+            let account = match account {
+                Ok(Some(a)) => a,
+                Ok(None) => {
+                    warn!(certfp = %fp, "SASL EXTERNAL: no account lists this certificate");
+                    return super::reject(cx, sasl_fail());
+                }
+                Err(e) => {
+                    warn!(error = %e, "SASL EXTERNAL: store unavailable");
+                    return super::reject(cx, sasl_fail());
+                }
+            };
+            if !authzid.is_empty()
+                && cx.server.fold_nick(&authzid).as_deref() != Some(&account.name)
+            {
+                return super::reject(cx, sasl_fail());
+            }
+            login::logged_in(cx, &account);
+            sasl_success(cx);
+        })
+    });
+    Ok(())
+}
+
+/// Why a password is refused on a plain-text connection.
+const PLAIN_NEEDS_TLS: &str = "This server takes passwords only over TLS: \
+    reconnect with TLS, or log in with SASL SCRAM-SHA-256";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Login {
@@ -457,8 +523,13 @@ pub(super) fn nickserv(cx: &mut Ctx<'_>, text: &str) -> Outcome {
                 nickserv_say(cx, "You are already logged in.");
                 return Ok(());
             }
+            if !cx.me().tls && cx.server.config.accounts.require_tls_for_plain {
+                nickserv_say(cx, PLAIN_NEEDS_TLS);
+                return Ok(());
+            }
             check_password(cx, name, password, Login::NickServ)
         }
+        "CERT" => cert(cx, &args),
         "LOGOUT" => {
             if cx.s.account.is_none() {
                 nickserv_say(cx, "You are not logged in.");
@@ -586,10 +657,114 @@ pub(super) fn nickserv(cx: &mut Ctx<'_>, text: &str) -> Outcome {
                 "SET PASSWORD <new password> - change your password",
                 "INFO [account] - about an account",
                 "DROP <password> - delete your account",
+                "CERT ADD [fingerprint] | DEL <fingerprint> | LIST - client certificates that log you in (SASL EXTERNAL)",
             ] {
                 nickserv_say(cx, l);
             }
             Ok(())
         }
     }
+}
+
+/// `NickServ CERT ADD [fingerprint] | DEL <fingerprint> | LIST`: the client
+/// certificates (SHA-256 fingerprints) that log the current account in
+/// with SASL EXTERNAL. ADD alone adds the certificate of this connection.
+fn cert(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
+    let Some(account) = cx.s.account.clone() else {
+        nickserv_say(
+            cx,
+            "Log in first; syntax: CERT ADD [fingerprint] | DEL <fingerprint> | LIST",
+        );
+        return Ok(());
+    };
+    let sub = args
+        .first()
+        .map(|a| a.to_ascii_uppercase())
+        .unwrap_or_default();
+    let given = args.get(1).map(|f| crate::tls::normalize_fingerprint(f));
+    let server = cx.server_arc();
+    match sub.as_str() {
+        "LIST" => {
+            cx.defer(async move {
+                let a = account.clone();
+                let r = server.store(move |s| s.certs(&a)).await;
+                then(move |cx: &mut Ctx<'_>| match r {
+                    Ok(fps) if fps.is_empty() => {
+                        nickserv_say(cx, "No certificates log in to your account.")
+                    }
+                    Ok(fps) => {
+                        nickserv_say(cx, "Certificates that log in to your account (SHA-256):");
+                        for fp in fps {
+                            nickserv_say(cx, &fp);
+                        }
+                    }
+                    Err(_) => nickserv_say(cx, "Could not list certificates now, try later."),
+                })
+            });
+        }
+        "ADD" => {
+            let fp = match given {
+                Some(Some(fp)) => fp,
+                Some(None) => {
+                    nickserv_say(cx, "That is not a SHA-256 fingerprint (64 hex digits).");
+                    return Ok(());
+                }
+                None => match cx.me().certfp.clone() {
+                    Some(fp) => fp,
+                    None => {
+                        nickserv_say(cx, "You have no client certificate: connect with one, or give its fingerprint.");
+                        return Ok(());
+                    }
+                },
+            };
+            cx.defer(async move {
+                let (a, f) = (account.clone(), fp.clone());
+                let r = server
+                    .store(move |s| s.add_cert(&a, &f, crate::unix_millis()))
+                    .await;
+                then(move |cx: &mut Ctx<'_>| {
+                    let text = match r {
+                        Ok(CertAdded::Added) => {
+                            info!(%account, certfp = %fp, "certificate added");
+                            format!("Certificate {fp} now logs in to your account.")
+                        }
+                        Ok(CertAdded::Already) => {
+                            format!("Certificate {fp} already logs in to your account.")
+                        }
+                        Ok(CertAdded::OtherAccount) => {
+                            "That certificate logs in to another account.".into()
+                        }
+                        Ok(CertAdded::Full) => format!(
+                            "An account may have {MAX_CERTS} certificates; delete one first."
+                        ),
+                        Err(_) => "Could not add the certificate now, try later.".into(),
+                    };
+                    nickserv_say(cx, &text);
+                })
+            });
+        }
+        "DEL" => {
+            let Some(Some(fp)) = given else {
+                nickserv_say(cx, "Syntax: CERT DEL <fingerprint> (64 hex digits)");
+                return Ok(());
+            };
+            cx.defer(async move {
+                let (a, f) = (account.clone(), fp.clone());
+                let r = server.store(move |s| s.del_cert(&a, &f)).await;
+                then(move |cx: &mut Ctx<'_>| {
+                    let text = match r {
+                        Ok(true) => format!("Certificate {fp} no longer logs in to your account."),
+                        Ok(false) => format!("Certificate {fp} was not on your account."),
+                        Err(_) => "Could not delete the certificate now, try later.".into(),
+                    };
+                    nickserv_say(cx, &text);
+                })
+            });
+        }
+        _ => nickserv_say(
+            cx,
+            "Syntax: CERT ADD [fingerprint] | DEL <fingerprint> | LIST",
+        ),
+    }
+    Ok(())
 }

@@ -426,6 +426,18 @@ pub(super) fn whois(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     if let Some(a) = &i.account {
         cx.num(RPL_WHOISACCOUNT, &[&i.nick, a, "is logged in as"]);
     }
+    if c.tls {
+        cx.num(RPL_WHOISSECURE, &[&i.nick, "is using a secure connection"]);
+    }
+    // The certificate fingerprint only to the user itself and to operators.
+    if let Some(fp) = c
+        .certfp
+        .as_deref()
+        .filter(|_| me.id == c.id || me.info().modes.oper)
+    {
+        let text = format!("has client certificate fingerprint {fp}");
+        cx.num(RPL_WHOISCERTFP, &[&i.nick, &text]);
+    }
     if i.modes.bot {
         let network = cx.server.config.network.clone();
         cx.num(RPL_WHOISBOT, &[&i.nick, &format!("is a Bot on {network}")]);

@@ -34,9 +34,11 @@ pub(super) fn cap(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
                 cx.me().set_caps(cx.s.caps);
             }
             let v302 = cx.s.cap_version >= 302;
+            let tls = cx.me().tls;
             let names: Vec<String> = Cap::ALL
                 .iter()
-                .map(|c| match c.value(&cx.server.config) {
+                .filter(|c| c.offered(&cx.server.config))
+                .map(|c| match c.value(&cx.server.config, tls) {
                     Some(v) if v302 => format!("{}={v}", c.name()),
                     _ => c.name().to_string(),
                 })
@@ -78,8 +80,8 @@ pub(super) fn cap(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
                     None => (true, item),
                 };
                 match Cap::from_name(name) {
-                    Some(c) => caps.set(c, on),
-                    None => ok = false,
+                    Some(c) if c.requestable() => caps.set(c, on),
+                    _ => ok = false,
                 }
             }
             if ok {
