@@ -341,9 +341,7 @@ fn serve(args: ServeArgs) -> Result<()> {
             listeners.push(listener);
         }
         let tls: Vec<_> = listeners.iter().filter_map(|l| l.tls.clone()).collect();
-        if !tls.is_empty() {
-            tokio::spawn(reload_tls_on_hangup(tls));
-        }
+        tokio::spawn(reload_tls_on_hangup(tls));
         ferry_server::serve(cfg, listeners, shutdown_signal())
             .await
             .context("serve")
@@ -364,7 +362,8 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
 
 /// SIGHUP: TLS listeners read their certificate and key files again (new
 /// handshakes use them; connections keep theirs; bad files are logged and
-/// the old pair stays).
+/// the old pair stays). Handled without TLS listeners too, so a SIGHUP
+/// never ends the server.
 async fn reload_tls_on_hangup(tls: Vec<std::sync::Arc<ferry_server::tls::Tls>>) {
     #[cfg(unix)]
     {
@@ -377,6 +376,10 @@ async fn reload_tls_on_hangup(tls: Vec<std::sync::Arc<ferry_server::tls::Tls>>) 
             }
         };
         while hup.recv().await.is_some() {
+            if tls.is_empty() {
+                info!("SIGHUP: no TLS listener, nothing to reload");
+                continue;
+            }
             info!("SIGHUP: reloading TLS certificates");
             ferry_server::tls::reload_all(&tls);
         }

@@ -673,3 +673,62 @@ async fn sighup_reloads_the_certificate() {
     assert_eq!(status.code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Without a TLS listener, SIGHUP is logged and the server goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_without_tls_keeps_serving() {
+    let dir = scratch("sighup-plain");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let log = dir.join("output.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let child = Command::new(FERRY)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(dir.join("data"))
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("spawn ferry serve");
+    let mut child = Reap(child);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("listening")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ferry serve does not listen"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    signal(&child.0, "-HUP");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("nothing to reload")
+    {
+        assert!(tokio::time::Instant::now() < deadline, "SIGHUP not logged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        matches!(child.0.try_wait(), Ok(None)),
+        "SIGHUP ended the server"
+    );
+    let mut c = TestClient::connect(SocketAddr::from(([127, 0, 0, 1], port))).await;
+    c.nick = "after".into();
+    c.send("NICK after").await;
+    c.send("USER after 0 * :after").await;
+    c.until(|l| l.contains(" 376 ")).await;
+    signal(&child.0, "-TERM");
+    c.until(|l| l == "ERROR :Server shutting down").await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
