@@ -51,7 +51,8 @@ async fn start(dir: &Path, port: u16) -> (Reap, SocketAddr) {
         format!(
             "[server]\nname = \"ferry.test\"\nnetwork = \"FerryTest\"\ndata_dir = \"{}\"\n\
              [[listen]]\naddress = \"127.0.0.1:{port}\"\n\
-             [accounts]\nmin_password_length = 4\noffline_max_messages = 1000\n",
+             [accounts]\nmin_password_length = 4\noffline_max_messages = 1000\n\
+             [limits]\nexempt = [\"127.0.0.0/8\"]\n[privacy]\ncloak = false\n",
             data.display()
         ),
     )

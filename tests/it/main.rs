@@ -11,6 +11,7 @@ mod durability;
 mod friends;
 mod history;
 mod lifecycle;
+mod limits;
 mod messaging;
 mod offline;
 mod oper;

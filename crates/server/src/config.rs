@@ -39,6 +39,8 @@ struct RawConfig {
     limits: RawLimits,
     accounts: RawAccounts,
     history: RawHistory,
+    flood: RawFlood,
+    privacy: RawPrivacy,
     tls: RawTls,
     oper: Vec<RawOper>,
 }
@@ -67,6 +69,42 @@ impl Default for RawSts {
             port: None,
             duration_secs: 30 * 86_400,
             preload: false,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawFlood {
+    lines_per_second: f64,
+    burst: u32,
+    recvq_bytes: usize,
+}
+
+impl Default for RawFlood {
+    fn default() -> Self {
+        RawFlood {
+            lines_per_second: 2.0,
+            burst: 20,
+            recvq_bytes: 8192,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawPrivacy {
+    cloak: bool,
+    cloak_secret: Option<String>,
+    cloak_suffix: String,
+}
+
+impl Default for RawPrivacy {
+    fn default() -> Self {
+        RawPrivacy {
+            cloak: true,
+            cloak_secret: None,
+            cloak_suffix: "ip".into(),
         }
     }
 }
@@ -190,6 +228,11 @@ struct RawLimits {
     accept_entries: usize,
     silence_entries: usize,
     whowas_entries: usize,
+    max_clients: usize,
+    clients_per_ip: usize,
+    clients_per_cidr: usize,
+    connections_per_second: u32,
+    exempt: Vec<String>,
 }
 
 impl Default for RawLimits {
@@ -212,6 +255,11 @@ impl Default for RawLimits {
             accept_entries: 200,
             silence_entries: 100,
             whowas_entries: 1000,
+            max_clients: 1_000_000,
+            clients_per_ip: 10,
+            clients_per_cidr: 50,
+            connections_per_second: 5,
+            exempt: Vec::new(),
         }
     }
 }
@@ -240,9 +288,31 @@ pub struct Config {
     pub limits: Limits,
     pub accounts: Accounts,
     pub history: HistoryConfig,
+    pub flood: Flood,
+    pub privacy: Privacy,
     pub opers: Vec<Oper>,
     /// STS policy advertised to clients, if any.
     pub sts: Option<Sts>,
+}
+
+/// Receive flood control: a token bucket per client.
+#[derive(Debug, Clone)]
+pub struct Flood {
+    /// Lines per second once the burst is spent (0: no flood control).
+    pub lines_per_second: f64,
+    pub burst: u32,
+    /// Bytes a throttled client may have waiting before `Excess Flood`.
+    pub recvq_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Privacy {
+    /// Show keyed cloaks instead of addresses.
+    pub cloak: bool,
+    /// The cloak key: from `cloak_secret`, else `cloak.key` in the data
+    /// directory (made at first start). `None`: show addresses.
+    pub cloak_key: Option<Vec<u8>>,
+    pub cloak_suffix: String,
 }
 
 /// What happens when someone takes a nick that is a registered account.
@@ -301,6 +371,15 @@ pub struct Limits {
     pub accept_entries: usize,
     pub silence_entries: usize,
     pub whowas_entries: usize,
+    /// Connections the server takes in all.
+    pub max_clients: usize,
+    pub clients_per_ip: usize,
+    /// Per /24 (IPv4) or /64 (IPv6).
+    pub clients_per_cidr: usize,
+    /// New connections per IP per second.
+    pub connections_per_second: u32,
+    /// Networks exempt from the per-IP limits and from flood control.
+    pub exempt: Vec<ipnet::IpNet>,
 }
 
 /// One listening address, what its clients speak, and its TLS files.
@@ -580,6 +659,43 @@ impl Config {
             retention_days: raw.history.retention_days,
             max_query: raw.history.max_query,
         };
+        let mut exempt = Vec::new();
+        for e in &l.exempt {
+            let net = e
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| e.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    invalid(
+                        "limits.exempt",
+                        format!("{e:?} is not an address or CIDR network"),
+                    )
+                })?;
+            exempt.push(net);
+        }
+        let f = raw.flood;
+        if f.lines_per_second < 0.0 || f.burst == 0 || f.recvq_bytes < 1024 {
+            return Err(invalid(
+                "flood.recvq_bytes",
+                "flood needs lines_per_second >= 0, burst >= 1 and recvq_bytes >= 1024".into(),
+            ));
+        }
+        let flood = Flood {
+            lines_per_second: f.lines_per_second,
+            burst: f.burst,
+            recvq_bytes: f.recvq_bytes,
+        };
+        let p = raw.privacy;
+        if p.cloak_suffix.is_empty() || p.cloak_suffix.contains([' ', '@', '!']) {
+            return Err(invalid(
+                "privacy.cloak_suffix",
+                "must be a host name part".into(),
+            ));
+        }
+        let privacy = Privacy {
+            cloak: p.cloak,
+            cloak_key: p.cloak_secret.filter(|_| p.cloak).map(String::into_bytes),
+            cloak_suffix: p.cloak_suffix,
+        };
         let mut opers = Vec::new();
         for o in raw.oper {
             if argon2::PasswordHash::new(&o.password_hash).is_err() {
@@ -621,10 +737,17 @@ impl Config {
                 monitor_entries: l.monitor_entries,
                 accept_entries: l.accept_entries,
                 silence_entries: l.silence_entries,
+                max_clients: l.max_clients,
+                clients_per_ip: l.clients_per_ip,
+                clients_per_cidr: l.clients_per_cidr,
+                connections_per_second: l.connections_per_second,
+                exempt,
                 whowas_entries: l.whowas_entries,
             },
             accounts,
             history,
+            flood,
+            privacy,
             opers,
             sts,
         })

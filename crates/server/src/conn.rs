@@ -68,7 +68,7 @@ pub(crate) async fn run(
                 }
             }
         };
-        let host = host_of(peer);
+        let host = crate::guard::host_for(&server.config, peer.ip());
         let client = Arc::new(
             Client::new(id, peer.ip(), host, unix_now(), server.uptime_secs())
                 .with_transport(stream.is_tls(), stream.certfp()),
@@ -84,10 +84,14 @@ pub(crate) async fn run(
             wq: VecDeque::new(),
             blocked: false,
             out: None,
+            throttled: None,
         };
         let mut session = Session::new(client.clone());
         session.charset = charset;
         session.listener_charset = charset;
+        session.flood = crate::guard::Bucket::new(server.config.flood.burst);
+        session.flood_exempt = server.config.flood.lines_per_second == 0.0
+            || crate::guard::is_exempt(&server.config, peer.ip());
         let reason = conn.drive(&server, &mut session, &cancel).await;
         commands::disconnect(&server, &mut session, &reason);
         server.clients.remove(&id);
@@ -99,16 +103,6 @@ pub(crate) async fn run(
     }
     .instrument(span)
     .await
-}
-
-fn host_of(peer: SocketAddr) -> String {
-    let ip = peer.ip().to_canonical().to_string();
-    // A host may not start with ':' on the wire.
-    if ip.starts_with(':') {
-        format!("0{ip}")
-    } else {
-        ip
-    }
 }
 
 /// Why a connection ended: what the client and its peers are told.
@@ -145,6 +139,8 @@ struct Conn {
     wq: VecDeque<Bytes>,
     /// The socket refused bytes: wait for writable before trying again.
     blocked: bool,
+    /// Over its line budget: the next line waits until then (fake lag).
+    throttled: Option<tokio::time::Instant>,
     /// Encodes what is written, for a wire that is not UTF-8.
     out: Option<OutEncoder>,
 }
@@ -172,7 +168,7 @@ impl Conn {
             if pending.is_none() {
                 pending = session.pending.take();
             }
-            if pending.is_none() && self.unprocessed {
+            if pending.is_none() && self.unprocessed && self.throttled.is_none() {
                 self.process(server, session);
             }
             if let Some(text) = session.quit.take() {
@@ -199,13 +195,24 @@ impl Conn {
                     if r.is_err() { return Ending::new("Connection reset", None); }
                     self.blocked = false;
                 }
-                r = self.stream.readable(), if pending.is_none() && !self.eof => {
+                _ = tokio::time::sleep_until(self.throttled.unwrap_or_else(tokio::time::Instant::now)),
+                    if self.throttled.is_some() && pending.is_none() => {
+                    self.throttled = None;
+                }
+                r = self.stream.readable(), if pending.is_none() && !self.eof
+                    && !(self.throttled.is_some() && self.rbuf.len() >= server.config.flood.recvq_bytes) => {
                     if r.is_err() { return Ending::new("Connection reset", None); }
                     if let Err(e) = self.fill(server, session) {
                         return Ending::new(format!("Read error: {e}"), None);
                     }
-                    self.process(server, session);
+                    if self.throttled.is_none() {
+                        self.process(server, session);
+                    }
                 }
+            }
+            if self.throttled.is_some() && self.rbuf.len() >= server.config.flood.recvq_bytes {
+                // Held back and still sending: more waits than may wait.
+                return Ending::new("Excess Flood", Some("Excess Flood".into()));
             }
             if client.take_guest_nick_request() && pending.is_none() && session.registered {
                 commands::force_guest_nick(server, session);
@@ -286,6 +293,19 @@ impl Conn {
             let factor = session.charset.frame_factor();
             match next_line(buf, line_limit * factor, tag_limit * factor) {
                 Ok(Some(frame)) => {
+                    // Receive flood control: over budget, the line waits.
+                    if !session.flood_exempt && session.oper_name.is_none() {
+                        let f = &server.config.flood;
+                        if let Err(at) = session.flood.take(
+                            std::time::Instant::now(),
+                            f.lines_per_second,
+                            f.burst,
+                        ) {
+                            self.throttled = Some(at.into());
+                            self.unprocessed = true;
+                            break;
+                        }
+                    }
                     let line = &buf[..frame.len];
                     start += frame.consumed;
                     if line.iter().all(|&b| b == b' ') {

@@ -38,6 +38,7 @@ pub mod client;
 mod commands;
 pub mod config;
 mod conn;
+pub mod guard;
 pub mod history;
 pub mod isupport;
 pub mod outbox;
@@ -110,6 +111,8 @@ pub struct Server {
     /// Accounts disconnected for SendQ, and when: what they missed comes
     /// from history at their next login.
     pub missed_since: DashMap<String, i64>,
+    /// Connection limits' counters.
+    pub admission: Arc<guard::Admission>,
 }
 
 impl Server {
@@ -133,6 +136,7 @@ impl Server {
             ),
             history,
             missed_since: DashMap::new(),
+            admission: Arc::new(guard::Admission::default()),
             clients: DashMap::new(),
             nicks: DashMap::new(),
             channels: DashMap::new(),
@@ -253,14 +257,33 @@ impl From<TcpListener> for Listener {
     }
 }
 
+/// The cloak key kept in the data directory, made at first start, so
+/// cloaks stay the same across restarts.
+fn cloak_key(dir: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let path = dir.join("cloak.key");
+    match std::fs::read(&path) {
+        Ok(k) if k.len() >= 16 => Ok(k),
+        _ => {
+            std::fs::create_dir_all(dir)?;
+            let key: [u8; 32] = rand::random();
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            std::fs::write(&path, hex.as_bytes())?;
+            Ok(hex.into_bytes())
+        }
+    }
+}
+
 /// Runs the server on already-bound listeners until `shutdown` resolves,
 /// then tells every client (`ERROR`), flushes and returns. `main` and the
 /// tests start the server the same way.
 pub async fn serve(
-    config: Config,
+    mut config: Config,
     listeners: Vec<Listener>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    if config.privacy.cloak && config.privacy.cloak_key.is_none() {
+        config.privacy.cloak_key = Some(cloak_key(&config.data_dir)?);
+    }
     let store = SqliteStore::open(&config.data_dir).map_err(|e| {
         std::io::Error::other(format!(
             "open the store in {}: {e}",
@@ -318,14 +341,25 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
-                tracker.spawn(conn::run(
+                let ticket = match server.admission.admit(&server.config, peer.ip()) {
+                    Ok(t) => t,
+                    Err(reason) => {
+                        tracker.spawn(refuse(stream, peer, reason));
+                        continue;
+                    }
+                };
+                let run = conn::run(
                     server.clone(),
                     stream,
                     peer,
                     charset,
                     listener.tls.clone(),
                     cancel.clone(),
-                ));
+                );
+                tracker.spawn(async move {
+                    let _ticket = ticket;
+                    run.await
+                });
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
@@ -334,6 +368,21 @@ async fn accept_loop(
             }
         }
     }
+}
+
+/// Tells a connection over a limit why, then closes it.
+async fn refuse(mut stream: tokio::net::TcpStream, peer: std::net::SocketAddr, reason: String) {
+    use tokio::io::AsyncWriteExt;
+    warn!(%peer, %reason, "connection refused");
+    let line = format!(
+        "ERROR :Closing Link: {} ({reason})\r\n",
+        peer.ip().to_canonical()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = stream.write_all(line.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
 }
 
 /// One coarse periodic sweep finds dead and unregistered-too-long clients,

@@ -66,6 +66,10 @@ pub struct Session {
     /// The last nick refused as in use (REGISTER * before a nick is set).
     pub nick_attempt: Option<String>,
     pub(crate) pending: Option<Pending>,
+    /// Receive flood control (fake lag).
+    pub flood: crate::guard::Bucket,
+    /// From an exempt network, or flood control is off.
+    pub flood_exempt: bool,
     /// What this connection's wire speaks (its listener's, or `CHARSET`).
     pub charset: Charset,
     /// Its listener's charset (`CHARSET utf-8` keeps its fallback).
@@ -100,6 +104,8 @@ impl Session {
             offline_told: None,
             nick_attempt: None,
             pending: None,
+            flood: crate::guard::Bucket::new(1),
+            flood_exempt: false,
             charset: Charset::UTF8,
             listener_charset: Charset::UTF8,
         }

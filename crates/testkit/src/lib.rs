@@ -55,7 +55,28 @@ impl TestServer {
     /// Starts with `cfg` on the data in `dir` (which outlives the server,
     /// for restart tests). Each of the config's listeners is bound on
     /// 127.0.0.1:0 instead of its address, keeping its charset.
+    ///
+    /// Tests see addresses, not cloaks, and loopback is exempt from the
+    /// per-IP limits and flood control (hundreds of test clients share
+    /// 127.0.0.1); [`TestServer::with_exact_config`] keeps the config as is.
     pub async fn with_config_in(mut cfg: Config, dir: &std::path::Path) -> TestServer {
+        cfg.privacy.cloak = false;
+        cfg.privacy.cloak_key = None;
+        cfg.limits.exempt.push("127.0.0.0/8".parse().expect("CIDR"));
+        cfg.limits.exempt.push("::1/128".parse().expect("CIDR"));
+        Self::with_exact_config_in(cfg, dir).await
+    }
+
+    /// Starts with exactly `cfg` (limits, flood control and cloaks as
+    /// configured) in a fresh temporary data directory.
+    pub async fn with_exact_config(cfg: Config) -> TestServer {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut s = Self::with_exact_config_in(cfg, tmp.path()).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    pub async fn with_exact_config_in(mut cfg: Config, dir: &std::path::Path) -> TestServer {
         cfg.data_dir = dir.to_path_buf();
         let data_dir = cfg.data_dir.clone();
         let mut listeners = Vec::new();

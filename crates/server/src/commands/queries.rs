@@ -306,7 +306,14 @@ fn who_line(cx: &mut Ctx<'_>, c: &Client, chan: Option<(&Channel, Prefix)>, whox
             't' => w.token.clone(),
             'c' => chan_name.clone(),
             'u' => i.user.clone(),
-            'i' => c.ip.to_canonical().to_string(),
+            // The address only to the user itself and to operators.
+            'i' if c.id == cx.me().id
+                || cx.s.oper_name.is_some()
+                || !cx.server.config.privacy.cloak =>
+            {
+                c.ip.to_canonical().to_string()
+            }
+            'i' => "255.255.255.255".into(),
             'h' => i.host.clone(),
             's' => server.clone(),
             'n' => i.nick.clone(),

@@ -1,0 +1,243 @@
+//! Abuse control at the door and on the wire: who may connect (total,
+//! per IP, per network, connection rate), how fast a client may send
+//! (a token bucket with fake lag, as Ergo and solanum do), and the keyed
+//! host cloak that keeps users' addresses private.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use hmac::{Hmac, Mac};
+use ipnet::IpNet;
+use sha2::Sha256;
+
+use crate::config::Config;
+
+/// The network an address belongs to for `clients_per_cidr`: /24 for
+/// IPv4, /64 for IPv6 (what one subscriber usually has).
+fn network_of(ip: IpAddr) -> (IpAddr, u8) {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let n = IpNet::new(IpAddr::V4(v4), 24).expect("24 is a valid prefix");
+            (n.network(), 24)
+        }
+        IpAddr::V6(v6) => {
+            let n = IpNet::new(IpAddr::V6(v6), 64).expect("64 is a valid prefix");
+            (n.network(), 64)
+        }
+    }
+}
+
+/// Counters behind the connection limits.
+#[derive(Debug, Default)]
+pub struct Admission {
+    total: AtomicUsize,
+    per_ip: DashMap<IpAddr, usize>,
+    per_net: DashMap<(IpAddr, u8), usize>,
+    /// Connection attempts per IP: (window start, count) over one second.
+    rate: DashMap<IpAddr, (Instant, u32)>,
+}
+
+/// Held by a connection for its lifetime; frees its place when dropped.
+#[derive(Debug)]
+pub struct Ticket {
+    admission: Arc<Admission>,
+    ip: IpAddr,
+    counted: bool,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let a = &self.admission;
+        a.total.fetch_sub(1, Ordering::Relaxed);
+        if self.counted {
+            let dec = |n: &mut usize| *n = n.saturating_sub(1);
+            a.per_ip.alter(&self.ip, |_, mut n| {
+                dec(&mut n);
+                n
+            });
+            a.per_ip.remove_if(&self.ip, |_, n| *n == 0);
+            let net = network_of(self.ip);
+            a.per_net.alter(&net, |_, mut n| {
+                dec(&mut n);
+                n
+            });
+            a.per_net.remove_if(&net, |_, n| *n == 0);
+        }
+    }
+}
+
+/// Is `ip` in one of the configured exempt networks?
+pub fn is_exempt(config: &Config, ip: IpAddr) -> bool {
+    let ip = ip.to_canonical();
+    config.limits.exempt.iter().any(|n| n.contains(&ip))
+}
+
+impl Admission {
+    /// Admits a new connection from `ip`, or says why not (the text of the
+    /// ERROR line it gets before being closed).
+    pub fn admit(self: &Arc<Self>, config: &Config, ip: IpAddr) -> Result<Ticket, String> {
+        let l = &config.limits;
+        let ip = ip.to_canonical();
+        if self.total.load(Ordering::Relaxed) >= l.max_clients {
+            return Err("Server is full, try again later".into());
+        }
+        let exempt = is_exempt(config, ip);
+        if !exempt {
+            let now = Instant::now();
+            let mut r = self.rate.entry(ip).or_insert((now, 0));
+            if now.duration_since(r.0) >= Duration::from_secs(1) {
+                *r = (now, 0);
+            }
+            r.1 += 1;
+            if r.1 > l.connections_per_second {
+                return Err("Connecting too fast; wait a moment".into());
+            }
+            drop(r);
+            if self.rate.len() > 100_000 {
+                self.rate
+                    .retain(|_, (since, _)| now.duration_since(*since) < Duration::from_secs(1));
+            }
+            if self.per_ip.get(&ip).is_some_and(|n| *n >= l.clients_per_ip) {
+                return Err(format!(
+                    "Too many connections from your address (max {})",
+                    l.clients_per_ip
+                ));
+            }
+            if self
+                .per_net
+                .get(&network_of(ip))
+                .is_some_and(|n| *n >= l.clients_per_cidr)
+            {
+                return Err(format!(
+                    "Too many connections from your network (max {})",
+                    l.clients_per_cidr
+                ));
+            }
+            *self.per_ip.entry(ip).or_insert(0) += 1;
+            *self.per_net.entry(network_of(ip)).or_insert(0) += 1;
+        }
+        self.total.fetch_add(1, Ordering::Relaxed);
+        Ok(Ticket {
+            admission: self.clone(),
+            ip,
+            counted: !exempt,
+        })
+    }
+}
+
+/// A client's receive budget: `burst` lines at once, then `rate` per
+/// second. A line that finds the bucket empty waits (fake lag).
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    pub fn new(burst: u32) -> Bucket {
+        Bucket {
+            tokens: burst as f64,
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes a token, or returns when the next one will be there.
+    pub fn take(&mut self, now: Instant, rate: f64, burst: u32) -> Result<(), Instant> {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate).min(burst as f64);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(now + Duration::from_secs_f64((1.0 - self.tokens) / rate))
+        }
+    }
+}
+
+/// The host others see for `ip`: a keyed hash of the address and of its
+/// network (so a ban on `*.<network part>.<suffix>` covers a subscriber),
+/// or the address itself when cloaking is off.
+pub fn host_for(config: &Config, ip: IpAddr) -> String {
+    let ip = ip.to_canonical();
+    let Some(key) = &config.privacy.cloak_key else {
+        let s = ip.to_string();
+        // A host may not start with ':' on the wire.
+        return if s.starts_with(':') {
+            format!("0{s}")
+        } else {
+            s
+        };
+    };
+    let digest = |data: &str| {
+        let mut m = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+        m.update(data.as_bytes());
+        let out = m.finalize().into_bytes();
+        out[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let (net, prefix) = network_of(ip);
+    format!(
+        "{}.{}.{}",
+        digest(&ip.to_string()),
+        digest(&format!("{net}/{prefix}")),
+        config.privacy.cloak_suffix
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_a_burst_then_the_rate() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(3);
+        for _ in 0..3 {
+            assert!(b.take(t0, 2.0, 3).is_ok());
+        }
+        let next = b.take(t0, 2.0, 3).unwrap_err();
+        assert_eq!(next, t0 + Duration::from_millis(500));
+        assert!(b.take(t0 + Duration::from_millis(500), 2.0, 3).is_ok());
+    }
+
+    #[test]
+    fn limits_per_ip_and_network() {
+        let cfg = Config::parse(
+            "[server]\nname = \"a.b\"\n[limits]\nclients_per_ip = 2\nclients_per_cidr = 3\nconnections_per_second = 100\n",
+            "t",
+        )
+        .unwrap();
+        let a = Arc::new(Admission::default());
+        let ip1: IpAddr = "192.0.2.1".parse().unwrap();
+        let t1 = a.admit(&cfg, ip1).unwrap();
+        let _t2 = a.admit(&cfg, ip1).unwrap();
+        assert!(a.admit(&cfg, ip1).unwrap_err().contains("your address"));
+        let _t3 = a.admit(&cfg, "192.0.2.9".parse().unwrap()).unwrap();
+        assert!(a
+            .admit(&cfg, "192.0.2.10".parse().unwrap())
+            .unwrap_err()
+            .contains("your network"));
+        assert!(a.admit(&cfg, "198.51.100.1".parse().unwrap()).is_ok());
+        drop(t1);
+        assert!(a.admit(&cfg, ip1).is_ok());
+    }
+
+    #[test]
+    fn cloaks_are_stable_and_hide_the_address() {
+        let mut cfg = Config::default();
+        cfg.privacy.cloak_key = Some(b"secret".to_vec());
+        let h = host_for(&cfg, "192.0.2.1".parse().unwrap());
+        assert_eq!(h, host_for(&cfg, "192.0.2.1".parse().unwrap()));
+        assert!(!h.contains("192"));
+        let other = host_for(&cfg, "192.0.2.77".parse().unwrap());
+        // same /24: same network part
+        assert_eq!(h.split('.').nth(1), other.split('.').nth(1));
+        assert_ne!(h.split('.').next(), other.split('.').next());
+    }
+}
