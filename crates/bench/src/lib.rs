@@ -22,6 +22,10 @@
 //!   scheduler writes to the sockets itself, every line due for one
 //!   connection in a 1 ms tick in one write.
 //!
+//! It does not use `ferry-client`: that is one Send-able session per
+//! task, made for `ferry send`; here thousands of connections share one
+//! thread, and the scheduler writes their sockets itself.
+//!
 //! Sends follow a fixed timetable (open loop, `schedule.rs`): message `n`
 //! is due at `n / rate` and carries that due time, so latency is due time
 //! to receipt, and a generator that falls behind shows as schedule lag
