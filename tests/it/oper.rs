@@ -91,3 +91,80 @@ async fn oper_kill_wallops() {
         .expect(":ferry.test 481 alice :Permission Denied- You're not an IRC operator")
         .await;
 }
+
+/// KLINE and DLINE: applied to who is connected, to who comes next,
+/// kept across a restart, and lifted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn klines_and_dlines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = TestServer::with_config_in(ferry_testkit::test_config(), dir.path()).await;
+    let mut oper = server.client("boss").await;
+    oper.send("OPER oper operpass").await;
+    oper.until(|l| l == ":boss MODE boss :+o").await;
+    let mut spammer = server.client("spammer").await;
+    oper.send("KLINE 0 *!~spammer@127.0.0.1 :spam").await;
+    oper.expect(":ferry.test NOTICE boss :Added permanent K-line for [~spammer@127.0.0.1] (spam)")
+        .await;
+    let lines = spammer.closed().await;
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("ERROR :K-lined: spam"),
+        "{lines:?}"
+    );
+    // The next one with that user@host is refused at registration.
+    let mut again = server.connect().await;
+    again.nick = "spammer".into();
+    again.send("NICK spammer2").await;
+    again.send("USER spammer 0 * :x").await;
+    again
+        .expect(":ferry.test 465 spammer2 :You are banned from this server: spam")
+        .await;
+    again.expect("ERROR :K-lined: spam").await;
+    // Others are not affected.
+    let mut fine = server.client("fine").await;
+    fine.send("PING :ok").await;
+    fine.until(|l| l.ends_with(":ok")).await;
+    // Kept across a restart.
+    server.stop().await;
+    let server = TestServer::with_config_in(ferry_testkit::test_config(), dir.path()).await;
+    let mut again = server.connect().await;
+    again.nick = "spammer3".into();
+    again.send("NICK spammer3").await;
+    again.send("USER spammer 0 * :x").await;
+    again
+        .expect(":ferry.test 465 spammer3 :You are banned from this server: spam")
+        .await;
+    let mut oper = server.client("boss").await;
+    oper.send("OPER oper operpass").await;
+    oper.until(|l| l == ":boss MODE boss :+o").await;
+    oper.send("UNKLINE ~spammer@127.0.0.1").await;
+    oper.expect(":ferry.test NOTICE boss :Removed the ban on [~spammer@127.0.0.1]")
+        .await;
+    let _back = server.client("spammer").await;
+    // A D-line closes every connection from the address, the oper's own too
+    // (operators are not exempt), and refuses new ones before registration.
+    let mut other = server.client("other").await;
+    oper.send("DLINE 127.0.0.1 :go away").await;
+    assert_eq!(
+        other.closed().await.last().map(String::as_str),
+        Some("ERROR :D-lined: go away")
+    );
+    let mut refused = server.connect().await;
+    refused.nick = "x".into();
+    assert_eq!(
+        refused.closed().await.last().map(String::as_str),
+        Some("ERROR :Closing Link: 127.0.0.1 (D-lined: go away)")
+    );
+    // Non-operators cannot.
+    drop(oper);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kline_needs_an_operator() {
+    let server = TestServer::start().await;
+    let mut alice = server.client("alice").await;
+    alice.send("KLINE *@* :everyone").await;
+    alice
+        .expect(":ferry.test 481 alice :Permission Denied- You're not an IRC operator")
+        .await;
+}

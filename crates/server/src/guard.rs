@@ -190,6 +190,40 @@ pub fn host_for(config: &Config, ip: IpAddr) -> String {
     )
 }
 
+/// The reason of a DLINE covering `ip`, if one is in force.
+pub fn dline_reason(server: &crate::Server, ip: IpAddr) -> Option<String> {
+    let ip = ip.to_canonical();
+    let now = crate::unix_millis();
+    let bans = server.bans.read().expect("bans lock");
+    bans.iter()
+        .filter(|b| b.kind == ferry_store::BanKind::Dline && b.expires_ms.is_none_or(|e| e > now))
+        .find(|b| parse_net(&b.mask).is_some_and(|n| n.contains(&ip)))
+        .map(|b| b.reason.clone())
+}
+
+/// The reason of a KLINE matching `user@host` or `user@address`, if any.
+pub fn kline_reason(server: &crate::Server, user: &str, host: &str, ip: IpAddr) -> Option<String> {
+    let cm = server.config.casemap;
+    let by_host = cm.fold_lossy(&format!("{user}@{host}"));
+    let by_ip = cm.fold_lossy(&format!("{user}@{}", ip.to_canonical()));
+    let now = crate::unix_millis();
+    let bans = server.bans.read().expect("bans lock");
+    bans.iter()
+        .filter(|b| b.kind == ferry_store::BanKind::Kline && b.expires_ms.is_none_or(|e| e > now))
+        .find(|b| {
+            let m = cm.fold_lossy(&b.mask);
+            ferry_proto::mask::matches(&m, &by_host) || ferry_proto::mask::matches(&m, &by_ip)
+        })
+        .map(|b| b.reason.clone())
+}
+
+/// An address or CIDR network.
+pub fn parse_net(s: &str) -> Option<IpNet> {
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,6 +113,9 @@ pub struct Server {
     pub missed_since: DashMap<String, i64>,
     /// Connection limits' counters.
     pub admission: Arc<guard::Admission>,
+    /// Operators' KLINEs and DLINEs (rarely written; read at connect and
+    /// registration, never on the message path).
+    pub bans: std::sync::RwLock<Vec<ferry_store::ServerBan>>,
 }
 
 impl Server {
@@ -125,6 +128,10 @@ impl Server {
             }),
             Err(e) => warn!(error = %e, "could not list accounts"),
         }
+        let bans = store.bans().unwrap_or_else(|e| {
+            warn!(error = %e, "could not load server bans");
+            Vec::new()
+        });
         let a = &config.accounts;
         Server {
             store,
@@ -137,6 +144,7 @@ impl Server {
             history,
             missed_since: DashMap::new(),
             admission: Arc::new(guard::Admission::default()),
+            bans: std::sync::RwLock::new(bans),
             clients: DashMap::new(),
             nicks: DashMap::new(),
             channels: DashMap::new(),
@@ -341,10 +349,19 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
+                if let Some(reason) = guard::dline_reason(&server, peer.ip()) {
+                    tracker.spawn(refuse(
+                        stream,
+                        peer,
+                        format!("D-lined: {reason}"),
+                        listener.tls.is_none(),
+                    ));
+                    continue;
+                }
                 let ticket = match server.admission.admit(&server.config, peer.ip()) {
                     Ok(t) => t,
                     Err(reason) => {
-                        tracker.spawn(refuse(stream, peer, reason));
+                        tracker.spawn(refuse(stream, peer, reason, listener.tls.is_none()));
                         continue;
                     }
                 };
@@ -371,9 +388,18 @@ async fn accept_loop(
 }
 
 /// Tells a connection over a limit why, then closes it.
-async fn refuse(mut stream: tokio::net::TcpStream, peer: std::net::SocketAddr, reason: String) {
+async fn refuse(
+    mut stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    reason: String,
+    plain: bool,
+) {
     use tokio::io::AsyncWriteExt;
     warn!(%peer, %reason, "connection refused");
+    if !plain {
+        // A TLS client could not read a plain-text ERROR: just close.
+        return;
+    }
     let line = format!(
         "ERROR :Closing Link: {} ({reason})\r\n",
         peer.ip().to_canonical()

@@ -57,6 +57,35 @@ pub struct Account {
     pub created_ms: i64,
 }
 
+/// A server ban's kind: by `user@host` (KLINE) or by address (DLINE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BanKind {
+    Kline,
+    Dline,
+}
+
+impl BanKind {
+    fn code(self) -> &'static str {
+        match self {
+            BanKind::Kline => "kline",
+            BanKind::Dline => "dline",
+        }
+    }
+}
+
+/// A ban set by an operator. `mask` is `user@host` as typed for a KLINE (the
+/// server casefolds it to match), an address or CIDR network for a DLINE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerBan {
+    pub kind: BanKind,
+    pub mask: String,
+    pub reason: String,
+    pub set_by: String,
+    pub set_ms: i64,
+    /// None: permanent.
+    pub expires_ms: Option<i64>,
+}
+
 /// The per-account lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListKind {
@@ -175,6 +204,14 @@ pub trait Store: Send + Sync + 'static {
     fn certs(&self, account: &str) -> Result<Vec<String>>;
     /// The account a certificate logs in to.
     fn account_by_cert(&self, fingerprint: &str) -> Result<Option<Account>>;
+
+    // --- server bans (operators' KLINE / DLINE) --------------------------
+    /// Adds or replaces the ban on (`kind`, `mask`).
+    fn add_ban(&self, ban: &ServerBan) -> Result<()>;
+    /// False if there was no such ban.
+    fn remove_ban(&self, kind: BanKind, mask: &str) -> Result<bool>;
+    /// Every ban, expired ones included (the server skips those).
+    fn bans(&self) -> Result<Vec<ServerBan>>;
 
     // --- per-account lists ---------------------------------------------
     fn list(&self, account: &str, kind: ListKind) -> Result<Vec<ListEntry>>;

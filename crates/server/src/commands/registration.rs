@@ -297,6 +297,18 @@ fn try_register(cx: &mut Ctx<'_>) {
     if !may_use_nick(cx, &folded, true) {
         return;
     }
+    {
+        let me = cx.me().clone();
+        let host = me.info().host.clone();
+        if let Some(reason) = crate::guard::kline_reason(cx.server, &user, &host, me.ip) {
+            cx.num(
+                ERR_YOUREBANNEDCREEP,
+                &[&format!("You are banned from this server: {reason}")],
+            );
+            cx.s.quit = Some(format!("K-lined: {reason}"));
+            return;
+        }
+    }
     let me = cx.me().clone();
     let nick = {
         let mut info = me.info();
