@@ -16,7 +16,7 @@ use crate::report::{
 };
 use crate::schedule::split;
 use crate::search::MaxSearch;
-use crate::stats::{proc_sample, CpuScope, Hist, ProcSample};
+use crate::stats::{holds_listener, proc_sample, CpuScope, Hist, ProcSample};
 use crate::worker::{
     self, Cmd, DoneReport, Emit, Event, Kind, Progress, SetupReport, StepCmd, StepReport,
     WorkerSpec, WORKER_ENV,
@@ -39,6 +39,17 @@ pub fn run_scenario(sc: &Scenario) -> Result<Report> {
     let plan = Plan::new(sc, target, nofile)?;
     let mut pool = Pool::start(&plan.specs, c.workers > 1)?;
     let pid = c.server_pid;
+    if let Some(p) = pid {
+        // `$!` after `a && b &` is a shell, not the server: catch it here
+        // rather than report a server that used no CPU.
+        if holds_listener(p, target) == Some(false) {
+            bail!(
+                "--server-pid {p} does not hold the socket listening on port {}: \
+                 is it the server's process id?",
+                target.port()
+            );
+        }
+    }
     let before = sample(pid)?;
 
     let t0 = Instant::now();
@@ -101,9 +112,10 @@ pub fn run_scenario(sc: &Scenario) -> Result<Report> {
                     rss_after_bytes: e.rss_bytes,
                     bytes_per_client: (n > 0)
                         .then(|| (e.rss_bytes as f64 - b.rss_bytes as f64) / n as f64),
-                    cpu_connect_s: cpu_connect,
+                    cpu_connect_s: round3(cpu_connect),
+                    cpu_connect_sys_s: round3(m.sys_s - b.sys_s),
                     cpu_us_per_registration: (n > 0).then(|| cpu_connect * 1e6 / n as f64),
-                    cpu_hold_s: e.cpu_s - m.cpu_s,
+                    cpu_hold_s: round3(e.cpu_s - m.cpu_s),
                 });
             }
             report.limits.limited_by = idle_limit(&report.setup, a.rate);
@@ -227,6 +239,7 @@ fn summarize(
     };
     let mut wall = 0.0f64;
     let mut cpu_s = 0.0;
+    let mut sys_s = 0.0;
     let mut util_max = 0.0f64;
     for r in reps {
         latency.merge(&Hist::from_data(&r.latency));
@@ -244,6 +257,7 @@ fn summarize(
         }
         wall = wall.max(r.wall_s);
         cpu_s += r.cpu.total();
+        sys_s += r.cpu.sys_s;
         if r.wall_s > 0.0 {
             util_max = util_max.max(r.cpu.total() / r.wall_s);
         }
@@ -263,6 +277,7 @@ fn summarize(
     let lag_us = lag.percentiles();
     s.generator = Generator {
         cpu_s: round3(cpu_s),
+        cpu_sys_s: round3(sys_s),
         cpu_util_max: round3(util_max),
         lag_us,
         behind_schedule: lag_us.p99 > crit.max_lag_us,
@@ -272,6 +287,7 @@ fn summarize(
         let cpu = b.cpu_s - a.cpu_s;
         ServerStep {
             cpu_s: round3(cpu),
+            cpu_sys_s: round3(b.sys_s - a.sys_s),
             cpu_us_per_delivery: (s.received > 0).then(|| round3(cpu * 1e6 / s.received as f64)),
             rss_bytes: b.rss_bytes,
         }

@@ -70,6 +70,8 @@ pub struct ServerIdle {
     /// (RSS after the hold − RSS before connecting) / clients registered.
     pub bytes_per_client: Option<f64>,
     pub cpu_connect_s: f64,
+    /// The system (kernel) part of cpu_connect_s.
+    pub cpu_connect_sys_s: f64,
     pub cpu_us_per_registration: Option<f64>,
     /// CPU while every client sat idle.
     pub cpu_hold_s: f64,
@@ -109,6 +111,8 @@ pub struct Step {
 pub struct Generator {
     /// User + system CPU of all workers over the step.
     pub cpu_s: f64,
+    /// The system (kernel) part of cpu_s.
+    pub cpu_sys_s: f64,
     /// CPU / wall time of the busiest worker (1.0 = one core saturated).
     pub cpu_util_max: f64,
     /// Per tick, how late the scheduler was, microseconds.
@@ -120,6 +124,8 @@ pub struct Generator {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ServerStep {
     pub cpu_s: f64,
+    /// The system (kernel) part of cpu_s.
+    pub cpu_sys_s: f64,
     pub cpu_us_per_delivery: Option<f64>,
     pub rss_bytes: u64,
 }

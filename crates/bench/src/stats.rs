@@ -139,6 +139,8 @@ pub(crate) struct ProcSample {
     pub rss_bytes: u64,
     /// User + system CPU seconds since the process started.
     pub cpu_s: f64,
+    /// System (kernel) CPU seconds alone.
+    pub sys_s: f64,
 }
 
 pub(crate) fn proc_sample(pid: u32) -> Result<ProcSample> {
@@ -147,10 +149,44 @@ pub(crate) fn proc_sample(pid: u32) -> Result<ProcSample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("read /proc/{pid}/status"))?;
     let ticks = clock_ticks();
+    let (user_s, sys_s) = parse_stat_cpu(&stat, ticks).context("unexpected /proc/PID/stat")?;
     Ok(ProcSample {
         rss_bytes: parse_vmrss(&status).context("no VmRSS in /proc/PID/status")?,
-        cpu_s: parse_stat_cpu(&stat, ticks).context("unexpected /proc/PID/stat")?,
+        cpu_s: user_s + sys_s,
+        sys_s,
     })
+}
+
+/// Whether process `pid` holds a socket listening on `addr`'s port; `None`
+/// when that cannot be told (no such listener in this network namespace,
+/// or the process's file descriptors are not ours to read).
+pub(crate) fn holds_listener(pid: u32, addr: std::net::SocketAddr) -> Option<bool> {
+    let table = if addr.is_ipv4() {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/tcp6"
+    };
+    let text = std::fs::read_to_string(table).ok()?;
+    let port = format!(":{:04X}", addr.port());
+    // sl local_address rem_address st ... inode: st 0A is LISTEN.
+    let inodes: Vec<String> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 9 && f[3] == "0A" && f[1].ends_with(&port))
+                .then(|| format!("socket:[{}]", f[9]))
+        })
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    let held = fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|link| inodes.iter().any(|i| link.as_os_str() == i.as_str()))
+    });
+    Some(held)
 }
 
 fn clock_ticks() -> f64 {
@@ -161,14 +197,14 @@ fn clock_ticks() -> f64 {
     }
 }
 
-/// utime + stime (fields 14 and 15) in seconds. The command name (field 2)
-/// may hold spaces and parentheses, so fields are counted after the last `)`.
-pub(crate) fn parse_stat_cpu(stat: &str, ticks: f64) -> Option<f64> {
+/// (utime, stime) (fields 14 and 15) in seconds. The command name (field
+/// 2) may hold spaces and parentheses, so fields are counted after the last `)`.
+pub(crate) fn parse_stat_cpu(stat: &str, ticks: f64) -> Option<(f64, f64)> {
     let (_, rest) = stat.rsplit_once(')')?;
     let mut fields = rest.split_whitespace().skip(11);
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
-    Some((utime + stime) as f64 / ticks)
+    Some((utime as f64 / ticks, stime as f64 / ticks))
 }
 
 pub(crate) fn parse_vmrss(status: &str) -> Option<u64> {
@@ -237,13 +273,24 @@ mod tests {
         // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
         // majflt cmajflt utime stime ...
         let stat = "1234 (ferry (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3";
-        assert_eq!(parse_stat_cpu(stat, 100.0), Some(3.0));
+        assert_eq!(parse_stat_cpu(stat, 100.0), Some((2.5, 0.5)));
     }
 
     #[test]
     fn parses_vmrss() {
         let status = "Name:\tferry\nVmPeak:\t  9000 kB\nVmRSS:\t    4096 kB\nThreads:\t3\n";
         assert_eq!(parse_vmrss(status), Some(4096 * 1024));
+    }
+
+    #[test]
+    fn finds_who_holds_a_listener() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        assert_eq!(holds_listener(std::process::id(), addr), Some(true));
+        // A process that does not hold it (or whose fds we cannot read).
+        assert_ne!(holds_listener(1, addr), Some(true));
+        drop(l);
+        assert_eq!(holds_listener(std::process::id(), addr), None);
     }
 
     #[test]
