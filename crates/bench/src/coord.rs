@@ -111,10 +111,10 @@ pub fn run_scenario(sc: &Scenario) -> Result<Report> {
                     rss_before_bytes: b.rss_bytes,
                     rss_after_bytes: e.rss_bytes,
                     bytes_per_client: (n > 0)
-                        .then(|| (e.rss_bytes as f64 - b.rss_bytes as f64) / n as f64),
+                        .then(|| round3((e.rss_bytes as f64 - b.rss_bytes as f64) / n as f64)),
                     cpu_connect_s: round3(cpu_connect),
                     cpu_connect_sys_s: round3(m.sys_s - b.sys_s),
-                    cpu_us_per_registration: (n > 0).then(|| cpu_connect * 1e6 / n as f64),
+                    cpu_us_per_registration: (n > 0).then(|| round3(cpu_connect * 1e6 / n as f64)),
                     cpu_hold_s: round3(e.cpu_s - m.cpu_s),
                 });
             }
