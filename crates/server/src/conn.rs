@@ -18,6 +18,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +47,8 @@ pub(crate) async fn run(
     charset: Charset,
     tls: Option<Arc<Tls>>,
     cancel: CancellationToken,
+    // Frees the connection's place in the limits when the task ends.
+    _ticket: crate::guard::Ticket,
 ) {
     let id = server.next_client_id();
     let span = info_span!("conn", id, %peer);
@@ -139,8 +142,10 @@ struct Conn {
     wq: VecDeque<Bytes>,
     /// The socket refused bytes: wait for writable before trying again.
     blocked: bool,
-    /// Over its line budget: the next line waits until then (fake lag).
-    throttled: Option<tokio::time::Instant>,
+    /// Over its line budget: the next line waits for this timer (fake lag).
+    /// Boxed, and only while throttled: a timer inline in the task would
+    /// cost every idle connection its size.
+    throttled: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Encodes what is written, for a wire that is not UTF-8.
     out: Option<OutEncoder>,
 }
@@ -195,7 +200,7 @@ impl Conn {
                     if r.is_err() { return Ending::new("Connection reset", None); }
                     self.blocked = false;
                 }
-                _ = tokio::time::sleep_until(self.throttled.unwrap_or_else(tokio::time::Instant::now)),
+                _ = async { self.throttled.as_mut().expect("guarded").as_mut().await },
                     if self.throttled.is_some() && pending.is_none() => {
                     self.throttled = None;
                 }
@@ -301,7 +306,7 @@ impl Conn {
                             f.lines_per_second,
                             f.burst,
                         ) {
-                            self.throttled = Some(at.into());
+                            self.throttled = Some(Box::pin(tokio::time::sleep_until(at.into())));
                             self.unprocessed = true;
                             break;
                         }

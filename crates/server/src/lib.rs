@@ -372,11 +372,11 @@ async fn accept_loop(
                     charset,
                     listener.tls.clone(),
                     cancel.clone(),
+                    // Passed in, not captured by a wrapper: an async block
+                    // around `run` would hold the whole future twice.
+                    ticket,
                 );
-                tracker.spawn(async move {
-                    let _ticket = ticket;
-                    run.await
-                });
+                tracker.spawn(run);
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
