@@ -168,3 +168,37 @@ async fn kline_needs_an_operator() {
         .expect(":ferry.test 481 alice :Permission Denied- You're not an IRC operator")
         .await;
 }
+
+/// Operators with +s watch connects, exits and kills as server notices;
+/// others cannot set +s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_notices_for_operators() {
+    let server = TestServer::start().await;
+    let mut boss = server.client("boss").await;
+    boss.send("MODE boss +s").await;
+    quiet(&mut boss).await;
+    boss.send("OPER oper operpass").await;
+    boss.until(|l| l == ":boss MODE boss :+o").await;
+    boss.send("MODE boss +s").await;
+    boss.expect(":boss MODE boss :+s").await;
+    let mut eve = server.client("eve").await;
+    boss.expect(":ferry.test NOTICE boss :*** Notice -- Client connecting: eve (~eve@127.0.0.1) [127.0.0.1]")
+        .await;
+    eve.send("QUIT :bye").await;
+    boss.expect(
+        ":ferry.test NOTICE boss :*** Notice -- Client exiting: eve (~eve@127.0.0.1) [Quit: bye]",
+    )
+    .await;
+    let _mallory = server.client("mallory").await;
+    boss.until(|l| l.contains("Client connecting: mallory"))
+        .await;
+    boss.send("KILL mallory :enough").await;
+    boss.until(|l| l == ":ferry.test NOTICE boss :*** Notice -- Received KILL message for mallory from boss (enough)")
+        .await;
+    boss.until(|l| l.contains("Client exiting: mallory")).await;
+    // Losing +o ends the notices.
+    boss.send("MODE boss -o").await;
+    boss.until(|l| l.starts_with(":boss MODE boss :-o")).await;
+    let _late = server.client("late").await;
+    quiet(&mut boss).await;
+}

@@ -25,7 +25,7 @@ async fn welcome_burst() {
         "{created}"
     );
     c.expect(&format!(
-        ":ferry.test 004 alice ferry.test {VERSION} Bgiow beIiklmnostv beIklov"
+        ":ferry.test 004 alice ferry.test {VERSION} Bgiosw beIiklmnostv beIklov"
     ))
     .await;
     let mut tokens = Vec::new();

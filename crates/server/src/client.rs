@@ -87,6 +87,8 @@ pub struct UserModes {
     pub callerid: bool,
     pub invisible: bool,
     pub wallops: bool,
+    /// +s: server notices (operators only).
+    pub snotices: bool,
     pub oper: bool,
     pub bot: bool,
 }
@@ -105,6 +107,9 @@ impl UserModes {
         }
         if self.oper {
             s.push('o');
+        }
+        if self.snotices {
+            s.push('s');
         }
         if self.wallops {
             s.push('w');

@@ -116,6 +116,8 @@ pub struct Server {
     /// Operators' KLINEs and DLINEs (rarely written; read at connect and
     /// registration, never on the message path).
     pub bans: std::sync::RwLock<Vec<ferry_store::ServerBan>>,
+    /// Operators with user mode +s: who gets server notices.
+    pub snotice_watchers: DashMap<ClientId, Arc<Client>>,
 }
 
 impl Server {
@@ -145,6 +147,7 @@ impl Server {
             missed_since: DashMap::new(),
             admission: Arc::new(guard::Admission::default()),
             bans: std::sync::RwLock::new(bans),
+            snotice_watchers: DashMap::new(),
             clients: DashMap::new(),
             nicks: DashMap::new(),
             channels: DashMap::new(),
@@ -205,6 +208,23 @@ impl Server {
         tokio::task::spawn_blocking(move || f(&*s))
             .await
             .unwrap_or(Err(StoreError::Closed))
+    }
+
+    /// A server notice to every operator watching (+s): connects, exits,
+    /// kills, floods, refused connections, bans.
+    pub fn snote(&self, text: &str) {
+        if self.snotice_watchers.is_empty() {
+            return;
+        }
+        let sendq = self.config.limits.sendq_bytes;
+        for w in self.snotice_watchers.iter() {
+            let line = format!(
+                ":{} NOTICE {} :*** Notice -- {text}\r\n",
+                self.config.server_name,
+                w.nick()
+            );
+            w.send_bytes(&bytes::Bytes::from(line), sendq);
+        }
     }
 
     pub fn add_whowas(&self, e: WhowasEntry) {
@@ -351,6 +371,7 @@ async fn accept_loop(
             Ok((stream, peer)) => {
                 if let Some(reason) = guard::dline_reason(&server, peer.ip()) {
                     tracker.spawn(refuse(
+                        server.clone(),
                         stream,
                         peer,
                         format!("D-lined: {reason}"),
@@ -361,7 +382,13 @@ async fn accept_loop(
                 let ticket = match server.admission.admit(&server.config, peer.ip()) {
                     Ok(t) => t,
                     Err(reason) => {
-                        tracker.spawn(refuse(stream, peer, reason, listener.tls.is_none()));
+                        tracker.spawn(refuse(
+                            server.clone(),
+                            stream,
+                            peer,
+                            reason,
+                            listener.tls.is_none(),
+                        ));
                         continue;
                     }
                 };
@@ -389,6 +416,7 @@ async fn accept_loop(
 
 /// Tells a connection over a limit why, then closes it.
 async fn refuse(
+    server: Arc<Server>,
     mut stream: tokio::net::TcpStream,
     peer: std::net::SocketAddr,
     reason: String,
@@ -396,6 +424,10 @@ async fn refuse(
 ) {
     use tokio::io::AsyncWriteExt;
     warn!(%peer, %reason, "connection refused");
+    server.snote(&format!(
+        "Connection refused from {}: {reason}",
+        peer.ip().to_canonical()
+    ));
     if !plain {
         // A TLS client could not read a plain-text ERROR: just close.
         return;

@@ -55,6 +55,9 @@ fn user_mode(cx: &mut Ctx<'_>, target: &str, modes: Option<&str>) -> Outcome {
                 }
                 'i' => &mut info.modes.invisible,
                 'w' => &mut info.modes.wallops,
+                // Server notices: operators only; others are ignored.
+                's' if adding && !info.modes.oper => continue,
+                's' => &mut info.modes.snotices,
                 'B' => &mut info.modes.bot,
                 'g' => &mut info.modes.callerid,
                 // +o only through OPER
@@ -80,6 +83,18 @@ fn user_mode(cx: &mut Ctx<'_>, target: &str, modes: Option<&str>) -> Outcome {
                 }
                 applied.push(c);
             }
+        }
+    }
+    {
+        // Keep the watcher list in step with +s (and with losing +o).
+        let m = me.info().modes;
+        if m.snotices && m.oper {
+            cx.server.snotice_watchers.insert(me.id, me.clone());
+        } else {
+            if m.snotices {
+                me.info().modes.snotices = false;
+            }
+            cx.server.snotice_watchers.remove(&me.id);
         }
     }
     if unknown {

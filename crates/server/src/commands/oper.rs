@@ -64,6 +64,10 @@ pub(super) fn kill(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let by = me.nick();
     info!(target = %target.nick(), by = %by, reason, "kill");
     target.kill(format!("Killed ({by} ({reason}))"));
+    cx.server.snote(&format!(
+        "Received KILL message for {} from {by} ({reason})",
+        target.nick()
+    ));
     Ok(())
 }
 
@@ -169,6 +173,10 @@ fn set_ban(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: BanKind) -> Outcome {
                 .map(|m| format!("{m} minutes"))
                 .unwrap_or_else(|| "permanent".into());
             info!(mask = %ban.mask, by = %ban.set_by, reason = %ban.reason, "{word} added");
+            cx.server.snote(&format!(
+                "{} added {how_long} {word} for [{}] [{}]",
+                ban.set_by, ban.mask, ban.reason
+            ));
             let nick = cx.me().nick();
             let server_name = cx.server_name().to_string();
             cx.reply.line(format!(

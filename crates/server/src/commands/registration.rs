@@ -322,6 +322,18 @@ fn try_register(cx: &mut Ctx<'_>) {
     let n = cx.server.users.fetch_add(1, Ordering::Relaxed) + 1;
     cx.server.max_users.fetch_max(n, Ordering::Relaxed);
     info!(%nick, "registered");
+    {
+        let i = me.info();
+        let text = format!(
+            "Client connecting: {} ({}@{}) [{}]",
+            i.nick,
+            i.user,
+            i.host,
+            me.ip.to_canonical()
+        );
+        drop(i);
+        cx.server.snote(&text);
+    }
     welcome(cx);
     monitor_online(cx.server, &me, &folded);
     if me.info().modes.callerid {
@@ -413,7 +425,7 @@ fn welcome(cx: &mut Ctx<'_>) {
     cx.num(RPL_CREATED, &[&created]);
     cx.num(
         RPL_MYINFO,
-        &[&server, crate::VERSION, "Bgiow", "beIiklmnostv", "beIklov"],
+        &[&server, crate::VERSION, "Bgiosw", "beIiklmnostv", "beIklov"],
     );
     queries::isupport_lines(cx);
     queries::send_lusers(cx);
@@ -477,6 +489,19 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
             };
             server.missed_since.insert(account.clone(), since);
         }
+    }
+    server.snotice_watchers.remove(&me.id);
+    if s.registered {
+        let i = me.info();
+        let text = format!(
+            "Client exiting: {} ({}@{}) [{}]",
+            i.nick,
+            i.user,
+            me.ip.to_canonical(),
+            ending.quit
+        );
+        drop(i);
+        server.snote(&text);
     }
     if s.registered {
         let info = me.info().clone();
