@@ -63,11 +63,12 @@ pub(super) fn kill(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     };
     let by = me.nick();
     info!(target = %target.nick(), by = %by, reason, "kill");
-    target.kill(format!("Killed ({by} ({reason}))"));
+    // The notice first: the target's own task may report its exit at once.
     cx.server.snote(&format!(
         "Received KILL message for {} from {by} ({reason})",
         target.nick()
     ));
+    target.kill(format!("Killed ({by} ({reason}))"));
     Ok(())
 }
 
