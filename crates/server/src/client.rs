@@ -35,6 +35,9 @@ pub struct Client {
     /// up (a registered nick used without logging in); 0: no deadline.
     pub nick_deadline: AtomicU64,
     force_nick: AtomicBool,
+    /// The SILENCE list is not empty: lets a channel message skip locking
+    /// every member's lists (see `sync_silence_flag`).
+    has_silence: AtomicBool,
     /// Unix ms since which output has been waiting unwritten (0: none):
     /// what a client cut off for SendQ may have missed.
     pub backlog_since: AtomicI64,
@@ -139,6 +142,7 @@ impl Client {
             lists: Mutex::new(FriendLists::default()),
             nick_deadline: AtomicU64::new(0),
             force_nick: AtomicBool::new(false),
+            has_silence: AtomicBool::new(false),
             backlog_since: AtomicI64::new(0),
             tls: false,
             certfp: None,
@@ -158,6 +162,17 @@ impl Client {
 
     pub fn lists(&self) -> MutexGuard<'_, FriendLists> {
         self.lists.lock().expect("client lists lock")
+    }
+
+    /// Has this client silenced anyone? (No lock: the relay path asks.)
+    pub fn has_silence(&self) -> bool {
+        self.has_silence.load(Ordering::Relaxed)
+    }
+
+    /// Call after editing `lists().silence`, with the guard still held.
+    pub fn sync_silence_flag(&self, lists: &FriendLists) {
+        self.has_silence
+            .store(!lists.silence.is_empty(), Ordering::Relaxed);
     }
 
     pub fn clear_nick_deadline(&self) {

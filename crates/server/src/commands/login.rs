@@ -69,7 +69,11 @@ pub(crate) fn logged_out(cx: &mut Ctx<'_>) {
         i.account = None;
         i.prefix()
     };
-    *me.lists() = FriendLists::default();
+    {
+        let mut l = me.lists();
+        *l = FriendLists::default();
+        me.sync_silence_flag(&l);
+    }
     cx.num(RPL_LOGGEDOUT, &[&prefix, "You are now logged out"]);
     if cx.s.registered {
         let e = Event::new(format!(":{prefix} ACCOUNT *\r\n"));
@@ -155,13 +159,15 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
 
 fn install_lists(cx: &mut Ctx<'_>, accept: &[ListEntry], silence: &[ListEntry]) {
     let casemap = cx.server.config.casemap;
-    let mut l = cx.me().lists();
+    let me = cx.me().clone();
+    let mut l = me.lists();
     l.accept = accept.iter().map(|e| e.key.clone()).collect::<HashSet<_>>();
     l.accept_display = accept.iter().map(|e| e.display.clone()).collect();
     l.silence = silence
         .iter()
         .map(|e| (e.display.clone(), casemap.fold_lossy(&e.display)))
         .collect();
+    me.sync_silence_flag(&l);
 }
 
 /// Sends the messages that waited, in order, with their original time and

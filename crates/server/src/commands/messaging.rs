@@ -271,8 +271,11 @@ fn to_channel(
 
 /// Has `to` SILENCEd this sender (by its folded mask)?
 pub(super) fn is_silenced(to: &Client, sender_mask: &str) -> bool {
+    if !to.has_silence() {
+        return false;
+    }
     let l = to.lists();
-    !l.silence.is_empty() && l.silence.iter().any(|(_, m)| mask::matches(m, sender_mask))
+    l.silence.iter().any(|(_, m)| mask::matches(m, sender_mask))
 }
 
 /// May this sender write to a `+g` recipient? (ACCEPTed account or nick.)

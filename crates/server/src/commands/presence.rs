@@ -343,6 +343,7 @@ pub(super) fn silence(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             l.silence.retain(|(_, f)| *f != folded);
             remove.push(folded);
         }
+        me.sync_silence_flag(&l);
         drop(l);
         let sign = if adding { '+' } else { '-' };
         cx.reply.line(format!(":{prefix} SILENCE {sign}{mask}"));
