@@ -96,10 +96,12 @@ struct ServeArgs {
     #[arg(long, short)]
     config: Option<PathBuf>,
     /// Address to listen on, IP:PORT, or IP:PORT/CHARSET for clients that
-    /// speak another charset (`127.0.0.1:6668/gbk`); repeat for several.
+    /// speak another charset (`127.0.0.1:6668/gbk`), and/or /tls for TLS
+    /// (`0.0.0.0:6697/tls`: the certificate of [tls] in the config, else
+    /// tls/cert.pem from `ferry cert --self-signed`); repeat for several.
     /// Replaces the configured listeners.
     #[arg(long = "listen", short, value_parser = config::Listen::parse_spec)]
-    listen: Vec<config::Listen>,
+    listen: Vec<config::ListenSpec>,
     /// Directory for the server's data. Overrides `server.data_dir`.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -313,12 +315,22 @@ fn serve(args: ServeArgs) -> Result<()> {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    if let Some(d) = &args.data_dir {
+        cfg.data_dir = d.clone();
+    }
     if !args.listen.is_empty() {
-        cfg.listen = args.listen.clone();
+        cfg.listen = args
+            .listen
+            .iter()
+            .map(|l| l.resolve(&cfg))
+            .collect::<Result<_, _>>()
+            .map_err(anyhow::Error::msg)?;
     }
-    if let Some(d) = args.data_dir {
-        cfg.data_dir = d;
-    }
+    let source = args.config.clone().map(|path| ferry_server::ConfigSource {
+        path,
+        listen: (!args.listen.is_empty()).then(|| cfg.listen.clone()),
+        data_dir: args.data_dir.clone(),
+    });
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => info!(
             open_files = n,
@@ -342,9 +354,13 @@ fn serve(args: ServeArgs) -> Result<()> {
                 .with_context(|| format!("TLS on {addr}"))?;
             listeners.push(listener);
         }
-        let tls: Vec<_> = listeners.iter().filter_map(|l| l.tls.clone()).collect();
-        tokio::spawn(reload_tls_on_hangup(tls));
-        ferry_server::serve(cfg, listeners, shutdown_signal())
+        let (rehash, requests) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(rehash_on_hangup(rehash));
+        let control = ferry_server::Control {
+            source,
+            rehash: Some(requests),
+        };
+        ferry_server::serve_with(cfg, listeners, shutdown_signal(), control)
             .await
             .context("serve")
     })
@@ -362,32 +378,30 @@ fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     sock.listen(4096)
 }
 
-/// SIGHUP: TLS listeners read their certificate and key files again (new
-/// handshakes use them; connections keep theirs; bad files are logged and
-/// the old pair stays). Handled without TLS listeners too, so a SIGHUP
-/// never ends the server.
-async fn reload_tls_on_hangup(tls: Vec<std::sync::Arc<ferry_server::tls::Tls>>) {
+/// SIGHUP: the same as an operator's REHASH: the configuration file is
+/// read again and TLS listeners read their certificate and key files
+/// again (new handshakes use them; connections keep theirs; bad files are
+/// logged and the old ones stay). A SIGHUP never ends the server.
+async fn rehash_on_hangup(rehash: tokio::sync::mpsc::UnboundedSender<()>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
         let mut hup = match signal(SignalKind::hangup()) {
             Ok(s) => s,
             Err(e) => {
-                warn!(error = %e, "no SIGHUP handler: TLS certificates are not reloaded");
+                warn!(error = %e, "no SIGHUP handler: send REHASH as an operator instead");
                 return;
             }
         };
         while hup.recv().await.is_some() {
-            if tls.is_empty() {
-                info!("SIGHUP: no TLS listener, nothing to reload");
-                continue;
+            info!("SIGHUP: rehashing");
+            if rehash.send(()).is_err() {
+                return;
             }
-            info!("SIGHUP: reloading TLS certificates");
-            ferry_server::tls::reload_all(&tls);
         }
     }
     #[cfg(not(unix))]
-    drop(tls);
+    drop(rehash);
 }
 
 async fn shutdown_signal() {

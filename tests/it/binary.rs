@@ -239,3 +239,118 @@ async fn account_command_manages_the_store() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// REHASH (and SIGHUP) read the configuration file again: a new MOTD and
+/// new limits apply at once; what needs a restart is named; a broken file
+/// leaves the running configuration alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rehash_reloads_the_configuration() {
+    let port = free_port();
+    let dir = scratch("rehash");
+    let file = dir.join("ferry.toml");
+    let hash = ferry_server::config::hash_password("operpass");
+    let write = |motd: &str, nicklen: u32, name: &str| {
+        let text = format!(
+            "[server]\nname = \"{name}\"\nmotd = \"{motd}\"\ndata_dir = \"{}\"\n\
+             [[listen]]\naddress = \"127.0.0.1:{port}\"\n\
+             [limits]\nnick_length = {nicklen}\nexempt = [\"127.0.0.0/8\"]\n\
+             [privacy]\ncloak = false\n\
+             [[oper]]\nname = \"oper\"\npassword_hash = \"{hash}\"\n",
+            dir.join("data").display()
+        );
+        std::fs::write(&file, text).expect("write config");
+    };
+    write("first motd", 30, "ferry.test");
+    let child = Command::new(FERRY)
+        .args(["serve", "--config"])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ferry serve");
+    let child = Reap(child);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "no listener");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let connect = |nick: &'static str| async move {
+        let mut c = TestClient::connect(addr).await;
+        c.nick = nick.into();
+        c.send(&format!("NICK {nick}")).await;
+        c.send(&format!("USER {nick} 0 * :{nick}")).await;
+        let isupport = c.until(|l| l.contains(" NICKLEN=")).await;
+        let motd = c.until(|l| l.contains(" 372 ")).await;
+        c.until(|l| l.contains(" 376 ")).await;
+        (c, isupport, motd)
+    };
+    let (mut boss, isupport, motd) = connect("boss").await;
+    assert!(isupport.contains(" NICKLEN=30 "), "{isupport}");
+    assert_eq!(motd, ":ferry.test 372 boss :- first motd");
+    boss.send("REHASH").await;
+    boss.expect(":ferry.test 481 boss :Permission Denied- You're not an IRC operator")
+        .await;
+    boss.send("OPER oper operpass").await;
+    boss.until(|l| l.ends_with("MODE boss :+o")).await;
+
+    // A new MOTD and nick length; the server name needs a restart.
+    write("second motd", 12, "renamed.test");
+    boss.send("REHASH").await;
+    boss.expect(&format!(
+        ":ferry.test 382 boss {} Rehashing",
+        file.display()
+    ))
+    .await;
+    boss.expect(&format!(
+        ":ferry.test NOTICE boss :Rehashed {} (unchanged until restart: server name)",
+        file.display()
+    ))
+    .await;
+    boss.send("MOTD").await;
+    boss.until(|l| l == ":ferry.test 372 boss :- second motd")
+        .await;
+    boss.until(|l| l.contains(" 376 ")).await;
+    let (_new, isupport, _) = connect("newcomer").await;
+    assert!(isupport.contains(" NICKLEN=12 "), "{isupport}");
+    boss.send("NICK abcdefghijklmnop").await;
+    boss.expect(":ferry.test 432 boss abcdefghijklmnop :Erroneous nickname")
+        .await;
+
+    // A broken file: told why, and the running configuration stays.
+    std::fs::write(&file, "[limits]\nnick_length = \"long\"\n").expect("write");
+    boss.send("REHASH").await;
+    let l = boss.line().await;
+    assert!(
+        l.starts_with(":ferry.test NOTICE boss :REHASH failed: ") && l.contains("nick_length"),
+        "{l}"
+    );
+    boss.send("MOTD").await;
+    boss.until(|l| l == ":ferry.test 372 boss :- second motd")
+        .await;
+
+    // SIGHUP does the same as REHASH.
+    write("third motd", 12, "ferry.test");
+    let status = Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        boss.send("MOTD").await;
+        let motd = boss.until(|l| l.contains(" 372 ")).await;
+        boss.until(|l| l.contains(" 376 ")).await;
+        if motd == ":ferry.test 372 boss :- third motd" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "SIGHUP did not rehash"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(child);
+    let _ = std::fs::remove_dir_all(&dir);
+}

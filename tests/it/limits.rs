@@ -173,3 +173,68 @@ async fn hosts_are_cloaked_except_for_oneself_and_opers() {
     bob.until(|l| l == ":ferry.test 338 bob alice 127.0.0.1 :actual IP")
         .await;
 }
+
+/// Private messages to too many new nicks at once are refused (707) until
+/// a slot comes back; replies, recent targets and operators are free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_change_limit() {
+    let cfg = test_config_with(
+        "[flood]\nburst = 1000\ntarget_changes = 3\ntarget_change_secs = 3600\n\
+         [privacy]\ncloak = false\n[limits]\nclients_per_ip = 100\nconnections_per_second = 100\n",
+    );
+    let server = TestServer::with_exact_config(cfg).await;
+    let mut spammer = server.client("spammer").await;
+    let mut friend = server.client("friend").await;
+    let mut targets = Vec::new();
+    for i in 0..5 {
+        targets.push(server.client(&format!("t{i}")).await);
+    }
+    // friend wrote first: answering costs nothing.
+    friend.send("PRIVMSG spammer :hi").await;
+    spammer
+        .expect(":friend!~friend@127.0.0.1 PRIVMSG spammer :hi")
+        .await;
+    spammer.send("PRIVMSG friend :hello back").await;
+    for i in 0..3 {
+        spammer.send(&format!("PRIVMSG t{i} :buy now")).await;
+    }
+    spammer.send("PRIVMSG t3 :buy now").await;
+    spammer
+        .expect(":ferry.test 707 spammer t3 :Targets changing too fast, message dropped")
+        .await;
+    // Someone written to recently is no new target; nicks that do not
+    // exist get 401 and cost nothing.
+    spammer.send("PRIVMSG t0 :again").await;
+    spammer.send("PRIVMSG nobody :hello").await;
+    spammer
+        .expect(":ferry.test 401 spammer nobody :No such nick/channel")
+        .await;
+    quiet(&mut spammer).await;
+    friend
+        .expect(":spammer!~spammer@127.0.0.1 PRIVMSG friend :hello back")
+        .await;
+    for (i, t) in targets.iter_mut().enumerate() {
+        match i {
+            0 => {
+                t.expect(":spammer!~spammer@127.0.0.1 PRIVMSG t0 :buy now")
+                    .await;
+                t.expect(":spammer!~spammer@127.0.0.1 PRIVMSG t0 :again")
+                    .await;
+            }
+            1 | 2 => {
+                t.expect(&format!(
+                    ":spammer!~spammer@127.0.0.1 PRIVMSG t{i} :buy now"
+                ))
+                .await
+            }
+            _ => quiet(t).await,
+        }
+    }
+    // Operators are not limited.
+    spammer.send("OPER oper operpass").await;
+    spammer.until(|l| l.ends_with("MODE spammer :+o")).await;
+    spammer.send("PRIVMSG t4 :official notice").await;
+    targets[4]
+        .expect(":spammer!~spammer@127.0.0.1 PRIVMSG t4 :official notice")
+        .await;
+}

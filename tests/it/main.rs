@@ -10,6 +10,7 @@ mod charsets;
 mod durability;
 mod friends;
 mod history;
+mod hostile;
 mod lifecycle;
 mod limits;
 mod messaging;

@@ -2,7 +2,7 @@
 
 use ferry_testkit::TestServer;
 
-use crate::util::{join, quiet};
+use crate::util::{join, oper_client, quiet, stats_pairs};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oper_kill_wallops() {
@@ -181,6 +181,8 @@ async fn server_notices_for_operators() {
     boss.until(|l| l == ":boss MODE boss :+o").await;
     boss.send("MODE boss +s").await;
     boss.expect(":boss MODE boss :+s").await;
+    boss.expect(":ferry.test 008 boss +bcfkrs :Server notice mask")
+        .await;
     let mut eve = server.client("eve").await;
     boss.expect(":ferry.test NOTICE boss :*** Notice -- Client connecting: eve (~eve@127.0.0.1) [127.0.0.1]")
         .await;
@@ -201,4 +203,174 @@ async fn server_notices_for_operators() {
     boss.until(|l| l.starts_with(":boss MODE boss :-o")).await;
     let _late = server.client("late").await;
     quiet(&mut boss).await;
+}
+
+/// A snomask picks which server notices an operator gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snomask_letters_choose_the_notices() {
+    let server = TestServer::start().await;
+    let mut boss = oper_client(&server, "boss").await;
+    // Kills only, then nick changes too.
+    boss.send("MODE boss +s k").await;
+    boss.expect(":boss MODE boss :+s").await;
+    boss.expect(":ferry.test 008 boss +k :Server notice mask")
+        .await;
+    let mut eve = server.client("eve").await;
+    quiet(&mut boss).await;
+    boss.send("MODE boss +s +n").await;
+    boss.expect(":ferry.test 008 boss +kn :Server notice mask")
+        .await;
+    eve.send("NICK eva").await;
+    boss.expect(":ferry.test NOTICE boss :*** Notice -- Nick change: From eve!~eve@127.0.0.1 to eva [127.0.0.1]")
+        .await;
+    boss.send("KILL eva :spam").await;
+    boss.expect(
+        ":ferry.test NOTICE boss :*** Notice -- Received KILL message for eva from boss (spam)",
+    )
+    .await;
+    // No exit notice: c is not in the mask.
+    quiet(&mut boss).await;
+    // Taking every letter away takes +s away.
+    boss.send("MODE boss +s -kn").await;
+    boss.expect(":boss MODE boss :-s").await;
+    boss.send("MODE boss").await;
+    boss.expect(":ferry.test 221 boss +o").await;
+    let _late = server.client("late").await;
+    quiet(&mut boss).await;
+}
+
+/// STATS: uptime and commands for everyone; listeners, traffic,
+/// accounting, bans and operator blocks for operators only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_views() {
+    let server = TestServer::start().await;
+    let mut user = server.client("user").await;
+    let mut boss = oper_client(&server, "boss").await;
+    user.send("STATS u").await;
+    let up = user.line().await;
+    assert!(
+        up.starts_with(":ferry.test 242 user :Server Up 0 days 0:00:"),
+        "{up}"
+    );
+    user.expect(":ferry.test 219 user u :End of /STATS report")
+        .await;
+    for i in 0..3 {
+        user.send(&format!("PRIVMSG boss :hello {i}")).await;
+    }
+    user.send("STATS m").await;
+    let m = user.until(|l| l.contains(" 212 user PRIVMSG ")).await;
+    let fields: Vec<&str> = m.split(' ').collect();
+    assert_eq!(fields[4], "3", "{m}");
+    assert!(fields[5].parse::<u64>().unwrap() >= 3 * 20, "{m}");
+    user.until(|l| l == ":ferry.test 219 user m :End of /STATS report")
+        .await;
+    for letter in ["z", "t", "P", "k", "o"] {
+        user.send(&format!("STATS {letter}")).await;
+        user.expect(":ferry.test 481 user :Permission Denied- You're not an IRC operator")
+            .await;
+    }
+    let z = stats_pairs(&mut boss, "z").await;
+    assert_eq!(z["clients"], 2, "{z:?}");
+    assert_eq!(z["registered"], 2, "{z:?}");
+    assert_eq!(z["unregistered"], 0, "{z:?}");
+    assert!(z["sendq"] <= z["sendq_hard"], "{z:?}");
+    assert_eq!(z["sendq_per_client"], 256 * 1024, "{z:?}");
+    let t = stats_pairs(&mut boss, "t").await;
+    assert_eq!(t["accepted"], 2, "{t:?}");
+    assert!(t["lines_in"] >= 10, "{t:?}");
+    assert!(t["bytes_out"] > 1000, "{t:?}");
+    boss.send("STATS P").await;
+    let p = boss.line().await;
+    assert_eq!(
+        p,
+        format!(
+            ":ferry.test 249 boss P :listener {} charset UTF-8 plain open 2 accepted 2",
+            server.addr
+        )
+    );
+    boss.expect(":ferry.test 219 boss P :End of /STATS report")
+        .await;
+    boss.send("KLINE 5 *@192.0.2.* :spam wave").await;
+    boss.until(|l| l.contains("NOTICE boss :Added")).await;
+    boss.send("STATS k").await;
+    boss.expect(
+        ":ferry.test 216 boss K 192.0.2.* * * :spam wave (5 min left, set by boss!~boss@127.0.0.1)",
+    )
+    .await;
+    boss.expect(":ferry.test 219 boss k :End of /STATS report")
+        .await;
+    boss.send("STATS o").await;
+    boss.expect(":ferry.test 243 boss O * * oper password opers")
+        .await;
+    boss.expect(":ferry.test 219 boss o :End of /STATS report")
+        .await;
+}
+
+/// TRACE lists connections for operators; a mask narrows it down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_lists_connections() {
+    let server = TestServer::start().await;
+    let mut user = server.client("user").await;
+    let mut boss = oper_client(&server, "boss").await;
+    let _lurker = server.connect().await;
+    // Let the unregistered connection be accepted.
+    boss.sync().await;
+    boss.send("TRACE").await;
+    let mut lines = Vec::new();
+    loop {
+        let l = boss.line().await;
+        if l.contains(" 262 ") {
+            assert_eq!(
+                l,
+                format!(
+                    ":ferry.test 262 boss ferry.test {} :End of TRACE",
+                    ferry_server::VERSION
+                )
+            );
+            break;
+        }
+        lines.push(without_idle(&l));
+    }
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec![
+            ":ferry.test 203 boss ???? unregistered [127.0.0.1]".to_string(),
+            ":ferry.test 204 boss Oper opers boss!~boss@127.0.0.1 (127.0.0.1)".into(),
+            ":ferry.test 205 boss User users user!~user@127.0.0.1 (127.0.0.1)".into(),
+            ":ferry.test 209 boss Class opers 1".into(),
+            ":ferry.test 209 boss Class unregistered 1".into(),
+            ":ferry.test 209 boss Class users 1".into(),
+        ]
+    );
+    boss.send("TRACE us*").await;
+    let l = boss.line().await;
+    assert_eq!(
+        without_idle(&l),
+        ":ferry.test 205 boss User users user!~user@127.0.0.1 (127.0.0.1)"
+    );
+    boss.expect(":ferry.test 209 boss Class users 1").await;
+    boss.until_cmd("262").await;
+    // Someone else sees only themselves.
+    user.send("TRACE").await;
+    let l = user.line().await;
+    assert_eq!(
+        without_idle(&l),
+        ":ferry.test 205 user User users user!~user@127.0.0.1 (127.0.0.1)"
+    );
+    user.until_cmd("262").await;
+}
+
+/// A 204/205 TRACE line without its idle seconds and queued bytes (both
+/// checked to be numbers).
+fn without_idle(l: &str) -> String {
+    if !(l.contains(" 204 ") || l.contains(" 205 ")) {
+        return l.to_string();
+    }
+    let mut words: Vec<&str> = l.split(' ').collect();
+    for _ in 0..2 {
+        let n = words.pop().unwrap_or_default();
+        assert!(n.parse::<u64>().is_ok(), "not a number in {l}");
+    }
+    words.join(" ")
 }

@@ -323,7 +323,12 @@ async fn sasl_external_with_a_client_certificate() {
 async fn require_tls_for_plain_refuses_passwords_in_clear() {
     let dir = tempfile::tempdir().unwrap();
     let (server, _, _) = tls_server(dir.path(), "require_tls_for_plain = true", "").await;
-    crate::util::register_account(&server, "bob", "bobpass").await;
+    // Accounts are made over TLS only.
+    let mut r = server.connect_tls(1, None).await;
+    r.register("bob").await;
+    r.send("REGISTER * * bobpass").await;
+    r.until(|l| l.contains("REGISTER SUCCESS bob")).await;
+    quit(&mut r).await;
 
     // Plain text: PLAIN is not offered, and refused before the password.
     let mut c = server.connect().await;
@@ -352,6 +357,19 @@ async fn require_tls_for_plain_refuses_passwords_in_clear() {
     c.expect(
         ":NickServ!NickServ@ferry.test NOTICE bob :This server takes passwords only over \
          TLS: reconnect with TLS, or log in with SASL SCRAM-SHA-256",
+    )
+    .await;
+    // New passwords neither.
+    c.send("REGISTER bob2 * secret2").await;
+    c.expect(
+        ":ferry.test FAIL REGISTER TLS_REQUIRED bob2 :This server takes new passwords \
+         only over TLS: reconnect with TLS",
+    )
+    .await;
+    c.send("PRIVMSG NickServ :REGISTER secret2").await;
+    c.expect(
+        ":NickServ!NickServ@ferry.test NOTICE bob :This server takes new passwords only \
+         over TLS: reconnect with TLS",
     )
     .await;
     quit(&mut c).await;
@@ -640,7 +658,7 @@ async fn sighup_reloads_the_certificate() {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
-        .contains("not reloaded")
+        .contains("rehash failed; the running configuration and certificates stay")
     {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -714,7 +732,7 @@ async fn sighup_without_tls_keeps_serving() {
     let deadline = tokio::time::Instant::now() + WAIT;
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
-        .contains("nothing to reload")
+        .contains("no configuration file")
     {
         assert!(tokio::time::Instant::now() < deadline, "SIGHUP not logged");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -731,4 +749,114 @@ async fn sighup_without_tls_keeps_serving() {
     signal(&child.0, "-TERM");
     c.until(|l| l == "ERROR :Server shutting down").await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An operator block with a certificate fingerprint: that certificate
+/// alone opers up; with a password too, both must match.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oper_by_certificate_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, admin_cert) = write_self_signed(dir.path(), "admin");
+    let (_, other_cert) = write_self_signed(dir.path(), "other");
+    let fp = &admin_cert.fingerprint;
+    let opers = format!(
+        "[[oper]]\nname = \"certonly\"\ncertfp = \"{fp}\"\n\
+         [[oper]]\nname = \"both\"\ncertfp = \"{}\"\npassword_hash = \"{}\"\n",
+        fp.to_uppercase(),
+        ferry_server::config::hash_password("bothpass")
+    );
+    let (server, _, _) = tls_server(dir.path(), "", &opers).await;
+
+    let mut admin = server.connect_tls(1, Some(&admin_cert)).await;
+    admin.register("admin").await;
+    admin.send("OPER certonly").await;
+    admin
+        .expect(":ferry.test 381 admin :You are now an IRC operator")
+        .await;
+    admin.expect(":admin MODE admin :+o").await;
+    admin.send("OPER both wrongpass").await;
+    admin
+        .expect(":ferry.test 464 admin :Password incorrect")
+        .await;
+    admin.send("OPER both bothpass").await;
+    admin
+        .expect(":ferry.test 381 admin :You are now an IRC operator")
+        .await;
+
+    // Another certificate, or none, is not enough, password or not.
+    let mut other = server.connect_tls(1, Some(&other_cert)).await;
+    other.register("other").await;
+    other.send("OPER certonly").await;
+    other
+        .expect(":ferry.test 464 other :Password incorrect")
+        .await;
+    other.send("OPER both bothpass").await;
+    other
+        .expect(":ferry.test 464 other :Password incorrect")
+        .await;
+    let mut plain = server.client("plain").await;
+    plain.send("OPER certonly").await;
+    plain
+        .expect(":ferry.test 464 plain :Password incorrect")
+        .await;
+}
+
+/// `--listen IP:PORT/tls` on the command line serves TLS with the
+/// certificate of `ferry cert --self-signed`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_flag_with_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(FERRY)
+        .args(["cert", "--self-signed", "--out"])
+        .arg(dir.path().join("data/tls"))
+        .output()
+        .expect("run ferry cert");
+    assert!(out.status.success(), "{out:?}");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let child = std::process::Command::new(FERRY)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}/tls"),
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn ferry serve");
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Reap(child);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = tokio::time::Instant::now() + ferry_testkit::WAIT;
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "no listener");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mut c = TestClient::connect_tls(addr, None).await;
+    c.send("NICK secure").await;
+    c.send("USER secure 0 * :secure").await;
+    c.until(|l| l.contains(" 001 secure ")).await;
+
+    // Without a certificate anywhere, the flag is refused with the reason.
+    let empty = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(FERRY)
+        .current_dir(empty.path())
+        .args(["serve", "--listen", "127.0.0.1:1/tls", "--data-dir"])
+        .arg(empty.path().join("data"))
+        .output()
+        .expect("run ferry serve");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("needs a certificate"), "{err}");
 }

@@ -193,3 +193,40 @@ pub async fn sasl_client(
     finish_burst(&mut c).await;
     c
 }
+
+/// `STATS <letter>` as an operator: its `key value` pairs (RPL_STATSDEBUG
+/// lines), read through the end of the report.
+pub async fn stats_pairs(
+    oper: &mut TestClient,
+    letter: &str,
+) -> std::collections::HashMap<String, u64> {
+    oper.send(&format!("STATS {letter}")).await;
+    let head = format!(":ferry.test 249 {} {letter} :", oper.nick);
+    let end = format!(":ferry.test 219 {} {letter} ", oper.nick);
+    let mut out = std::collections::HashMap::new();
+    loop {
+        let l = oper.line().await;
+        if l.starts_with(&end) {
+            return out;
+        }
+        let Some(text) = l.strip_prefix(&head) else {
+            continue;
+        };
+        let words: Vec<&str> = text.split(' ').collect();
+        for kv in words.chunks(2) {
+            if let [k, v] = kv {
+                if let Ok(n) = v.parse() {
+                    out.insert(k.to_string(), n);
+                }
+            }
+        }
+    }
+}
+
+/// Registers `nick` and makes it an operator (the test config's `oper`).
+pub async fn oper_client(server: &TestServer, nick: &str) -> TestClient {
+    let mut c = server.client(nick).await;
+    c.send("OPER oper operpass").await;
+    c.until(|l| l.ends_with(&format!("MODE {nick} :+o"))).await;
+    c
+}

@@ -11,7 +11,7 @@ use bytes::Bytes;
 
 use crate::caps::Caps;
 use crate::channel::Channel;
-use crate::outbox::Outbox;
+use crate::outbox::{Budget, Outbox};
 
 pub type ClientId = u64;
 
@@ -41,6 +41,9 @@ pub struct Client {
     /// Unix ms since which output has been waiting unwritten (0: none):
     /// what a client cut off for SendQ may have missed.
     pub backlog_since: AtomicI64,
+    /// Who last sent this client a private message (`guard::target_hash`
+    /// of their casefolded nick): writing back is no target change.
+    pub last_dm_from: AtomicU64,
     /// Connected over TLS (WHOIS 671).
     pub tls: bool,
     /// SHA-256 of the client certificate it presented, lowercase hex
@@ -122,11 +125,19 @@ impl UserModes {
 }
 
 impl Client {
-    pub fn new(id: ClientId, ip: IpAddr, host: String, connected_at: u64, now: u64) -> Client {
+    /// A connection's client; its send queue counts in `budget`.
+    pub fn new(
+        id: ClientId,
+        ip: IpAddr,
+        host: String,
+        connected_at: u64,
+        now: u64,
+        budget: Arc<Budget>,
+    ) -> Client {
         Client {
             id,
             ip,
-            outbox: Outbox::default(),
+            outbox: Outbox::new(budget),
             info: Mutex::new(Info {
                 nick: "*".into(),
                 host,
@@ -144,6 +155,7 @@ impl Client {
             force_nick: AtomicBool::new(false),
             has_silence: AtomicBool::new(false),
             backlog_since: AtomicI64::new(0),
+            last_dm_from: AtomicU64::new(0),
             tls: false,
             certfp: None,
         }
@@ -226,5 +238,76 @@ impl Client {
 
     pub fn take_kill(&self) -> Option<String> {
         self.kill.lock().expect("kill lock").take()
+    }
+}
+
+/// Server notice mask letters (user mode +s), solanum's where they overlap.
+pub const SNOMASKS: &[(char, &str)] = &[
+    ('b', "floods: Excess Flood, target-change limits"),
+    ('c', "client connects and exits"),
+    ('f', "limits: refused connections, SendQ and memory budget"),
+    ('k', "kills"),
+    ('n', "nick changes"),
+    ('r', "rejected: K-lined and D-lined clients"),
+    ('s', "operators: bans set and removed, REHASH, OPER"),
+];
+
+/// What `+s` without a mask gives (all but nick changes).
+pub const SNOMASK_DEFAULT: &str = "bcfkrs";
+
+pub fn snomask_bit(c: char) -> Option<u32> {
+    SNOMASKS
+        .iter()
+        .position(|&(l, _)| l == c)
+        .map(|i| 1u32 << i)
+}
+
+/// `+letters`, as RPL_SNOMASK shows a mask.
+pub fn snomask_string(mask: u32) -> String {
+    let mut s = String::from("+");
+    for (i, &(l, _)) in SNOMASKS.iter().enumerate() {
+        if mask & (1 << i) != 0 {
+            s.push(l);
+        }
+    }
+    s
+}
+
+/// Applies a mask change such as `+ck-n` (or plain `ck`, which adds).
+/// Unknown letters are ignored.
+pub fn apply_snomask(mut mask: u32, spec: &str) -> u32 {
+    let mut adding = true;
+    for c in spec.chars() {
+        match c {
+            '+' => adding = true,
+            '-' => adding = false,
+            '*' if adding => mask = (1 << SNOMASKS.len()) - 1,
+            '*' => mask = 0,
+            c => {
+                if let Some(b) = snomask_bit(c) {
+                    if adding {
+                        mask |= b
+                    } else {
+                        mask &= !b
+                    }
+                }
+            }
+        }
+    }
+    mask
+}
+
+#[cfg(test)]
+mod snomask_tests {
+    use super::*;
+
+    #[test]
+    fn masks_apply_like_solanum() {
+        let d = apply_snomask(0, SNOMASK_DEFAULT);
+        assert_eq!(snomask_string(d), "+bcfkrs");
+        assert_eq!(snomask_string(apply_snomask(d, "-c+n")), "+bfknrs");
+        assert_eq!(snomask_string(apply_snomask(0, "kx")), "+k");
+        assert_eq!(apply_snomask(d, "-*"), 0);
+        assert_eq!(snomask_string(apply_snomask(0, "*")), "+bcfknrs");
     }
 }

@@ -79,6 +79,8 @@ struct RawFlood {
     lines_per_second: f64,
     burst: u32,
     recvq_bytes: usize,
+    target_changes: u32,
+    target_change_secs: u64,
 }
 
 impl Default for RawFlood {
@@ -87,6 +89,8 @@ impl Default for RawFlood {
             lines_per_second: 2.0,
             burst: 20,
             recvq_bytes: 8192,
+            target_changes: 20,
+            target_change_secs: 30,
         }
     }
 }
@@ -218,6 +222,7 @@ struct RawLimits {
     kick_length: usize,
     realname_length: usize,
     sendq_bytes: usize,
+    sendq_total_bytes: usize,
     registration_timeout_secs: u64,
     ping_interval_secs: u64,
     ping_timeout_secs: u64,
@@ -245,6 +250,7 @@ impl Default for RawLimits {
             kick_length: 390,
             realname_length: 150,
             sendq_bytes: 256 * 1024,
+            sendq_total_bytes: 1 << 30,
             registration_timeout_secs: 30,
             ping_interval_secs: 120,
             ping_timeout_secs: 240,
@@ -268,7 +274,10 @@ impl Default for RawLimits {
 #[serde(deny_unknown_fields)]
 struct RawOper {
     name: String,
-    password_hash: String,
+    #[serde(default)]
+    password_hash: Option<String>,
+    #[serde(default)]
+    certfp: Option<String>,
 }
 
 /// The checked configuration the server runs on.
@@ -293,6 +302,8 @@ pub struct Config {
     pub opers: Vec<Oper>,
     /// STS policy advertised to clients, if any.
     pub sts: Option<Sts>,
+    /// `[tls]` cert and key: what TLS listeners use unless they name their own.
+    pub tls_default: Option<TlsFiles>,
 }
 
 /// Receive flood control: a token bucket per client.
@@ -303,6 +314,10 @@ pub struct Flood {
     pub burst: u32,
     /// Bytes a throttled client may have waiting before `Excess Flood`.
     pub recvq_bytes: usize,
+    /// New private-message targets a client may start at once (0: no
+    /// limit), and how often it gets one more (target-change limit).
+    pub target_changes: u32,
+    pub target_change_every: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -361,6 +376,9 @@ pub struct Limits {
     pub kick_length: usize,
     pub realname_length: usize,
     pub sendq_bytes: usize,
+    /// Memory budget for all send queues together (0: none): over it the
+    /// clients with the largest queues are disconnected first.
+    pub sendq_total_bytes: usize,
     pub registration_timeout: Duration,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
@@ -422,24 +440,73 @@ impl Listen {
         }
     }
 
-    /// `IP:PORT` or `IP:PORT/CHARSET` (the command line's `--listen`).
-    pub fn parse_spec(spec: &str) -> Result<Listen, String> {
-        let (addr, charset) = match spec.rsplit_once('/') {
-            Some((a, c)) => (a, Some(c)),
-            None => (spec, None),
-        };
+    /// `IP:PORT`, `IP:PORT/CHARSET`, `IP:PORT/tls` or `IP:PORT/CHARSET/tls`
+    /// (the command line's `--listen`). A TLS listener gets its certificate
+    /// from [`ListenSpec::resolve`].
+    pub fn parse_spec(spec: &str) -> Result<ListenSpec, String> {
+        let mut parts = spec.split('/');
+        let addr = parts.next().unwrap_or("");
         let address: SocketAddr = addr
             .parse()
             .map_err(|e| format!("{addr:?} is not IP:PORT ({e})"))?;
-        let charset = match charset {
-            Some(c) => Charset::new(Charset::lookup(c).map_err(|e| e.to_string())?, None),
-            None => Charset::UTF8,
-        };
-        Ok(Listen {
-            address,
-            charset,
-            tls: None,
+        let mut charset = Charset::UTF8;
+        let mut tls = false;
+        for p in parts {
+            if p.eq_ignore_ascii_case("tls") {
+                tls = true;
+            } else {
+                charset = Charset::new(Charset::lookup(p).map_err(|e| e.to_string())?, None);
+            }
+        }
+        Ok(ListenSpec {
+            listen: Listen {
+                address,
+                charset,
+                tls: None,
+            },
+            tls,
         })
+    }
+}
+
+/// A listener given on the command line: TLS is asked for by `/tls`, its
+/// certificate comes from the configuration.
+#[derive(Debug, Clone)]
+pub struct ListenSpec {
+    pub listen: Listen,
+    pub tls: bool,
+}
+
+impl ListenSpec {
+    /// The listener, with the certificate and key a TLS one uses: `[tls]`
+    /// cert and key of the configuration, else `tls/cert.pem` and
+    /// `tls/key.pem` in the data directory or the current directory (where
+    /// `ferry cert --self-signed` writes them).
+    pub fn resolve(&self, cfg: &Config) -> Result<Listen, String> {
+        let mut l = self.listen.clone();
+        if !self.tls {
+            return Ok(l);
+        }
+        let found = cfg.tls_default.clone().or_else(|| {
+            [cfg.data_dir.join("tls"), PathBuf::from("tls")]
+                .into_iter()
+                .map(|d| TlsFiles {
+                    cert: d.join("cert.pem"),
+                    key: d.join("key.pem"),
+                })
+                .find(|f| f.cert.exists() && f.key.exists())
+        });
+        let Some(files) = found else {
+            return Err(format!(
+                "--listen {}/tls needs a certificate: set cert and key in [tls], or run \
+                 `ferry cert --self-signed` (writes tls/cert.pem and tls/key.pem)",
+                l.address
+            ));
+        };
+        crate::tls::server_config(&files)
+            .map_err(|e| format!("--listen {}/tls: {e}", l.address))?;
+        l.tls = Some(files);
+        Ok(l)
     }
 }
 
@@ -447,7 +514,11 @@ impl Listen {
 pub struct Oper {
     pub name: String,
     /// A PHC string (`$argon2id$...`), as `ferry config hash-password` prints.
-    pub password_hash: String,
+    pub password_hash: Option<String>,
+    /// SHA-256 of the TLS client certificate the operator must present
+    /// (lowercase hex). With a password too, both must match; alone, the
+    /// certificate is enough (`OPER name`).
+    pub certfp: Option<String>,
 }
 
 impl Default for Config {
@@ -683,6 +754,8 @@ impl Config {
             lines_per_second: f.lines_per_second,
             burst: f.burst,
             recvq_bytes: f.recvq_bytes,
+            target_changes: f.target_changes,
+            target_change_every: Duration::from_secs(f.target_change_secs.max(1)),
         };
         let p = raw.privacy;
         if p.cloak_suffix.is_empty() || p.cloak_suffix.contains([' ', '@', '!']) {
@@ -698,15 +771,41 @@ impl Config {
         };
         let mut opers = Vec::new();
         for o in raw.oper {
-            if argon2::PasswordHash::new(&o.password_hash).is_err() {
+            if let Some(h) = &o.password_hash {
+                if argon2::PasswordHash::new(h).is_err() {
+                    return Err(invalid(
+                        "oper.password_hash",
+                        format!("oper {:?}: not a PHC hash string (make one with `ferry config hash-password`)", o.name),
+                    ));
+                }
+            }
+            let certfp = match o.certfp {
+                None => None,
+                Some(fp) => {
+                    let hex: String = fp
+                        .chars()
+                        .filter(|c| *c != ':')
+                        .collect::<String>()
+                        .to_ascii_lowercase();
+                    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                        return Err(invalid(
+                            "oper.certfp",
+                            format!("oper {:?}: a certificate fingerprint is 64 hex digits (SHA-256, as WHOIS 276 shows it)", o.name),
+                        ));
+                    }
+                    Some(hex)
+                }
+            };
+            if o.password_hash.is_none() && certfp.is_none() {
                 return Err(invalid(
-                    "oper.password_hash",
-                    format!("oper {:?}: not a PHC hash string (make one with `ferry config hash-password`)", o.name),
+                    "oper",
+                    format!("oper {:?}: needs password_hash, certfp or both", o.name),
                 ));
             }
             opers.push(Oper {
                 name: o.name,
                 password_hash: o.password_hash,
+                certfp,
             });
         }
         Ok(Config {
@@ -728,6 +827,7 @@ impl Config {
                 kick_length: l.kick_length,
                 realname_length: l.realname_length,
                 sendq_bytes: l.sendq_bytes,
+                sendq_total_bytes: l.sendq_total_bytes,
                 registration_timeout: Duration::from_secs(l.registration_timeout_secs.max(1)),
                 ping_interval: Duration::from_secs(l.ping_interval_secs),
                 ping_timeout: Duration::from_secs(l.ping_timeout_secs),
@@ -750,6 +850,13 @@ impl Config {
             privacy,
             opers,
             sts,
+            tls_default: match (&raw.tls.cert, &raw.tls.key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -1010,7 +1117,11 @@ mod tests {
             "f.toml:4: `listen.fallback_charset`: only UTF-8 listeners have a fallback (this one speaks GBK)"
         );
         assert_eq!(
-            Listen::parse_spec("[::1]:6668/gbk").unwrap().charset.wire,
+            Listen::parse_spec("[::1]:6668/gbk")
+                .unwrap()
+                .listen
+                .charset
+                .wire,
             Some(encoding_rs::GBK)
         );
         assert!(Listen::parse_spec("127.0.0.1:6668/utf-16").is_err());

@@ -33,7 +33,9 @@ use tracing::{debug, info, info_span, Instrument};
 use crate::charset::{self, Charset, OutEncoder};
 use crate::client::Client;
 use crate::commands;
+use crate::outbox::Overflow;
 use crate::session::{Pending, Session};
+use crate::stats::Stats;
 use crate::tls::{Stream, Tls};
 use crate::{unix_now, Server};
 
@@ -57,7 +59,7 @@ pub(crate) async fn run(
         let stream = match tls {
             None => Stream::Plain(stream),
             Some(tls) => {
-                let limit = server.config.limits.registration_timeout;
+                let limit = server.config().limits.registration_timeout;
                 let shaken = tokio::select! {
                     _ = cancel.cancelled() => return,
                     s = tls.accept(stream, limit) => s,
@@ -71,10 +73,17 @@ pub(crate) async fn run(
                 }
             }
         };
-        let host = crate::guard::host_for(&server.config, peer.ip());
+        let host = crate::guard::host_for(&server.config(), peer.ip());
         let client = Arc::new(
-            Client::new(id, peer.ip(), host, unix_now(), server.uptime_secs())
-                .with_transport(stream.is_tls(), stream.certfp()),
+            Client::new(
+                id,
+                peer.ip(),
+                host,
+                unix_now(),
+                server.uptime_secs(),
+                server.budget.clone(),
+            )
+            .with_transport(stream.is_tls(), stream.certfp()),
         );
         server.clients.insert(id, client.clone());
         info!("connected");
@@ -92,16 +101,22 @@ pub(crate) async fn run(
         let mut session = Session::new(client.clone());
         session.charset = charset;
         session.listener_charset = charset;
-        session.flood = crate::guard::Bucket::new(server.config.flood.burst);
-        session.flood_exempt = server.config.flood.lines_per_second == 0.0
-            || crate::guard::is_exempt(&server.config, peer.ip());
+        session.flood = crate::guard::Bucket::new(server.config().flood.burst);
+        session.flood_exempt = server.config().flood.lines_per_second == 0.0
+            || crate::guard::is_exempt(&server.config(), peer.ip());
         let reason = conn.drive(&server, &mut session, &cancel).await;
         commands::disconnect(&server, &mut session, &reason);
         server.clients.remove(&id);
         conn.use_charset(session.charset);
         // Whatever was queued, then the ERROR, within a short grace period.
-        let _ = tokio::time::timeout(Duration::from_secs(2), conn.flush_all(&client)).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            conn.flush_all(&client, &server.stats),
+        )
+        .await;
         conn.stream.shutdown().await;
+        client.outbox.discard();
+        server.stats.read_buffer(conn.rbuf.capacity(), 0);
         info!(reason = %reason.log, "disconnected");
     }
     .instrument(span)
@@ -205,7 +220,7 @@ impl Conn {
                     self.throttled = None;
                 }
                 r = self.stream.readable(), if pending.is_none() && !self.eof
-                    && !(self.throttled.is_some() && self.rbuf.len() >= server.config.flood.recvq_bytes) => {
+                    && !(self.throttled.is_some() && self.rbuf.len() >= server.config().flood.recvq_bytes) => {
                     if r.is_err() { return Ending::new("Connection reset", None); }
                     if let Err(e) = self.fill(server, session) {
                         return Ending::new(format!("Read error: {e}"), None);
@@ -215,8 +230,9 @@ impl Conn {
                     }
                 }
             }
-            if self.throttled.is_some() && self.rbuf.len() >= server.config.flood.recvq_bytes {
+            if self.throttled.is_some() && self.rbuf.len() >= server.config().flood.recvq_bytes {
                 // Held back and still sending: more waits than may wait.
+                server.stats.excess_flood.fetch_add(1, Ordering::Relaxed);
                 return Ending::new("Excess Flood", Some("Excess Flood".into()));
             }
             if client.take_guest_nick_request() && pending.is_none() && session.registered {
@@ -225,12 +241,23 @@ impl Conn {
             if let Some(reason) = client.take_kill() {
                 return Ending::new(reason.clone(), Some(reason));
             }
-            if client.outbox.overflowed() {
-                return Ending::new("SendQ exceeded", Some("SendQ exceeded".into()));
+            if let Some(why) = client.outbox.overflowed() {
+                // Free the queue now, not after a flush that would never end.
+                self.wq.clear();
+                client.outbox.discard();
+                let (text, counter) = match why {
+                    Overflow::SendQ => ("SendQ exceeded", &server.stats.sendq_exceeded),
+                    Overflow::Budget => (
+                        "SendQ exceeded (server memory budget)",
+                        &server.stats.budget_shed,
+                    ),
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                return Ending::new(text, Some(text.into()));
             }
             if !self.blocked {
                 self.use_charset(session.charset);
-                if let Err(e) = self.write_some(&client) {
+                if let Err(e) = self.write_some(&client, &server.stats) {
                     return Ending::new(format!("Write error: {e}"), None);
                 }
             }
@@ -240,6 +267,17 @@ impl Conn {
     /// Reads what the socket has until it would block (or ends).
     fn fill(&mut self, server: &Server, session: &Session) -> io::Result<()> {
         let limit = MAX_LINE + MAX_CLIENT_TAGS + 4;
+        let (held, had) = (self.rbuf.capacity(), self.rbuf.len());
+        let r = self.fill_inner(server, session, limit);
+        server.stats.read_buffer(held, self.rbuf.capacity());
+        server
+            .stats
+            .bytes_in
+            .fetch_add((self.rbuf.len() - had) as u64, Ordering::Relaxed);
+        r
+    }
+
+    fn fill_inner(&mut self, server: &Server, session: &Session, limit: usize) -> io::Result<()> {
         loop {
             if self.rbuf.capacity() - self.rbuf.len() < 512 {
                 self.rbuf.reserve(READ_CHUNK);
@@ -280,6 +318,7 @@ impl Conn {
         // Raw lines in another charset may be longer than their UTF-8
         // form; the limit is checked on the UTF-8 form after decoding.
         self.unprocessed = false;
+        let mut lines = 0u64;
         while start < self.rbuf.len() {
             let buf = &self.rbuf[start..];
             if self.discarding {
@@ -300,7 +339,7 @@ impl Conn {
                 Ok(Some(frame)) => {
                     // Receive flood control: over budget, the line waits.
                     if !session.flood_exempt && session.oper_name.is_none() {
-                        let f = &server.config.flood;
+                        let f = &server.config().flood;
                         if let Err(at) = session.flood.take(
                             std::time::Instant::now(),
                             f.lines_per_second,
@@ -313,6 +352,7 @@ impl Conn {
                     }
                     let line = &buf[..frame.len];
                     start += frame.consumed;
+                    lines += 1;
                     if line.iter().all(|&b| b == b' ') {
                         // blank: ignored
                     } else if session.charset.is_utf8_only() {
@@ -338,9 +378,11 @@ impl Conn {
                 }
             }
         }
+        server.stats.lines_in.fetch_add(lines, Ordering::Relaxed);
         self.rbuf.drain(..start);
         if self.rbuf.is_empty() {
             // Idle clients hold no read buffer.
+            server.stats.read_buffer(self.rbuf.capacity(), 0);
             self.rbuf = Vec::new();
         }
     }
@@ -377,7 +419,7 @@ impl Conn {
     }
 
     /// Writes what is queued, as far as the socket takes it without blocking.
-    fn write_some(&mut self, client: &Client) -> io::Result<()> {
+    fn write_some(&mut self, client: &Client, stats: &Stats) -> io::Result<()> {
         loop {
             if self.wq.is_empty() {
                 self.take_queued(client);
@@ -411,6 +453,7 @@ impl Conn {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(mut n) => {
                     client.outbox.written(n);
+                    stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
                     while n > 0 {
                         let front = self.wq.front_mut().expect("written bytes were queued");
                         if front.len() <= n {
@@ -433,9 +476,9 @@ impl Conn {
     }
 
     /// Writes everything queued, waiting for the socket as needed.
-    async fn flush_all(&mut self, client: &Client) {
+    async fn flush_all(&mut self, client: &Client, stats: &Stats) {
         loop {
-            if self.write_some(client).is_err() {
+            if self.write_some(client, stats).is_err() {
                 return;
             }
             if self.wq.is_empty() && client.outbox.is_empty() && !self.stream.has_pending_write() {

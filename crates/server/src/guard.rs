@@ -46,10 +46,25 @@ pub struct Ticket {
     admission: Arc<Admission>,
     ip: IpAddr,
     counted: bool,
+    /// The listener the connection came in on, for its open count.
+    listener: Option<Arc<crate::stats::ListenerStats>>,
+}
+
+impl Ticket {
+    /// Counts the connection as open on `l` until the ticket is dropped.
+    pub fn on_listener(mut self, l: Arc<crate::stats::ListenerStats>) -> Ticket {
+        l.open.fetch_add(1, Ordering::Relaxed);
+        l.accepted.fetch_add(1, Ordering::Relaxed);
+        self.listener = Some(l);
+        self
+    }
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
+        if let Some(l) = &self.listener {
+            l.open.fetch_sub(1, Ordering::Relaxed);
+        }
         let a = &self.admission;
         a.total.fetch_sub(1, Ordering::Relaxed);
         if self.counted {
@@ -66,6 +81,13 @@ impl Drop for Ticket {
             });
             a.per_net.remove_if(&net, |_, n| *n == 0);
         }
+    }
+}
+
+impl Admission {
+    /// Connections admitted and not yet closed.
+    pub fn total(&self) -> usize {
+        self.total.load(Ordering::Relaxed)
     }
 }
 
@@ -124,6 +146,7 @@ impl Admission {
             admission: self.clone(),
             ip,
             counted: !exempt,
+            listener: None,
         })
     }
 }
@@ -203,7 +226,7 @@ pub fn dline_reason(server: &crate::Server, ip: IpAddr) -> Option<String> {
 
 /// The reason of a KLINE matching `user@host` or `user@address`, if any.
 pub fn kline_reason(server: &crate::Server, user: &str, host: &str, ip: IpAddr) -> Option<String> {
-    let cm = server.config.casemap;
+    let cm = server.config().casemap;
     let by_host = cm.fold_lossy(&format!("{user}@{host}"));
     let by_ip = cm.fold_lossy(&format!("{user}@{}", ip.to_canonical()));
     let now = crate::unix_millis();
@@ -273,5 +296,82 @@ mod tests {
         // same /24: same network part
         assert_eq!(h.split('.').nth(1), other.split('.').nth(1));
         assert_ne!(h.split('.').next(), other.split('.').next());
+    }
+}
+
+/// The target-change limit (solanum's "targets changing too fast"): a
+/// client may start conversations with `max` new nicks at once, then one
+/// more every `every`. The last `max` nicks it wrote to cost nothing again.
+/// Made at a client's first private message, so idle clients carry none.
+#[derive(Debug)]
+pub struct TargetChanges {
+    recent: std::collections::VecDeque<u64>,
+    tokens: f64,
+    at: Instant,
+    /// Operators were told this client hit the limit (until it refills).
+    pub warned: bool,
+}
+
+impl TargetChanges {
+    pub fn new(max: u32, now: Instant) -> TargetChanges {
+        TargetChanges {
+            recent: std::collections::VecDeque::new(),
+            tokens: f64::from(max),
+            at: now,
+            warned: false,
+        }
+    }
+
+    /// May the client write to the target hashed `h`? `free`: it does not
+    /// count (the target wrote first, or is on the ACCEPT list).
+    pub fn allow(&mut self, h: u64, free: bool, now: Instant, max: u32, every: Duration) -> bool {
+        if let Some(i) = self.recent.iter().position(|&r| r == h) {
+            self.recent.remove(i);
+            self.recent.push_back(h);
+            return true;
+        }
+        let gained = now.duration_since(self.at).as_secs_f64() / every.as_secs_f64();
+        self.tokens = (self.tokens + gained).min(f64::from(max));
+        self.at = now;
+        if !free {
+            if self.tokens < 1.0 {
+                return false;
+            }
+            self.tokens -= 1.0;
+            self.warned = false;
+        }
+        self.recent.push_back(h);
+        while self.recent.len() > max as usize {
+            self.recent.pop_front();
+        }
+        true
+    }
+}
+
+/// A short hash of a casefolded nick, for [`TargetChanges`].
+pub fn target_hash(folded: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    folded.hash(&mut h);
+    h.finish()
+}
+
+#[cfg(test)]
+mod target_change_tests {
+    use super::*;
+
+    #[test]
+    fn new_targets_cost_a_slot_and_slots_come_back() {
+        let t0 = Instant::now();
+        let every = Duration::from_secs(10);
+        let mut t = TargetChanges::new(3, t0);
+        for h in 1..=3 {
+            assert!(t.allow(h, false, t0, 3, every));
+        }
+        assert!(!t.allow(4, false, t0, 3, every), "a fourth new target");
+        assert!(t.allow(2, false, t0, 3, every), "a recent target is free");
+        assert!(t.allow(9, true, t0, 3, every), "a free target");
+        assert!(t.allow(4, false, t0 + every, 3, every), "one slot back");
+        assert!(!t.allow(5, false, t0 + every, 3, every));
     }
 }

@@ -45,6 +45,7 @@ pub mod outbox;
 pub mod reply;
 pub mod router;
 pub mod session;
+pub mod stats;
 pub mod tls;
 
 use std::collections::{HashMap, VecDeque};
@@ -81,7 +82,16 @@ pub struct WhowasEntry {
 
 /// Everything shared between connection tasks.
 pub struct Server {
-    pub config: Config,
+    /// The running configuration: swapped whole by REHASH (and SIGHUP),
+    /// read lock-free ([`Server::config`]).
+    config: arc_swap::ArcSwap<Config>,
+    /// The file the configuration came from, and what the command line
+    /// overrode in it: REHASH reads the file again.
+    config_source: Option<ConfigSource>,
+    /// The server's name (fixed for the run, unlike the rest of `config`).
+    pub name: String,
+    /// TLS listeners' certificates, reloaded by REHASH.
+    pub tls: Mutex<Vec<Arc<tls::Tls>>>,
     pub clients: DashMap<ClientId, Arc<Client>>,
     pub nicks: DashMap<String, Arc<Client>>,
     pub channels: DashMap<String, Arc<Channel>>,
@@ -98,7 +108,8 @@ pub struct Server {
     msgid_nonce: u64,
     start: Instant,
     pub created: String,
-    pub isupport: Vec<String>,
+    /// RPL_ISUPPORT tokens (they follow the limits, so REHASH renews them).
+    isupport: arc_swap::ArcSwap<Vec<String>>,
     /// Where accounts, lists, offline messages and history live.
     pub store: Arc<dyn Store>,
     /// Casefolded names of every registered account (loaded at start):
@@ -116,8 +127,15 @@ pub struct Server {
     /// Operators' KLINEs and DLINEs (rarely written; read at connect and
     /// registration, never on the message path).
     pub bans: std::sync::RwLock<Vec<ferry_store::ServerBan>>,
-    /// Operators with user mode +s: who gets server notices.
-    pub snotice_watchers: DashMap<ClientId, Arc<Client>>,
+    /// Operators with user mode +s: who gets server notices, and their
+    /// snomask (bits of [`client::SNOMASKS`]).
+    pub snotice_watchers: DashMap<ClientId, (Arc<Client>, u32)>,
+    /// The memory budget every client's send queue counts in.
+    pub budget: Arc<outbox::Budget>,
+    /// Traffic and command counters (STATS).
+    pub stats: stats::Stats,
+    /// Every listener's counters (STATS P), filled by `serve`.
+    pub listeners: Mutex<Vec<Arc<stats::ListenerStats>>>,
 }
 
 impl Server {
@@ -148,6 +166,9 @@ impl Server {
             admission: Arc::new(guard::Admission::default()),
             bans: std::sync::RwLock::new(bans),
             snotice_watchers: DashMap::new(),
+            stats: stats::Stats::default(),
+            budget: Arc::new(outbox::Budget::new(config.limits.sendq_total_bytes)),
+            listeners: Mutex::new(Vec::new()),
             clients: DashMap::new(),
             nicks: DashMap::new(),
             channels: DashMap::new(),
@@ -162,8 +183,73 @@ impl Server {
             msgid_nonce: rand::random::<u64>() & 0xffff_ffff,
             start: Instant::now(),
             created: router::format_time(SystemTime::now()),
-            isupport,
-            config,
+            isupport: arc_swap::ArcSwap::from_pointee(isupport),
+            config_source: None,
+            name: config.server_name.clone(),
+            config: arc_swap::ArcSwap::from_pointee(config),
+            tls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The running configuration (a cheap, lock-free snapshot).
+    pub fn config(&self) -> arc_swap::Guard<Arc<Config>> {
+        self.config.load()
+    }
+
+    pub fn isupport(&self) -> Arc<Vec<String>> {
+        self.isupport.load_full()
+    }
+
+    /// Reads the configuration file again and applies it (REHASH, SIGHUP):
+    /// limits, flood control, MOTD, operators, accounts and privacy
+    /// settings take effect at once; TLS listeners read their certificate
+    /// files again. What the running server is built on stays: server and
+    /// network name, casemapping, data directory and listeners (they need
+    /// a restart; the reply says so). Returns what was read, or why not.
+    pub fn rehash(&self) -> Result<String, String> {
+        let Some(src) = &self.config_source else {
+            tls::reload_all(&self.tls.lock().expect("tls lock"));
+            return Err(
+                "no configuration file (started on defaults); TLS certificates reloaded".into(),
+            );
+        };
+        let mut new = Config::load(&src.path).map_err(|e| e.to_string())?;
+        let old = self.config();
+        let mut kept = Vec::new();
+        if let Some(l) = &src.listen {
+            new.listen = l.clone();
+        }
+        if let Some(d) = &src.data_dir {
+            new.data_dir = d.clone();
+        }
+        macro_rules! keep {
+            ($($field:ident).+, $what:expr) => {
+                if new.$($field).+ != old.$($field).+ {
+                    kept.push($what);
+                    new.$($field).+ = old.$($field).+.clone();
+                }
+            };
+        }
+        keep!(server_name, "server name");
+        keep!(network, "network name");
+        keep!(casemap, "casemapping");
+        keep!(data_dir, "data directory");
+        keep!(listen, "listeners");
+        if new.privacy.cloak_key.is_none() {
+            new.privacy.cloak_key = old.privacy.cloak_key.clone();
+        }
+        self.isupport.store(Arc::new(isupport::tokens(&new)));
+        self.budget.set_limit(new.limits.sendq_total_bytes);
+        self.config.store(Arc::new(new));
+        tls::reload_all(&self.tls.lock().expect("tls lock"));
+        let path = src.path.display().to_string();
+        if kept.is_empty() {
+            Ok(path)
+        } else {
+            Ok(format!(
+                "{path} (unchanged until restart: {})",
+                kept.join(", ")
+            ))
         }
     }
 
@@ -183,7 +269,7 @@ impl Server {
     }
 
     pub fn fold_nick(&self, nick: &str) -> Option<String> {
-        self.config.casemap.fold(nick).map(|c| c.into_owned())
+        self.config().casemap.fold(nick).map(|c| c.into_owned())
     }
 
     pub fn find_nick(&self, nick: &str) -> Option<Arc<Client>> {
@@ -195,7 +281,7 @@ impl Server {
     }
 
     pub fn find_channel(&self, name: &str) -> Option<Arc<Channel>> {
-        let f = self.config.casemap.fold(name)?;
+        let f = self.config().casemap.fold(name)?;
         self.channels.get(f.as_ref()).map(|c| c.clone())
     }
 
@@ -210,27 +296,35 @@ impl Server {
             .unwrap_or(Err(StoreError::Closed))
     }
 
-    /// A server notice to every operator watching (+s): connects, exits,
-    /// kills, floods, refused connections, bans.
-    pub fn snote(&self, text: &str) {
+    /// A server notice to every operator watching (+s) with `letter` in
+    /// their snomask (see [`client::SNOMASKS`]): connects, exits, kills,
+    /// floods, refused connections, bans.
+    pub fn snote(&self, letter: char, text: &str) {
         if self.snotice_watchers.is_empty() {
             return;
         }
-        let sendq = self.config.limits.sendq_bytes;
+        let Some(bit) = client::snomask_bit(letter) else {
+            return;
+        };
+        let cfg = self.config();
         for w in self.snotice_watchers.iter() {
+            let (c, mask) = w.value();
+            if mask & bit == 0 {
+                continue;
+            }
             let line = format!(
                 ":{} NOTICE {} :*** Notice -- {text}\r\n",
-                self.config.server_name,
-                w.nick()
+                cfg.server_name,
+                c.nick()
             );
-            w.send_bytes(&bytes::Bytes::from(line), sendq);
+            c.send_bytes(&bytes::Bytes::from(line), cfg.limits.sendq_bytes);
         }
     }
 
     pub fn add_whowas(&self, e: WhowasEntry) {
         let mut w = self.whowas.lock().expect("whowas lock");
         w.push_front(e);
-        w.truncate(self.config.limits.whowas_entries);
+        w.truncate(self.config().limits.whowas_entries);
     }
 }
 
@@ -301,13 +395,44 @@ fn cloak_key(dir: &std::path::Path) -> std::io::Result<Vec<u8>> {
     }
 }
 
+/// Where the running configuration came from (see [`Server::rehash`]).
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    pub path: std::path::PathBuf,
+    /// `--listen` given on the command line: kept over the file's.
+    pub listen: Option<Vec<config::Listen>>,
+    /// `--data-dir` given on the command line.
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+/// How the embedding program (`ferry serve`, the tests) controls a
+/// running server besides shutting it down.
+#[derive(Debug, Default)]
+pub struct Control {
+    /// The configuration file, for REHASH.
+    pub source: Option<ConfigSource>,
+    /// Each message asks for a rehash (SIGHUP).
+    pub rehash: Option<tokio::sync::mpsc::UnboundedReceiver<()>>,
+}
+
 /// Runs the server on already-bound listeners until `shutdown` resolves,
 /// then tells every client (`ERROR`), flushes and returns. `main` and the
 /// tests start the server the same way.
 pub async fn serve(
+    config: Config,
+    listeners: Vec<Listener>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    serve_with(config, listeners, shutdown, Control::default()).await
+}
+
+/// [`serve`], with a configuration file to REHASH from and a channel of
+/// rehash requests.
+pub async fn serve_with(
     mut config: Config,
     listeners: Vec<Listener>,
     shutdown: impl Future<Output = ()>,
+    control: Control,
 ) -> std::io::Result<()> {
     if config.privacy.cloak && config.privacy.cloak_key.is_none() {
         config.privacy.cloak_key = Some(cloak_key(&config.data_dir)?);
@@ -325,21 +450,59 @@ pub async fn serve(
     let history_stop = CancellationToken::new();
     let (history, history_task) =
         history::History::start(store.clone(), retention, history_stop.clone());
-    let server = Arc::new(Server::new(config, store, history));
+    let mut server = Server::new(config, store, history);
+    server.config_source = control.source;
+    *server.tls.get_mut().expect("tls lock") =
+        listeners.iter().filter_map(|l| l.tls.clone()).collect();
+    let server = Arc::new(server);
     let tracker = TaskTracker::new();
+    if let Some(mut rx) = control.rehash {
+        let (server, cancel) = (server.clone(), cancel.clone());
+        tracker.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    r = rx.recv() => if r.is_none() { return },
+                }
+                match server.rehash() {
+                    Ok(what) => {
+                        info!(%what, "rehashed");
+                        server.snote('s', &format!("Rehashing {what} (signal)"));
+                    }
+                    Err(e) => warn!(
+                        error = %e,
+                        "rehash failed; the running configuration and certificates stay"
+                    ),
+                }
+            }
+        });
+    }
     for listener in listeners {
-        if let Ok(addr) = listener.tcp.local_addr() {
-            let tls = listener.tls.is_some();
-            info!(%addr, charset = listener.charset.name(), tls, "listening");
-        }
+        let address = listener.tcp.local_addr()?;
+        let tls = listener.tls.is_some();
+        info!(addr = %address, charset = listener.charset.name(), tls, "listening");
+        let counters = Arc::new(stats::ListenerStats {
+            address,
+            charset: listener.charset.name(),
+            tls,
+            accepted: AtomicU64::new(0),
+            open: AtomicUsize::new(0),
+        });
+        server
+            .listeners
+            .lock()
+            .expect("listeners lock")
+            .push(counters.clone());
         tracker.spawn(accept_loop(
             server.clone(),
             listener,
+            counters,
             cancel.clone(),
             tracker.clone(),
         ));
     }
     tracker.spawn(sweeper(server.clone(), cancel.clone()));
+    tracker.spawn(shedder(server.clone(), cancel.clone()));
     shutdown.await;
     info!("shutting down");
     cancel.cancel();
@@ -358,6 +521,7 @@ pub async fn serve(
 async fn accept_loop(
     server: Arc<Server>,
     listener: Listener,
+    counters: Arc<stats::ListenerStats>,
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -369,6 +533,7 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
+                server.stats.accepted.fetch_add(1, Ordering::Relaxed);
                 if let Some(reason) = guard::dline_reason(&server, peer.ip()) {
                     tracker.spawn(refuse(
                         server.clone(),
@@ -379,8 +544,8 @@ async fn accept_loop(
                     ));
                     continue;
                 }
-                let ticket = match server.admission.admit(&server.config, peer.ip()) {
-                    Ok(t) => t,
+                let ticket = match server.admission.admit(&server.config(), peer.ip()) {
+                    Ok(t) => t.on_listener(counters.clone()),
                     Err(reason) => {
                         tracker.spawn(refuse(
                             server.clone(),
@@ -424,10 +589,19 @@ async fn refuse(
 ) {
     use tokio::io::AsyncWriteExt;
     warn!(%peer, %reason, "connection refused");
-    server.snote(&format!(
-        "Connection refused from {}: {reason}",
-        peer.ip().to_canonical()
-    ));
+    server.stats.refused.fetch_add(1, Ordering::Relaxed);
+    let letter = if reason.starts_with("D-lined") {
+        'r'
+    } else {
+        'f'
+    };
+    server.snote(
+        letter,
+        &format!(
+            "Connection refused from {}: {reason}",
+            peer.ip().to_canonical()
+        ),
+    );
     if !plain {
         // A TLS client could not read a plain-text ERROR: just close.
         return;
@@ -443,18 +617,71 @@ async fn refuse(
     .await;
 }
 
+/// Keeps all send queues within the memory budget: when their total passes
+/// the soft limit, the clients with the largest queues (the slowest
+/// readers) are disconnected, largest first, until what they hold brings
+/// the total under 9/10 of the limit. Their queues are freed by their own
+/// tasks at once ([`outbox::Outbox::discard`]).
+async fn shedder(server: Arc<Server>, cancel: CancellationToken) {
+    let budget = server.budget.clone();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = budget.pressure.notified() => {}
+        }
+        let soft = budget.soft();
+        let queued = budget.queued();
+        if queued <= soft {
+            continue;
+        }
+        let queues: Vec<(usize, Arc<Client>)> = server
+            .clients
+            .iter()
+            .map(|c| (c.outbox.pending(), c.value().clone()))
+            .filter(|(n, c)| *n > 0 && c.outbox.overflowed().is_none())
+            .collect();
+        let mut freed = 0;
+        let mut shed = 0;
+        for (n, c) in outbox::slowest_first(queues, queued, soft) {
+            c.outbox.overflow(outbox::Overflow::Budget);
+            server.snote(
+                'f',
+                &format!("Memory budget: shedding {} ({} bytes queued)", c.nick(), n),
+            );
+            freed += n;
+            shed += 1;
+        }
+        warn!(
+            queued,
+            soft, shed, freed, "send queues over the memory budget"
+        );
+        // Let the shed connections free their queues before looking again.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// One coarse periodic sweep finds dead and unregistered-too-long clients,
 /// instead of a timer per connection.
 async fn sweeper(server: Arc<Server>, cancel: CancellationToken) {
-    let limits = &server.config.limits;
-    let period = (limits.ping_interval / 4).clamp(Duration::from_secs(1), Duration::from_secs(15));
-    let mut tick = tokio::time::interval(period);
+    let period = |cfg: &Config| {
+        (cfg.limits.ping_interval / 4).clamp(Duration::from_secs(1), Duration::from_secs(15))
+    };
+    let mut every = period(&server.config());
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let ping = bytes::Bytes::from(format!("PING :{}\r\n", server.config.server_name));
+    let ping = bytes::Bytes::from(format!("PING :{}\r\n", server.name));
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tick.tick() => {}
+        }
+        // Read each sweep: REHASH may have changed the limits.
+        let cfg = server.config();
+        let limits = &cfg.limits;
+        if period(&cfg) != every {
+            every = period(&cfg);
+            tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
         let now = server.uptime_secs();
         let unix = unix_now();

@@ -70,6 +70,8 @@ pub struct Session {
     pub flood: crate::guard::Bucket,
     /// From an exempt network, or flood control is off.
     pub flood_exempt: bool,
+    /// Target-change limit state, from the first private message on.
+    pub targets: Option<Box<crate::guard::TargetChanges>>,
     /// What this connection's wire speaks (its listener's, or `CHARSET`).
     pub charset: Charset,
     /// Its listener's charset (`CHARSET utf-8` keeps its fallback).
@@ -106,6 +108,7 @@ impl Session {
             pending: None,
             flood: crate::guard::Bucket::new(1),
             flood_exempt: false,
+            targets: None,
             charset: Charset::UTF8,
             listener_charset: Charset::UTF8,
         }

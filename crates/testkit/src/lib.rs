@@ -184,6 +184,17 @@ impl TestClient {
         TestClient::over(Box::new(r), Box::new(w), None)
     }
 
+    /// Connects with a small receive window (4 KiB), so a client that stops
+    /// reading backs up into the server's queue after a few kilobytes
+    /// instead of the megabytes loopback buffers hold.
+    pub async fn connect_small_window(addr: std::net::SocketAddr) -> TestClient {
+        let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+        sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let s = sock.connect(addr).await.expect("connect");
+        let (r, w) = s.into_split();
+        TestClient::over(Box::new(r), Box::new(w), None)
+    }
+
     fn over(
         r: Box<dyn AsyncRead + Send + Unpin>,
         w: Box<dyn AsyncWrite + Send + Unpin>,

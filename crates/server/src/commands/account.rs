@@ -27,7 +27,7 @@ pub(super) fn register(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     };
     let name = name.to_string();
     let password = password.to_string();
-    if !cx.s.registered && !cx.server.config.accounts.register_before_connect {
+    if !cx.s.registered && !cx.server.config().accounts.register_before_connect {
         return Err(fail_register(
             "COMPLETE_CONNECTION_REQUIRED",
             &name,
@@ -67,6 +67,9 @@ fn start_registration(cx: &mut Ctx<'_>, name: String, password: String, via: Via
             "You are already logged in",
         );
     }
+    if !cx.me().tls && cx.server.config().accounts.require_tls_for_plain {
+        return fail(cx, "TLS_REQUIRED", &name, NEW_PASSWORD_NEEDS_TLS);
+    }
     let name = match name.as_str() {
         // The current nick, or the one just refused as in use.
         "*" if nick == "*" => cx.s.nick_attempt.clone().unwrap_or(nick.clone()),
@@ -86,7 +89,7 @@ fn start_registration(cx: &mut Ctx<'_>, name: String, password: String, via: Via
             return fail(cx, "ACCOUNT_EXISTS", &name, "That name is in use");
         }
     }
-    let cfg = &cx.server.config;
+    let cfg = &cx.server.config();
     if !is_valid_nick(&name, cfg.casemap, cfg.limits.nick_length)
         || name.eq_ignore_ascii_case(NICKSERV)
     {
@@ -252,9 +255,9 @@ fn sasl_start(cx: &mut Ctx<'_>, mechanism: &str) -> Outcome {
         ));
     }
     let tls = cx.me().tls;
-    let mechanisms = crate::caps::sasl_mechanisms(&cx.server.config, tls);
+    let mechanisms = crate::caps::sasl_mechanisms(&cx.server.config(), tls);
     let step = match mechanism.to_ascii_uppercase().as_str() {
-        "PLAIN" if !tls && cx.server.config.accounts.require_tls_for_plain => {
+        "PLAIN" if !tls && cx.server.config().accounts.require_tls_for_plain => {
             // Refused before the password is sent.
             cx.reply.line(format!(
                 ":{} NOTE AUTHENTICATE TLS_REQUIRED :{PLAIN_NEEDS_TLS}",
@@ -349,6 +352,10 @@ fn sasl_external(cx: &mut Ctx<'_>, payload: &[u8]) -> Outcome {
     });
     Ok(())
 }
+
+/// Why REGISTER and SET PASSWORD are refused on a plain-text connection.
+const NEW_PASSWORD_NEEDS_TLS: &str =
+    "This server takes new passwords only over TLS: reconnect with TLS";
 
 /// Why a password is refused on a plain-text connection.
 const PLAIN_NEEDS_TLS: &str = "This server takes passwords only over TLS: \
@@ -523,7 +530,7 @@ pub(super) fn nickserv(cx: &mut Ctx<'_>, text: &str) -> Outcome {
                 nickserv_say(cx, "You are already logged in.");
                 return Ok(());
             }
-            if !cx.me().tls && cx.server.config.accounts.require_tls_for_plain {
+            if !cx.me().tls && cx.server.config().accounts.require_tls_for_plain {
                 nickserv_say(cx, PLAIN_NEEDS_TLS);
                 return Ok(());
             }
@@ -549,10 +556,14 @@ pub(super) fn nickserv(cx: &mut Ctx<'_>, text: &str) -> Outcome {
                 nickserv_say(cx, "Log in first; syntax: SET PASSWORD <new password>");
                 return Ok(());
             };
-            if password.chars().count() < cx.server.config.accounts.min_password_length {
+            if !cx.me().tls && cx.server.config().accounts.require_tls_for_plain {
+                nickserv_say(cx, NEW_PASSWORD_NEEDS_TLS);
+                return Ok(());
+            }
+            if password.chars().count() < cx.server.config().accounts.min_password_length {
                 let text = format!(
                     "Passwords must be at least {} characters.",
-                    cx.server.config.accounts.min_password_length
+                    cx.server.config().accounts.min_password_length
                 );
                 nickserv_say(cx, &text);
                 return Ok(());

@@ -47,7 +47,7 @@ pub(super) fn join(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
 }
 
 fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
-    let cfg = &cx.server.config;
+    let cfg = &cx.server.config();
     if !is_valid_channel(name, cfg.casemap, cfg.limits.channel_length) {
         return Err(Reject::NoSuchChannel(name.into()));
     }
@@ -315,7 +315,7 @@ pub(super) fn topic(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     };
     let text: String = text
         .chars()
-        .take(cx.server.config.limits.topic_length)
+        .take(cx.server.config().limits.topic_length)
         .collect();
     let prefix = cx.prefix();
     let e = cx.event(format!(":{prefix} TOPIC {} :{text}\r\n", ch.name));
@@ -413,7 +413,7 @@ fn parse_filter(f: &str, now: u64, casemap: ferry_proto::Casemap) -> Option<Filt
 
 pub(super) fn list(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let now = unix_now();
-    let casemap = cx.server.config.casemap;
+    let casemap = cx.server.config().casemap;
     let filters: Vec<Filter> = msg
         .param(0)
         .unwrap_or("")
@@ -520,7 +520,7 @@ pub(super) fn invite(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     }
     cx.num(RPL_INVITING, &[&tnick, &ch.name]);
     // SILENCE drops invites too, without a word to the inviter.
-    let my_mask = cx.server.config.casemap.fold_lossy(&prefix);
+    let my_mask = cx.server.config().casemap.fold_lossy(&prefix);
     if !super::messaging::is_silenced(&target, &my_mask) {
         e.deliver(&target, sendq);
     }
@@ -564,7 +564,7 @@ fn kick_from(cx: &mut Ctx<'_>, name: &str, users: &[&str], reason: Option<&str>)
     let me = cx.me().clone();
     let prefix = cx.prefix();
     let my_nick = me.nick();
-    let max = cx.server.config.limits.kick_length;
+    let max = cx.server.config().limits.kick_length;
     let reason: String = reason
         .filter(|r| !r.is_empty())
         .unwrap_or(&my_nick)

@@ -27,7 +27,7 @@ fn parse_ref(s: &str) -> Option<Bound> {
 
 fn parse_limit(cx: &Ctx<'_>, s: Option<&str>) -> Option<usize> {
     let n: usize = s?.parse().ok()?;
-    Some(n.min(cx.server.config.history.max_query))
+    Some(n.min(cx.server.config().history.max_query))
 }
 
 pub(super) fn chathistory(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {

@@ -98,7 +98,7 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
     cx.defer(async move {
         let a = account.clone();
         let missed_since = server.missed_since.remove(&account).map(|(_, t)| t);
-        let max = server.config.history.max_query;
+        let max = server.config().history.max_query;
         if missed_since.is_some() {
             server.history.flush().await;
         }
@@ -158,7 +158,7 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
 }
 
 fn install_lists(cx: &mut Ctx<'_>, accept: &[ListEntry], silence: &[ListEntry]) {
-    let casemap = cx.server.config.casemap;
+    let casemap = cx.server.config().casemap;
     let me = cx.me().clone();
     let mut l = me.lists();
     l.accept = accept.iter().map(|e| e.key.clone()).collect::<HashSet<_>>();
@@ -235,7 +235,7 @@ fn deliver_offline(cx: &mut Ctx<'_>, account: &str, msgs: Vec<(i64, StoredMessag
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        if me.outbox.pending() != 0 || me.outbox.overflowed() {
+        if me.outbox.pending() != 0 || me.outbox.overflowed().is_some() {
             warn!(%account, "offline messages not acknowledged: the client is not reading");
             return then(|_cx: &mut Ctx<'_>| {});
         }

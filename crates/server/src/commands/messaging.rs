@@ -2,6 +2,8 @@
 //! groups; to NickServ; and to registered accounts that are offline, whose
 //! messages wait in the store (docs/DURABILITY.md, docs/FRIENDS.md).
 
+use std::sync::atomic::Ordering;
+
 use ferry_proto::{mask, numeric::*, Message};
 use ferry_store::{dm_key, EnqueueRefused, ListKind, StoredMessage};
 use tracing::warn;
@@ -89,9 +91,9 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
     if kind == Kind::Tagmsg && tags.is_none() && msg.tags_raw.is_none() {
         return Ok(());
     }
-    let max = cx.server.config.limits.max_targets;
+    let max = cx.server.config().limits.max_targets;
     let prefix = cx.prefix();
-    let casemap = cx.server.config.casemap;
+    let casemap = cx.server.config().casemap;
     let mut seen: Vec<String> = Vec::new();
     let mut waiting = Vec::new();
     for (i, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
@@ -121,6 +123,8 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
         } else if target.eq_ignore_ascii_case(NICKSERV) && kind == Kind::Privmsg {
             // No echo: what is said to NickServ holds passwords.
             nickserv(cx, text)?;
+            continue;
+        } else if !target_change_ok(cx, target) {
             continue;
         } else {
             match to_nick(cx, target, &event, text, kind) {
@@ -221,7 +225,7 @@ fn to_channel(
         return Err(Reject::NoSuchChannel(name.into()));
     };
     let me = cx.me().clone();
-    let mask = cx.server.config.casemap.fold_lossy(&me.info().prefix());
+    let mask = cx.server.config().casemap.fold_lossy(&me.info().prefix());
     let sendq = cx.sendq();
     {
         let st = ch.lock();
@@ -303,6 +307,55 @@ enum ToNick {
     Refused,
 }
 
+/// The target-change limit: may this client write to `target` (a nick)?
+/// If not, it is told (707) and operators watching floods (+s b) once.
+fn target_change_ok(cx: &mut Ctx<'_>, target: &str) -> bool {
+    let cfg = cx.server.config();
+    let f = &cfg.flood;
+    if f.target_changes == 0 || cx.s.flood_exempt || cx.s.oper_name.is_some() {
+        return true;
+    }
+    let Some(folded) = cx.server.fold_nick(target) else {
+        return true;
+    };
+    // A nick that does not exist is answered 401 and costs nothing.
+    if !cx.server.nicks.contains_key(&folded) && !cx.server.registered_names.contains(&folded) {
+        return true;
+    }
+    let h = crate::guard::target_hash(&folded);
+    let me = cx.me().clone();
+    let free = me.last_dm_from.load(Ordering::Relaxed) == h
+        || cx.s.folded_nick.as_deref() == Some(folded.as_str())
+        || me.lists().accept.contains(&folded);
+    let now = std::time::Instant::now();
+    let (max, every) = (f.target_changes, f.target_change_every);
+    drop(cfg);
+    let t =
+        cx.s.targets
+            .get_or_insert_with(|| Box::new(crate::guard::TargetChanges::new(max, now)));
+    if t.allow(h, free, now, max, every) {
+        return true;
+    }
+    let tell_opers = !std::mem::replace(&mut t.warned, true);
+    cx.server
+        .stats
+        .target_change_refused
+        .fetch_add(1, Ordering::Relaxed);
+    cx.num(
+        ERR_TARGCHANGE,
+        &[target, "Targets changing too fast, message dropped"],
+    );
+    if tell_opers {
+        let text = format!(
+            "Target change limit: {} ({}) is writing to too many new nicks",
+            me.nick(),
+            me.ip.to_canonical()
+        );
+        cx.server.snote('b', &text);
+    }
+    false
+}
+
 /// Delivers to an online nick, or says the message should wait for an
 /// offline account.
 fn to_nick(
@@ -327,7 +380,7 @@ fn to_nick(
         return Err(Reject::NoSuchNick(nick.into()));
     };
     let me = cx.me().clone();
-    let my_mask = cx.server.config.casemap.fold_lossy(&me.info().prefix());
+    let my_mask = cx.server.config().casemap.fold_lossy(&me.info().prefix());
     let (tnick, away, callerid) = {
         let i = target.info();
         (i.nick.clone(), i.away.clone(), i.modes.callerid)
@@ -354,6 +407,11 @@ fn to_nick(
     // A note to oneself arrives twice with echo-message (delivery and
     // echo), as irctest and other servers have it.
     e.deliver(&target, cx.sendq());
+    if let Some(mine) = &cx.s.folded_nick {
+        target
+            .last_dm_from
+            .store(crate::guard::target_hash(mine), Ordering::Relaxed);
+    }
     let key = dm_key(&identity(cx, &me), &identity(cx, &target));
     let row = stored(cx, e, kind, nick, text);
     cx.server.history.record(key, row);
@@ -411,9 +469,9 @@ fn store_for_later(cx: &mut Ctx<'_>, waiting: Vec<Waiting>, kind: Kind) {
         .clone()
         .and_then(|a| cx.server.fold_nick(&a));
     let me_nick = cx.s.folded_nick.clone().unwrap_or_default();
-    let my_mask = cx.server.config.casemap.fold_lossy(&cx.prefix());
+    let my_mask = cx.server.config().casemap.fold_lossy(&cx.prefix());
     let display_nick = cx.me().nick();
-    let cap = cx.server.config.accounts.offline_max_messages;
+    let cap = cx.server.config().accounts.offline_max_messages;
     cx.defer(async move {
         let mut results = Vec::new();
         for w in waiting {

@@ -14,6 +14,7 @@ mod oper;
 mod presence;
 mod queries;
 mod registration;
+mod stats;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -68,70 +69,94 @@ struct Spec {
     run: fn(&mut Ctx<'_>, &Message<'_>) -> Outcome,
 }
 
-fn spec(verb: &str) -> Option<Spec> {
+/// Handler of one verb.
+type Handler = fn(&mut Ctx<'_>, &Message<'_>) -> Outcome;
+
+/// Every verb: name, least parameters, allowed before registration,
+/// handler. The position is the verb's index for `STATS m`; the most used
+/// come first, as `spec` looks them up in order.
+static COMMANDS: &[(&str, usize, bool, Handler)] = {
     use channels::*;
     use messaging::*;
     use oper::*;
     use presence::*;
     use queries::*;
     use registration::*;
-    let s = |min_params, pre_reg, run| {
-        Some(Spec {
-            min_params,
-            pre_reg,
-            run,
-        })
-    };
-    match verb {
-        "CAP" => s(1, true, cap),
-        "PASS" => s(1, true, pass),
-        "NICK" => s(0, true, nick),
-        "USER" => s(4, true, user),
-        "PING" => s(1, true, ping),
-        "PONG" => s(0, true, pong),
-        "QUIT" => s(0, true, quit),
-        "PRIVMSG" => s(0, false, privmsg),
-        "NOTICE" => s(0, false, notice),
-        "TAGMSG" => s(1, false, tagmsg),
-        "JOIN" => s(1, false, join),
-        "PART" => s(1, false, part),
-        "TOPIC" => s(1, false, topic),
-        "NAMES" => s(0, false, names),
-        "LIST" => s(0, false, list),
-        "INVITE" => s(0, false, invite),
-        "KICK" => s(2, false, kick),
-        "MODE" => s(1, false, mode::mode),
-        "WHO" => s(0, false, who),
-        "WHOIS" => s(1, false, whois),
-        "WHOWAS" => s(1, false, whowas),
-        "ISON" => s(1, false, ison),
-        "USERHOST" => s(1, false, userhost),
-        "AWAY" => s(0, false, away),
-        "SETNAME" => s(1, false, setname),
-        "MONITOR" => s(1, false, monitor),
-        "MOTD" => s(0, false, motd),
-        "LUSERS" => s(0, false, lusers),
-        "VERSION" => s(0, false, version),
-        "TIME" => s(0, false, time),
-        "ADMIN" => s(0, false, admin),
-        "INFO" => s(0, false, info),
-        "HELP" | "HELPOP" => s(0, false, help),
-        "LINKS" => s(0, false, links),
-        "OPER" => s(2, false, oper),
-        "KILL" => s(2, false, kill),
-        "WALLOPS" => s(1, false, wallops),
-        "KLINE" => s(1, false, kline),
-        "UNKLINE" => s(1, false, unkline),
-        "DLINE" => s(1, false, dline),
-        "UNDLINE" => s(1, false, undline),
-        "REGISTER" => s(3, true, account::register),
-        "AUTHENTICATE" => s(1, true, account::authenticate),
-        "ACCEPT" => s(1, false, accept),
-        "SILENCE" => s(0, false, silence),
-        "CHATHISTORY" => s(1, false, chathistory::chathistory),
-        "CHARSET" => s(0, true, charset::charset),
-        _ => None,
-    }
+    &[
+        ("PRIVMSG", 0, false, privmsg),
+        ("NOTICE", 0, false, notice),
+        ("TAGMSG", 1, false, tagmsg),
+        ("CAP", 1, true, cap),
+        ("PASS", 1, true, pass),
+        ("NICK", 0, true, nick),
+        ("USER", 4, true, user),
+        ("PING", 1, true, ping),
+        ("PONG", 0, true, pong),
+        ("QUIT", 0, true, quit),
+        ("JOIN", 1, false, join),
+        ("PART", 1, false, part),
+        ("TOPIC", 1, false, topic),
+        ("NAMES", 0, false, names),
+        ("LIST", 0, false, list),
+        ("INVITE", 0, false, invite),
+        ("KICK", 2, false, kick),
+        ("MODE", 1, false, mode::mode),
+        ("WHO", 0, false, who),
+        ("WHOIS", 1, false, whois),
+        ("WHOWAS", 1, false, whowas),
+        ("ISON", 1, false, ison),
+        ("USERHOST", 1, false, userhost),
+        ("AWAY", 0, false, away),
+        ("SETNAME", 1, false, setname),
+        ("MONITOR", 1, false, monitor),
+        ("MOTD", 0, false, motd),
+        ("LUSERS", 0, false, lusers),
+        ("VERSION", 0, false, version),
+        ("TIME", 0, false, time),
+        ("ADMIN", 0, false, admin),
+        ("INFO", 0, false, info),
+        ("HELP", 0, false, help),
+        ("HELPOP", 0, false, help),
+        ("LINKS", 0, false, links),
+        ("OPER", 1, false, oper),
+        ("KILL", 2, false, kill),
+        ("WALLOPS", 1, false, wallops),
+        ("KLINE", 1, false, kline),
+        ("UNKLINE", 1, false, unkline),
+        ("DLINE", 1, false, dline),
+        ("UNDLINE", 1, false, undline),
+        ("REHASH", 0, false, stats::rehash),
+        ("STATS", 1, false, stats::stats),
+        ("TRACE", 0, false, stats::trace),
+        ("REGISTER", 3, true, account::register),
+        ("AUTHENTICATE", 1, true, account::authenticate),
+        ("ACCEPT", 1, false, accept),
+        ("SILENCE", 0, false, silence),
+        ("CHATHISTORY", 1, false, chathistory::chathistory),
+        ("CHARSET", 0, true, charset::charset),
+    ]
+};
+
+/// The verbs `STATS m` counts, in `COMMANDS` order.
+pub(crate) fn command_names() -> impl Iterator<Item = &'static str> {
+    COMMANDS.iter().map(|c| c.0)
+}
+
+/// Room in `stats::Stats` for every verb of `COMMANDS`.
+pub(crate) const COMMAND_COUNT: usize = 64;
+
+fn spec(verb: &str) -> Option<(usize, Spec)> {
+    COMMANDS.iter().position(|c| c.0 == verb).map(|i| {
+        let (_, min_params, pre_reg, run) = COMMANDS[i];
+        (
+            i,
+            Spec {
+                min_params,
+                pre_reg,
+                run,
+            },
+        )
+    })
 }
 
 /// Everything a handler needs: the server, its own session, its replies.
@@ -161,16 +186,13 @@ impl<'a> Ctx<'a> {
         if self.reply.has_label() || self.reply.is_empty() {
             return;
         }
-        let done = std::mem::replace(
-            &mut self.reply,
-            Reply::new(&self.server.config.server_name, None),
-        );
+        let done = std::mem::replace(&mut self.reply, Reply::new(&self.server.name, None));
         let server = self.server;
         if let Some(bytes) = done.render(self.s.caps, || server.msgid()) {
             self.s
                 .client
                 .outbox
-                .push(&[&bytes], server.config.limits.sendq_bytes);
+                .push(&[&bytes], server.config().limits.sendq_bytes);
         }
     }
 
@@ -195,18 +217,18 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn sendq(&self) -> usize {
-        self.server.config.limits.sendq_bytes
+        self.server.config().limits.sendq_bytes
     }
 
     pub fn server_name(&self) -> &str {
-        &self.server.config.server_name
+        &self.server.name
     }
 
     /// `:server CODE <nick> params...`; the last parameter gets a colon when needed.
     pub fn num(&mut self, code: &str, params: &[&str]) {
         let nick = self.me().nick();
         let mut l = Line::new()
-            .source(&self.server.config.server_name)
+            .source(&self.server.name)
             .verb(code)
             .param(&nick);
         if let Some((last, middle)) = params.split_last() {
@@ -246,7 +268,7 @@ impl<'a> Ctx<'a> {
 
     pub fn fail(&mut self, code: &'static str, context: &[&str], desc: &str) {
         let mut l = Line::new()
-            .source(&self.server.config.server_name)
+            .source(&self.server.name)
             .verb("FAIL")
             .param(&self.verb)
             .param(code);
@@ -282,7 +304,7 @@ pub(crate) fn notify_peers(
     cap: Cap,
     e: &Event,
 ) {
-    let sendq = server.config.limits.sendq_bytes;
+    let sendq = server.config().limits.sendq_bytes;
     let mut seen = HashSet::new();
     for p in channel_peers(me) {
         seen.insert(p.id);
@@ -332,13 +354,12 @@ pub(crate) fn handle_line(server: &Arc<Server>, s: &mut Session, raw: &[u8]) {
         .tag("label")
         .filter(|_| s.caps.has(Cap::LabeledResponse))
         .map(|l| l.into_owned());
-    let mut cx = Ctx::new(
-        server,
-        s,
-        Reply::new(&server.config.server_name, label),
-        verb,
-    );
-    match spec(&cx.verb) {
+    let mut cx = Ctx::new(server, s, Reply::new(&server.name, label), verb);
+    let found = spec(&cx.verb);
+    if let Some((i, _)) = &found {
+        server.stats.command(*i, raw.len());
+    }
+    match found.map(|f| f.1) {
         None if !cx.s.registered => {}
         None => {
             let v = msg.command.to_string();
@@ -378,11 +399,11 @@ fn finish(mut cx: Ctx<'_>) {
         let mut reply = cx.reply;
         if !reply.has_label() && !reply.is_empty() {
             // Nothing ties these lines to what comes later: send them now.
-            let done = std::mem::replace(&mut reply, Reply::new(&server.config.server_name, None));
+            let done = std::mem::replace(&mut reply, Reply::new(&server.name, None));
             if let Some(bytes) = done.render(caps, || server.msgid()) {
                 client
                     .outbox
-                    .push(&[&bytes], server.config.limits.sendq_bytes);
+                    .push(&[&bytes], server.config().limits.sendq_bytes);
             }
         }
         cx.s.pending = Some(Pending {
@@ -395,7 +416,7 @@ fn finish(mut cx: Ctx<'_>) {
     if let Some(bytes) = cx.reply.render(caps, || server.msgid()) {
         client
             .outbox
-            .push(&[&bytes], server.config.limits.sendq_bytes);
+            .push(&[&bytes], server.config().limits.sendq_bytes);
     }
 }
 
@@ -444,12 +465,7 @@ fn invalid_utf8(server: &Arc<Server>, s: &mut Session, raw: &[u8]) {
     let verb = Message::parse(&lossy)
         .map(|m| m.command.to_ascii_uppercase())
         .unwrap_or_else(|_| "*".into());
-    let mut cx = Ctx::new(
-        server,
-        s,
-        Reply::new(&server.config.server_name, None),
-        verb,
-    );
+    let mut cx = Ctx::new(server, s, Reply::new(&server.name, None), verb);
     cx.fail(
         "INVALID_UTF8",
         &[],
@@ -460,12 +476,7 @@ fn invalid_utf8(server: &Arc<Server>, s: &mut Session, raw: &[u8]) {
 
 /// 417 for a line over the limit; the line is dropped, the client stays.
 pub(crate) fn input_too_long(server: &Arc<Server>, s: &mut Session) {
-    let mut cx = Ctx::new(
-        server,
-        s,
-        Reply::new(&server.config.server_name, None),
-        "*".into(),
-    );
+    let mut cx = Ctx::new(server, s, Reply::new(&server.name, None), "*".into());
     cx.num(ERR_INPUTTOOLONG, &["Input line was too long"]);
     finish(cx);
 }
@@ -475,4 +486,19 @@ pub(crate) fn error_line(e: &Ending) -> Option<Bytes> {
     e.error
         .as_ref()
         .map(|t| Bytes::from(Line::new().verb("ERROR").trailing(t).finish()))
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    #[test]
+    fn every_verb_has_a_stats_slot_and_one_entry() {
+        assert!(COMMANDS.len() <= COMMAND_COUNT);
+        let mut names: Vec<&str> = command_names().collect();
+        names.sort_unstable();
+        let n = names.len();
+        names.dedup();
+        assert_eq!(names.len(), n, "a verb listed twice");
+    }
 }

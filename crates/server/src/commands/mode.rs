@@ -6,6 +6,7 @@ use ferry_proto::{mask, numeric::*, Message};
 
 use super::{Ctx, Outcome, Reject};
 use crate::channel::{ChanState, Channel, ListEntry};
+use crate::client;
 use crate::unix_now;
 
 pub(super) fn mode(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
@@ -16,11 +17,16 @@ pub(super) fn mode(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         };
         channel_mode(cx, &ch, &msg.params()[1..])
     } else {
-        user_mode(cx, target, msg.param(1))
+        user_mode(cx, target, msg.param(1), msg.param(2))
     }
 }
 
-fn user_mode(cx: &mut Ctx<'_>, target: &str, modes: Option<&str>) -> Outcome {
+fn user_mode(
+    cx: &mut Ctx<'_>,
+    target: &str,
+    modes: Option<&str>,
+    snomask: Option<&str>,
+) -> Outcome {
     let me = cx.me().clone();
     let my_nick = me.nick();
     if cx.server.fold_nick(target) != cx.s.folded_nick {
@@ -76,26 +82,51 @@ fn user_mode(cx: &mut Ctx<'_>, target: &str, modes: Option<&str>) -> Outcome {
                     ('i', false) => _ = cx.server.invisible.fetch_sub(1, Ordering::Relaxed),
                     _ => {}
                 }
-                let sign = if adding { '+' } else { '-' };
-                if sign != last_sign {
-                    applied.push(sign);
-                    last_sign = sign;
-                }
-                applied.push(c);
+                push_mode_change(
+                    &mut applied,
+                    &mut last_sign,
+                    if adding { '+' } else { '-' },
+                    c,
+                );
             }
         }
     }
-    {
-        // Keep the watcher list in step with +s (and with losing +o).
-        let m = me.info().modes;
-        if m.snotices && m.oper {
-            cx.server.snotice_watchers.insert(me.id, me.clone());
-        } else {
-            if m.snotices {
-                me.info().modes.snotices = false;
+    // Keep the watcher list in step with +s (and with losing +o); a mask
+    // argument (`MODE me +s +ck-n`) changes what is watched.
+    let m = me.info().modes;
+    let before = cx.server.snotice_watchers.get(&me.id).map(|w| w.1);
+    let mut after = None;
+    if m.snotices && m.oper {
+        let start = match (before, snomask) {
+            (Some(b), _) => b,
+            (None, Some(_)) => 0,
+            (None, None) => client::apply_snomask(0, client::SNOMASK_DEFAULT),
+        };
+        let mask = match snomask {
+            Some(spec) => client::apply_snomask(start, spec),
+            None => start,
+        };
+        if mask == 0 {
+            // Nothing left to watch: +s goes too.
+            me.info().modes.snotices = false;
+            if before.is_some() {
+                push_mode_change(&mut applied, &mut last_sign, '-', 's');
+            } else if let Some(i) = applied.find('s') {
+                applied.remove(i);
+                if applied.ends_with('+') || applied.ends_with('-') {
+                    applied.pop();
+                }
             }
             cx.server.snotice_watchers.remove(&me.id);
+        } else {
+            cx.server.snotice_watchers.insert(me.id, (me.clone(), mask));
+            after = Some(mask);
         }
+    } else {
+        if m.snotices {
+            me.info().modes.snotices = false;
+        }
+        cx.server.snotice_watchers.remove(&me.id);
     }
     if unknown {
         cx.num(ERR_UMODEUNKNOWNFLAG, &["Unknown MODE flag"]);
@@ -103,6 +134,10 @@ fn user_mode(cx: &mut Ctx<'_>, target: &str, modes: Option<&str>) -> Outcome {
     if !applied.is_empty() {
         cx.reply
             .line(format!(":{my_nick} MODE {my_nick} :{applied}"));
+    }
+    if let Some(mask) = after.filter(|&a| Some(a) != before) {
+        let shown = client::snomask_string(mask);
+        cx.num(RPL_SNOMASK, &[&shown, "Server notice mask"]);
     }
     // +g belongs to the account: keep it across logins.
     if applied.contains('g') {
@@ -120,6 +155,15 @@ fn user_mode(cx: &mut Ctx<'_>, target: &str, modes: Option<&str>) -> Outcome {
         }
     }
     Ok(())
+}
+
+/// Appends `c` to a mode change string such as `+iw-s`.
+fn push_mode_change(applied: &mut String, last_sign: &mut char, sign: char, c: char) {
+    if sign != *last_sign {
+        applied.push(sign);
+        *last_sign = sign;
+    }
+    applied.push(c);
 }
 
 /// A list mode's entries and its numerics.
@@ -169,9 +213,9 @@ fn channel_mode(cx: &mut Ctx<'_>, ch: &Channel, args: &[&str]) -> Outcome {
     };
     let mut params = args[1..].iter().copied();
     let mut adding = true;
-    let casemap = cx.server.config.casemap;
+    let casemap = cx.server.config().casemap;
     let prefix = cx.prefix();
-    let max_list = cx.server.config.limits.list_entries;
+    let max_list = cx.server.config().limits.list_entries;
     // (sign, mode char, parameter)
     let mut changes: Vec<(bool, char, Option<String>)> = Vec::new();
     let mut param_modes = 0;

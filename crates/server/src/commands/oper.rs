@@ -12,27 +12,48 @@ use crate::config::verify_password;
 use crate::router::Event;
 
 pub(super) fn oper(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
-    let (name, password) = (msg.param(0).unwrap_or(""), msg.param(1).unwrap_or(""));
+    let (name, password) = (msg.param(0).unwrap_or(""), msg.param(1));
     let block = cx
         .server
-        .config
+        .config()
         .opers
         .iter()
         .find(|o| o.name == name)
         .cloned();
-    let ok = block.is_some_and(|b| {
-        // argon2 takes tens of milliseconds on purpose: keep it off the
-        // runtime's scheduling path where the runtime allows it.
-        let check = || verify_password(password, &b.password_hash);
-        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(check),
-            _ => check(),
-        }
-    });
     let me = cx.me().clone();
     let nick = me.nick();
+    if block.as_ref().is_some_and(|b| b.password_hash.is_some()) && password.is_none() {
+        return Err(Reject::NeedMoreParams);
+    }
+    let ok = block.is_some_and(|b| {
+        // A configured fingerprint must be the certificate this client
+        // presented; a configured password must match too.
+        let cert_ok = match &b.certfp {
+            None => true,
+            Some(want) => me.certfp.as_deref() == Some(want.as_str()),
+        };
+        cert_ok
+            && b.password_hash.as_ref().is_none_or(|hash| {
+                // argon2 takes tens of milliseconds on purpose: keep it off
+                // the runtime's scheduling path where the runtime allows it.
+                let check = || verify_password(password.unwrap_or(""), hash);
+                match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+                    Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+                        tokio::task::block_in_place(check)
+                    }
+                    _ => check(),
+                }
+            })
+    });
     if !ok {
         warn!(%nick, oper = name, "failed OPER attempt");
+        cx.server.snote(
+            's',
+            &format!(
+                "Failed OPER attempt by {nick} ({}) as {name:?}",
+                me.ip.to_canonical()
+            ),
+        );
         return Err(Reject::Numeric(
             ERR_PASSWDMISMATCH,
             vec!["Password incorrect".into()],
@@ -44,6 +65,13 @@ pub(super) fn oper(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     }
     cx.s.oper_name = Some(name.to_string());
     info!(%nick, oper = name, "oper up");
+    cx.server.snote(
+        's',
+        &format!(
+            "{nick} ({}) is now an operator ({name})",
+            me.ip.to_canonical()
+        ),
+    );
     cx.num(RPL_YOUREOPER, &["You are now an IRC operator"]);
     if !was {
         cx.reply.line(format!(":{nick} MODE {nick} :+o"));
@@ -64,10 +92,13 @@ pub(super) fn kill(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let by = me.nick();
     info!(target = %target.nick(), by = %by, reason, "kill");
     // The notice first: the target's own task may report its exit at once.
-    cx.server.snote(&format!(
-        "Received KILL message for {} from {by} ({reason})",
-        target.nick()
-    ));
+    cx.server.snote(
+        'k',
+        &format!(
+            "Received KILL message for {} from {by} ({reason})",
+            target.nick()
+        ),
+    );
     target.kill(format!("Killed ({by} ({reason}))"));
     Ok(())
 }
@@ -161,7 +192,7 @@ fn set_ban(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: BanKind) -> Outcome {
             }
             {
                 let mut bans = cx.server.bans.write().expect("bans lock");
-                let cm = cx.server.config.casemap;
+                let cm = cx.server.config().casemap;
                 let key = cm.fold_lossy(&ban.mask);
                 bans.retain(|b| !(b.kind == ban.kind && cm.fold_lossy(&b.mask) == key));
                 bans.push(ban.clone());
@@ -174,10 +205,13 @@ fn set_ban(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: BanKind) -> Outcome {
                 .map(|m| format!("{m} minutes"))
                 .unwrap_or_else(|| "permanent".into());
             info!(mask = %ban.mask, by = %ban.set_by, reason = %ban.reason, "{word} added");
-            cx.server.snote(&format!(
-                "{} added {how_long} {word} for [{}] [{}]",
-                ban.set_by, ban.mask, ban.reason
-            ));
+            cx.server.snote(
+                's',
+                &format!(
+                    "{} added {how_long} {word} for [{}] [{}]",
+                    ban.set_by, ban.mask, ban.reason
+                ),
+            );
             let nick = cx.me().nick();
             let server_name = cx.server_name().to_string();
             cx.reply.line(format!(
@@ -229,7 +263,7 @@ fn remove_ban(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: BanKind) -> Outcome {
             .unwrap_or_else(|| raw.to_string()),
     };
     // The ban as stored, found by its casefolded mask.
-    let cm = cx.server.config.casemap;
+    let cm = cx.server.config().casemap;
     let mask = cx
         .server
         .bans

@@ -10,7 +10,7 @@ use crate::caps::Cap;
 use crate::router::Event;
 
 pub(super) fn away(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
-    let max = cx.server.config.limits.away_length;
+    let max = cx.server.config().limits.away_length;
     let text: Option<String> = msg
         .param(0)
         .filter(|t| !t.is_empty())
@@ -41,7 +41,7 @@ pub(super) fn away(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
 
 pub(super) fn setname(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let name = msg.param(0).unwrap_or("");
-    if name.is_empty() || name.chars().count() > cx.server.config.limits.realname_length {
+    if name.is_empty() || name.chars().count() > cx.server.config().limits.realname_length {
         return Err(Reject::Fail(
             "INVALID_REALNAME",
             vec![],
@@ -72,7 +72,7 @@ pub(super) fn setname(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
 /// lines' contents (online prefixes, offline nicks) and what did not fit.
 fn monitor_add(cx: &mut Ctx<'_>, nicks: &[String]) -> (Vec<String>, Vec<String>, Vec<String>) {
     let me = cx.me().clone();
-    let limit = cx.server.config.limits.monitor_entries;
+    let limit = cx.server.config().limits.monitor_entries;
     let (mut online, mut offline, mut overflow) = (Vec::new(), Vec::new(), Vec::new());
     for (i, nick) in nicks.iter().enumerate() {
         let Some(folded) = cx.server.fold_nick(nick) else {
@@ -161,7 +161,7 @@ pub(super) fn monitor(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             let (online, offline, overflow) = monitor_add(cx, &list);
             send_status(cx, online, offline);
             if !overflow.is_empty() {
-                let limit = cx.server.config.limits.monitor_entries.to_string();
+                let limit = cx.server.config().limits.monitor_entries.to_string();
                 cx.num(
                     ERR_MONLISTFULL,
                     &[&limit, &overflow.join(","), "Monitor list is full."],
@@ -229,7 +229,7 @@ pub(super) fn monitor(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
 pub(super) fn accept(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let arg = msg.param(0).unwrap_or("");
     let me = cx.me().clone();
-    let limit = cx.server.config.limits.accept_entries;
+    let limit = cx.server.config().limits.accept_entries;
     let (mut add, mut remove) = (Vec::new(), Vec::new());
     for item in arg.split(',').filter(|i| !i.is_empty()) {
         if item == "*" {
@@ -287,7 +287,7 @@ pub(super) fn accept(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
                 cx.num(ERR_ACCEPTNOT, &[name, "is not on your accept list"]);
                 continue;
             }
-            let casemap = cx.server.config.casemap;
+            let casemap = cx.server.config().casemap;
             l.accept_display
                 .retain(|d| casemap.fold(d).as_deref() != Some(key.as_str()));
             remove.push(key);
@@ -309,8 +309,8 @@ pub(super) fn silence(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         cx.num(RPL_ENDOFSILELIST, &["End of Silence List"]);
         return Ok(());
     };
-    let casemap = cx.server.config.casemap;
-    let limit = cx.server.config.limits.silence_entries;
+    let casemap = cx.server.config().casemap;
+    let limit = cx.server.config().limits.silence_entries;
     let (mut add, mut remove) = (Vec::new(), Vec::new());
     let prefix = cx.prefix();
     for item in arg.split(',').filter(|i| !i.is_empty()) {

@@ -17,9 +17,8 @@ use crate::unix_now;
 pub(super) fn isupport_lines(cx: &mut Ctx<'_>) {
     // UTF8ONLY only for a wire that is UTF-8 without a fallback.
     let utf8_only = cx.s.charset.is_utf8_only();
-    let tokens: Vec<String> = cx
-        .server
-        .isupport
+    let all = cx.server.isupport();
+    let tokens: Vec<String> = all
         .iter()
         .filter(|t| utf8_only || t.as_str() != "UTF8ONLY")
         .cloned()
@@ -70,7 +69,7 @@ pub(super) fn send_lusers(cx: &mut Ctx<'_>) {
 }
 
 pub(super) fn send_motd(cx: &mut Ctx<'_>) {
-    let motd = cx.server.config.motd.clone();
+    let motd = cx.server.config().motd.clone();
     if motd.is_empty() {
         cx.num(ERR_NOMOTD, &["MOTD File is missing"]);
         return;
@@ -111,7 +110,7 @@ pub(super) fn time(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
 }
 
 pub(super) fn admin(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
-    let c = &cx.server.config;
+    let c = &cx.server.config();
     let (server, loc, desc, email) = (
         c.server_name.clone(),
         c.admin_location.clone(),
@@ -190,7 +189,7 @@ pub(super) fn help(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
 
 pub(super) fn links(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
     let server = cx.server_name().to_string();
-    let desc = format!("0 {}", cx.server.config.description);
+    let desc = format!("0 {}", cx.server.config().description);
     cx.num(RPL_LINKS, &[&server, &server, &desc]);
     cx.num(RPL_ENDOFLINKS, &["*", "End of /LINKS list"]);
     Ok(())
@@ -309,7 +308,7 @@ fn who_line(cx: &mut Ctx<'_>, c: &Client, chan: Option<(&Channel, Prefix)>, whox
             // The address only to the user itself and to operators.
             'i' if c.id == cx.me().id
                 || cx.s.oper_name.is_some()
-                || !cx.server.config.privacy.cloak =>
+                || !cx.server.config().privacy.cloak =>
             {
                 c.ip.to_canonical().to_string()
             }
@@ -362,7 +361,7 @@ pub(super) fn who(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             }
         }
     } else {
-        let casemap = cx.server.config.casemap;
+        let casemap = cx.server.config().casemap;
         let folded = casemap.fold_lossy(raw_mask);
         let all = folded == "*" || folded == "0";
         let exact = !folded.contains(['*', '?']);
@@ -407,7 +406,7 @@ pub(super) fn whois(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let me = cx.me().clone();
     let i = c.info().clone();
     let server = cx.server_name().to_string();
-    let desc = cx.server.config.description.clone();
+    let desc = cx.server.config().description.clone();
     let multi = cx.caps().has(Cap::MultiPrefix);
     cx.num(
         RPL_WHOISUSER,
@@ -446,7 +445,7 @@ pub(super) fn whois(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         cx.num(RPL_WHOISCERTFP, &[&i.nick, &text]);
     }
     if i.modes.bot {
-        let network = cx.server.config.network.clone();
+        let network = cx.server.config().network.clone();
         cx.num(RPL_WHOISBOT, &[&i.nick, &format!("is a Bot on {network}")]);
     }
     if me.id == c.id || me.info().modes.oper {

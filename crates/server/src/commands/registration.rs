@@ -37,8 +37,8 @@ pub(super) fn cap(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             let tls = cx.me().tls;
             let names: Vec<String> = Cap::ALL
                 .iter()
-                .filter(|c| c.offered(&cx.server.config))
-                .map(|c| match c.value(&cx.server.config, tls) {
+                .filter(|c| c.offered(&cx.server.config()))
+                .map(|c| match c.value(&cx.server.config(), tls) {
                     Some(v) if v302 => format!("{}={v}", c.name()),
                     _ => c.name().to_string(),
                 })
@@ -128,7 +128,7 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             vec!["No nickname given".into()],
         ));
     };
-    let cfg = &cx.server.config;
+    let cfg = &cx.server.config();
     if !is_valid_nick(new, cfg.casemap, cfg.limits.nick_length) {
         return Err(Reject::Numeric(
             ERR_ERRONEUSNICKNAME,
@@ -144,7 +144,7 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let refolded = cx.s.folded_nick.as_deref() != Some(folded.as_str());
     if refolded
         && cx.s.registered
-        && cx.server.config.accounts.nick_enforcement == crate::config::NickEnforcement::Refuse
+        && cx.server.config().accounts.nick_enforcement == crate::config::NickEnforcement::Refuse
         && cx.server.registered_names.contains(&folded)
         && cx.s.account.as_deref() != Some(folded.as_str())
     {
@@ -202,6 +202,13 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         realname,
         at: crate::unix_now(),
     });
+    cx.server.snote(
+        'n',
+        &format!(
+            "Nick change: From {prefix} to {new} [{}]",
+            me.ip.to_canonical()
+        ),
+    );
     let e = cx.event(format!(":{prefix} NICK :{new}\r\n"));
     cx.push_event(&e);
     let sendq = cx.sendq();
@@ -237,7 +244,7 @@ pub(super) fn user(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     } else {
         clean
     };
-    let max = cx.server.config.limits.realname_length;
+    let max = cx.server.config().limits.realname_length;
     let realname: String = realname.chars().take(max).collect();
     {
         // Known from now on (SASL's 900 before registration shows it).
@@ -286,7 +293,7 @@ fn try_register(cx: &mut Ctx<'_>) {
     let Some((user, realname)) = cx.s.user.clone() else {
         return;
     };
-    if let Some(want) = &cx.server.config.password {
+    if let Some(want) = &cx.server.config().password {
         if cx.s.pass.as_deref() != Some(want.as_str()) {
             cx.num(ERR_PASSWDMISMATCH, &["Password incorrect"]);
             cx.s.quit = Some("Bad password".into());
@@ -332,7 +339,7 @@ fn try_register(cx: &mut Ctx<'_>) {
             me.ip.to_canonical()
         );
         drop(i);
-        cx.server.snote(&text);
+        cx.server.snote('c', &text);
     }
     welcome(cx);
     monitor_online(cx.server, &me, &folded);
@@ -340,7 +347,7 @@ fn try_register(cx: &mut Ctx<'_>) {
         cx.reply.line(format!(":{nick} MODE {nick} :+g"));
     }
     if me.nick_deadline.load(Ordering::Relaxed) != 0 {
-        let grace = cx.server.config.accounts.nick_grace.as_secs();
+        let grace = cx.server.config().accounts.nick_grace.as_secs();
         super::account::nickserv_say(cx, &rename_warning(&nick, grace));
     }
     if cx.s.after_login_pending {
@@ -358,7 +365,7 @@ fn may_use_nick(cx: &mut Ctx<'_>, folded: &str, registering: bool) -> bool {
         return true;
     }
     let nick = cx.me().nick();
-    match cx.server.config.accounts.nick_enforcement {
+    match cx.server.config().accounts.nick_enforcement {
         NickEnforcement::None => true,
         NickEnforcement::Refuse => {
             if registering {
@@ -379,7 +386,7 @@ fn may_use_nick(cx: &mut Ctx<'_>, folded: &str, registering: bool) -> bool {
             false
         }
         NickEnforcement::Rename => {
-            let grace = cx.server.config.accounts.nick_grace;
+            let grace = cx.server.config().accounts.nick_grace;
             let deadline = cx.server.uptime_secs() + grace.as_secs().max(1);
             cx.me().nick_deadline.store(deadline, Ordering::Relaxed);
             // NickServ speaks after the welcome burst when registering
@@ -407,7 +414,7 @@ pub(crate) fn force_guest_nick(server: &std::sync::Arc<Server>, s: &mut Session)
 }
 
 fn welcome(cx: &mut Ctx<'_>) {
-    let cfg = &cx.server.config;
+    let cfg = &cx.server.config();
     let (server, network) = (cfg.server_name.clone(), cfg.network.clone());
     let prefix = cx.prefix();
     cx.num(
@@ -442,11 +449,11 @@ pub(super) fn monitor_online(server: &Server, me: &crate::client::Client, folded
         return;
     };
     let prefix = me.info().prefix();
-    let sendq = server.config.limits.sendq_bytes;
+    let sendq = server.config().limits.sendq_bytes;
     for w in watchers {
         let line = format!(
             ":{} {RPL_MONONLINE} {} :{prefix}\r\n",
-            server.config.server_name,
+            server.config().server_name,
             w.nick()
         );
         w.send_bytes(&line.into(), sendq);
@@ -462,11 +469,11 @@ pub(super) fn monitor_offline(server: &Server, folded: &str, nick: &str) {
     else {
         return;
     };
-    let sendq = server.config.limits.sendq_bytes;
+    let sendq = server.config().limits.sendq_bytes;
     for w in watchers {
         let line = format!(
             ":{} {RPL_MONOFFLINE} {} :{nick}\r\n",
-            server.config.server_name,
+            server.config().server_name,
             w.nick()
         );
         w.send_bytes(&line.into(), sendq);
@@ -479,7 +486,7 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
     let me = s.client.clone();
     s.client.outbox.close();
     // Cut off for SendQ: what it missed comes from history at next login.
-    if me.outbox.overflowed() {
+    if me.outbox.overflowed().is_some() {
         if let Some(account) = &s.account {
             let since = me.backlog_since.load(Ordering::Relaxed);
             let since = if since == 0 {
@@ -501,14 +508,31 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
             ending.quit
         );
         drop(i);
-        server.snote(&text);
+        server.snote('c', &text);
+    }
+    // Limits hit, for operators watching floods (b) and limits (f).
+    let hit = if ending.quit == "Excess Flood" {
+        Some('b')
+    } else if ending.quit.starts_with("SendQ exceeded") {
+        Some('f')
+    } else {
+        None
+    };
+    if let Some(letter) = hit {
+        let text = format!(
+            "{} from {} ({})",
+            ending.quit,
+            me.nick(),
+            me.ip.to_canonical()
+        );
+        server.snote(letter, &text);
     }
     if s.registered {
         let info = me.info().clone();
         let e = Event::new(format!(":{} QUIT :{}\r\n", info.prefix(), ending.quit))
             .with_msgid(server.msgid())
             .with_account(info.account.clone());
-        let sendq = server.config.limits.sendq_bytes;
+        let sendq = server.config().limits.sendq_bytes;
         for p in channel_peers(&me) {
             e.deliver(&p, sendq);
         }
