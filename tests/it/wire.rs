@@ -84,6 +84,31 @@ async fn invalid_utf8() {
         .await;
 }
 
+/// NUL, or a CR that does not end the line, is refused with the whole
+/// line: relayed, a CR could start a line of the sender's making at the
+/// recipient's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_and_stray_cr_are_refused() {
+    let server = TestServer::start().await;
+    let mut alice = server.client("alice").await;
+    let mut bob = server.client("bob").await;
+    let refused = ":ferry.test FAIL PRIVMSG INVALID_MESSAGE :Message rejected, it contained a NUL or CR character";
+    alice.send_raw(b"PRIVMSG bob :a\x00b\r\n").await;
+    alice.expect(refused).await;
+    alice
+        .send_raw(b"PRIVMSG bob :hi\r:evil!x@y PRIVMSG bob :fake\r\n")
+        .await;
+    alice.expect(refused).await;
+    alice.send_raw(b"\x00\x00\x00\n").await;
+    alice
+        .expect(":ferry.test FAIL * INVALID_MESSAGE :Message rejected, it contained a NUL or CR character")
+        .await;
+    quiet(&mut bob).await;
+    alice.send("PRIVMSG bob :clean").await;
+    bob.expect(":alice!~alice@127.0.0.1 PRIVMSG bob :clean")
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_over_limit() {
     let server = TestServer::start().await;

@@ -11,6 +11,8 @@
 
 pub mod casemap;
 pub mod frame;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod line;
 pub mod mask;
 pub mod message;

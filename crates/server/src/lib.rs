@@ -38,6 +38,8 @@ pub mod client;
 mod commands;
 pub mod config;
 mod conn;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod guard;
 pub mod history;
 pub mod isupport;

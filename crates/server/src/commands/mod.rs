@@ -333,6 +333,11 @@ pub(crate) fn handle_line(server: &Arc<Server>, s: &mut Session, raw: &[u8]) {
     let Ok(text) = std::str::from_utf8(raw) else {
         return invalid_utf8(server, s, raw);
     };
+    // NUL and CR may not appear inside a line (RFC 1459): relayed, a CR
+    // would end the line early for some clients and start another.
+    if raw.iter().any(|&b| b == 0 || b == b'\r') {
+        return invalid_bytes(server, s, text);
+    }
     let Ok(msg) = Message::parse(text) else {
         return;
     };
@@ -464,12 +469,30 @@ fn invalid_utf8(server: &Arc<Server>, s: &mut Session, raw: &[u8]) {
     let lossy = String::from_utf8_lossy(raw);
     let verb = Message::parse(&lossy)
         .map(|m| m.command.to_ascii_uppercase())
-        .unwrap_or_else(|_| "*".into());
+        .ok()
+        .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "*".into());
     let mut cx = Ctx::new(server, s, Reply::new(&server.name, None), verb);
     cx.fail(
         "INVALID_UTF8",
         &[],
         "Message rejected, your message contained invalid UTF-8",
+    );
+    finish(cx);
+}
+
+/// A line with NUL or a stray CR: refused whole, with a FAIL.
+fn invalid_bytes(server: &Arc<Server>, s: &mut Session, text: &str) {
+    let verb = Message::parse(text)
+        .map(|m| m.command.to_ascii_uppercase())
+        .ok()
+        .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "*".into());
+    let mut cx = Ctx::new(server, s, Reply::new(&server.name, None), verb);
+    cx.fail(
+        "INVALID_MESSAGE",
+        &[],
+        "Message rejected, it contained a NUL or CR character",
     );
     finish(cx);
 }
