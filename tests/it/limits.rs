@@ -238,3 +238,25 @@ async fn target_change_limit() {
         .expect(":spammer!~spammer@127.0.0.1 PRIVMSG t4 :official notice")
         .await;
 }
+
+/// The server's cap on members per channel holds even past an invitation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_per_channel() {
+    let server = TestServer::with_config(test_config_with("[limits]\nchannel_members = 2\n")).await;
+    let mut a = server.client("a").await;
+    let mut b = server.client("b").await;
+    let mut c = server.client("c").await;
+    join(&mut a, "#small").await;
+    join(&mut b, "#small").await;
+    a.send("INVITE c #small").await;
+    a.until(|l| l.contains(" 341 a c #small")).await;
+    c.send("JOIN #small").await;
+    c.until(|l| l == ":ferry.test 471 c #small :Cannot join channel (channel is full)")
+        .await;
+    b.send("PART #small").await;
+    b.until(|l| l.starts_with(":b!~b@127.0.0.1 PART #small"))
+        .await;
+    c.send("JOIN #small").await;
+    c.until(|l| l.starts_with(":ferry.test 366 c #small "))
+        .await;
+}

@@ -95,6 +95,7 @@ pub(crate) async fn run(
             eof: false,
             wq: VecDeque::new(),
             blocked: false,
+            front_partial: false,
             out: None,
             throttled: None,
         };
@@ -115,7 +116,7 @@ pub(crate) async fn run(
         )
         .await;
         conn.stream.shutdown().await;
-        client.outbox.discard();
+        client.outbox.discard(0);
         server.stats.read_buffer(conn.rbuf.capacity(), 0);
         info!(reason = %reason.log, "disconnected");
     }
@@ -157,6 +158,8 @@ struct Conn {
     wq: VecDeque<Bytes>,
     /// The socket refused bytes: wait for writable before trying again.
     blocked: bool,
+    /// The front of `wq` was written in part.
+    front_partial: bool,
     /// Over its line budget: the next line waits for this timer (fake lag).
     /// Boxed, and only while throttled: a timer inline in the task would
     /// cost every idle connection its size.
@@ -242,9 +245,17 @@ impl Conn {
                 return Ending::new(reason.clone(), Some(reason));
             }
             if let Some(why) = client.outbox.overflowed() {
-                // Free the queue now, not after a flush that would never end.
-                self.wq.clear();
-                client.outbox.discard();
+                // Free the queue now, not after a flush that would never
+                // end; but finish a line half written, or the ERROR would
+                // be glued to its first half.
+                let keep = if self.front_partial {
+                    self.wq.truncate(1);
+                    self.wq.front().map_or(0, |b| b.len())
+                } else {
+                    self.wq.clear();
+                    0
+                };
+                client.outbox.discard(keep);
                 let (text, counter) = match why {
                     Overflow::SendQ => ("SendQ exceeded", &server.stats.sendq_exceeded),
                     Overflow::Budget => (
@@ -459,8 +470,10 @@ impl Conn {
                         if front.len() <= n {
                             n -= front.len();
                             self.wq.pop_front();
+                            self.front_partial = false;
                         } else {
                             front.advance(n);
+                            self.front_partial = true;
                             n = 0;
                         }
                     }

@@ -206,7 +206,7 @@ fn close(server: &Arc<Server>, mut s: Session, reason: String) {
     commands::disconnect(server, &mut s, &ending);
     server.clients.remove(&s.client.id);
     check_queue(&s.client);
-    s.client.outbox.discard();
+    s.client.outbox.discard(0);
 }
 
 fn drain_all(sessions: &[Option<Session>]) {
@@ -272,5 +272,11 @@ mod tests {
         ] {
             h.run(input);
         }
+        // Found by the fuzzer: an unknown charset name of control bytes was
+        // echoed escaped, twice, in a 773-byte FAIL line.
+        let mut charset = b"\x00CHARSET Sb".to_vec();
+        charset.extend([2u8; 120]);
+        charset.push(b'\n');
+        h.run(&charset);
     }
 }

@@ -186,13 +186,14 @@ impl Outbox {
     }
 
     /// Drops everything queued and uncounts it, including what the writer
-    /// took and will not write (the caller drops that): a client being
-    /// disconnected for its queue frees the memory at once.
-    pub fn discard(&self) {
+    /// took and will not write (the caller drops that), but for `keep`
+    /// bytes the writer still writes: a client being disconnected for its
+    /// queue frees the memory at once.
+    pub fn discard(&self, keep: usize) {
         self.closed.store(true, Ordering::Relaxed);
         let dropped = std::mem::take(&mut *self.queue.lock().expect("outbox lock"));
-        let n = self.pending.swap(0, Ordering::Relaxed);
-        self.budget.sub(n);
+        let n = self.pending.swap(keep, Ordering::Relaxed);
+        self.budget.sub(n.saturating_sub(keep));
         drop(dropped);
     }
 
@@ -281,7 +282,9 @@ mod tests {
         assert_eq!(budget.queued(), 120);
         a.recount(60, 90);
         assert_eq!((a.pending(), budget.queued()), (90, 150));
-        a.discard();
+        a.discard(10);
+        assert_eq!((a.pending(), budget.queued()), (10, 70));
+        a.written(10);
         assert_eq!(budget.queued(), 60);
         drop(b);
         assert_eq!(budget.queued(), 0);

@@ -106,6 +106,13 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
                     ));
                 }
             }
+            if st.members.len() >= cfg.limits.channel_members {
+                // The server's own cap: no invitation gets past it.
+                return Err(Reject::Numeric(
+                    ERR_CHANNELISFULL,
+                    vec![chname, "Cannot join channel (channel is full)".into()],
+                ));
+            }
             if let Some(l) = st.modes.limit {
                 if st.members.len() >= l && !invited {
                     return Err(Reject::Numeric(

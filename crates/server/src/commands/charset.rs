@@ -25,11 +25,19 @@ pub(super) fn charset(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         return Ok(());
     };
     let enc = Charset::lookup(name).map_err(|e| {
-        let code = match e {
-            crate::charset::CharsetError::Unknown(_) => "UNKNOWN_CHARSET",
-            crate::charset::CharsetError::NotAsciiCompatible(_) => "UNSUPPORTED_CHARSET",
+        use crate::charset::CharsetError;
+        // Echo a short, printable form of what was asked for, so the reply
+        // stays one sane line whatever was sent (found by fuzzing).
+        let shown: String = name
+            .chars()
+            .take(40)
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        let (code, e) = match e {
+            CharsetError::Unknown(_) => ("UNKNOWN_CHARSET", CharsetError::Unknown(shown.clone())),
+            e @ CharsetError::NotAsciiCompatible(_) => ("UNSUPPORTED_CHARSET", e),
         };
-        Reject::Fail(code, vec![name.to_string()], capitalise(&e.to_string()))
+        Reject::Fail(code, vec![shown], capitalise(&e.to_string()))
     })?;
     let before = cx.s.charset;
     let after = Charset::new(enc, cx.s.listener_charset.fallback);
