@@ -30,7 +30,7 @@ pub struct Client {
     kill: Mutex<Option<String>>,
     pub connected_at: u64,
     /// The owner's ACCEPT and SILENCE lists, for senders to check.
-    lists: Mutex<FriendLists>,
+    lists: Mutex<LazyLists>,
     /// Seconds since server start when this client's nick must be given
     /// up (a registered nick used without logging in); 0: no deadline.
     pub nick_deadline: AtomicU64,
@@ -49,6 +49,27 @@ pub struct Client {
     /// SHA-256 of the client certificate it presented, lowercase hex
     /// (SASL EXTERNAL, WHOIS 276).
     pub certfp: Option<String>,
+}
+
+/// A client's [`FriendLists`], made at the first change: most clients
+/// never have any, and an empty set of lists would cost each of them
+/// 144 bytes. Reading absent lists reads empty ones.
+#[derive(Debug, Clone, Default)]
+pub struct LazyLists(Option<Box<FriendLists>>);
+
+static NO_LISTS: std::sync::LazyLock<FriendLists> = std::sync::LazyLock::new(FriendLists::default);
+
+impl std::ops::Deref for LazyLists {
+    type Target = FriendLists;
+    fn deref(&self) -> &FriendLists {
+        self.0.as_deref().unwrap_or(&NO_LISTS)
+    }
+}
+
+impl std::ops::DerefMut for LazyLists {
+    fn deref_mut(&mut self) -> &mut FriendLists {
+        self.0.get_or_insert_with(Box::default)
+    }
 }
 
 /// Lists other clients check before delivering to this one.
@@ -150,7 +171,7 @@ impl Client {
             ping_sent: AtomicBool::new(false),
             kill: Mutex::new(None),
             connected_at,
-            lists: Mutex::new(FriendLists::default()),
+            lists: Mutex::new(LazyLists::default()),
             nick_deadline: AtomicU64::new(0),
             force_nick: AtomicBool::new(false),
             has_silence: AtomicBool::new(false),
@@ -172,7 +193,7 @@ impl Client {
         self.info.lock().expect("client info lock")
     }
 
-    pub fn lists(&self) -> MutexGuard<'_, FriendLists> {
+    pub fn lists(&self) -> MutexGuard<'_, LazyLists> {
         self.lists.lock().expect("client lists lock")
     }
 
@@ -194,7 +215,7 @@ impl Client {
     /// Asks the owning task to rename this client to a guest nick.
     pub fn request_guest_nick(&self) {
         self.force_nick.store(true, Ordering::Relaxed);
-        self.outbox.notify.notify_one();
+        self.outbox.wake();
     }
 
     pub fn take_guest_nick_request(&self) -> bool {
@@ -233,7 +254,7 @@ impl Client {
             *k = Some(reason);
         }
         drop(k);
-        self.outbox.notify.notify_one();
+        self.outbox.wake();
     }
 
     pub fn take_kill(&self) -> Option<String> {

@@ -1,10 +1,15 @@
 //! One task per connection: read, dispatch, write.
 //!
-//! The task waits on three things: the socket becoming readable, its own
-//! send queue being non-empty, and server shutdown. On readable it reads
-//! what is there and handles every complete line before it writes once.
-//! The read buffer exists only while a partial line is pending; an idle
-//! client holds none, and no write buffer either.
+//! The task waits on: a deferred command finishing (a store call), its own
+//! send queue waking it (something was queued, or it was told to end:
+//! KILL, a timeout, shutdown), the socket, and the fake-lag timer. It
+//! waits in a hand-written poll function ([`Active::poll_drive`]) that
+//! registers the task's waker with each, so waiting needs no future state:
+//! everything a connection holds is one boxed [`Active`], and the task
+//! itself is a few pointers. On readable it reads what is there and
+//! handles every complete line before it writes once. The read buffer
+//! exists only while a partial line is pending; an idle client holds none,
+//! and no write buffer either.
 //!
 //! The socket is a [`Stream`]: plain TCP, or TLS over it after a handshake
 //! done here (bounded by the registration timeout). Both are driven by the
@@ -16,11 +21,13 @@
 //! single branch.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
@@ -54,74 +61,116 @@ pub(crate) async fn run(
 ) {
     let id = server.next_client_id();
     let span = info_span!("conn", id, %peer);
-    async move {
-        let _ = stream.set_nodelay(true);
-        let stream = match tls {
-            None => Stream::Plain(stream),
-            Some(tls) => {
-                let limit = server.config().limits.registration_timeout;
-                let shaken = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    s = tls.accept(stream, limit) => s,
-                };
-                match shaken {
-                    Ok(s) => s,
-                    Err(e) => {
-                        debug!(error = %e, "TLS handshake failed");
-                        return;
-                    }
+    // What a connection holds lives in one box, made by `start` and ended
+    // by `finish` (both boxed futures too): while the client is idle the
+    // task itself holds three pointers and a span, not the state of every
+    // step it may take (see `Active::poll_drive`).
+    let started = Box::pin(start(
+        server.clone(),
+        stream,
+        peer,
+        charset,
+        tls,
+        cancel,
+        id,
+    ))
+    .instrument(span.clone())
+    .await;
+    let Some(mut active) = started else {
+        return;
+    };
+    let ending = std::future::poll_fn(|cx| {
+        let _in = span.enter();
+        active.poll_drive(cx, &server)
+    })
+    .await;
+    Box::pin(active.finish(&server, ending))
+        .instrument(span)
+        .await;
+}
+
+/// Everything of one connection: its socket and buffers, its session.
+struct Active {
+    conn: Conn,
+    session: Session,
+    client: Arc<Client>,
+    /// A command waiting for the store (or hashing); later lines wait too.
+    pending: Option<Box<Pending>>,
+}
+
+/// The TLS handshake (bounded by the registration timeout), then the
+/// client as others see it, registered in the server's table.
+async fn start(
+    server: Arc<Server>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    charset: Charset,
+    tls: Option<Arc<Tls>>,
+    cancel: CancellationToken,
+    id: crate::client::ClientId,
+) -> Option<Box<Active>> {
+    let _ = stream.set_nodelay(true);
+    let stream = match tls {
+        None => Stream::Plain(stream),
+        Some(tls) => {
+            let limit = server.config().limits.registration_timeout;
+            let shaken = tokio::select! {
+                _ = cancel.cancelled() => return None,
+                s = tls.accept(stream, limit) => s,
+            };
+            match shaken {
+                Ok(s) => s,
+                Err(e) => {
+                    debug!(error = %e, "TLS handshake failed");
+                    return None;
                 }
             }
-        };
-        let host = crate::guard::host_for(&server.config(), peer.ip());
-        let client = Arc::new(
-            Client::new(
-                id,
-                peer.ip(),
-                host,
-                unix_now(),
-                server.uptime_secs(),
-                server.budget.clone(),
-            )
-            .with_transport(stream.is_tls(), stream.certfp()),
-        );
-        server.clients.insert(id, client.clone());
-        info!("connected");
-        let mut conn = Conn {
-            stream,
-            rbuf: Vec::new(),
-            discarding: false,
-            unprocessed: false,
-            eof: false,
-            wq: VecDeque::new(),
-            blocked: false,
-            front_partial: false,
-            out: None,
-            throttled: None,
-        };
-        let mut session = Session::new(client.clone());
-        session.charset = charset;
-        session.listener_charset = charset;
-        session.flood = crate::guard::Bucket::new(server.config().flood.burst);
-        session.flood_exempt = server.config().flood.lines_per_second == 0.0
-            || crate::guard::is_exempt(&server.config(), peer.ip());
-        let reason = conn.drive(&server, &mut session, &cancel).await;
-        commands::disconnect(&server, &mut session, &reason);
-        server.clients.remove(&id);
-        conn.use_charset(session.charset);
-        // Whatever was queued, then the ERROR, within a short grace period.
-        let _ = tokio::time::timeout(
-            Duration::from_secs(2),
-            conn.flush_all(&client, &server.stats),
+        }
+    };
+    let host = crate::guard::host_for(&server.config(), peer.ip());
+    let client = Arc::new(
+        Client::new(
+            id,
+            peer.ip(),
+            host,
+            unix_now(),
+            server.uptime_secs(),
+            server.budget.clone(),
         )
-        .await;
-        conn.stream.shutdown().await;
-        client.outbox.discard(0);
-        server.stats.read_buffer(conn.rbuf.capacity(), 0);
-        info!(reason = %reason.log, "disconnected");
+        .with_transport(stream.is_tls(), stream.certfp()),
+    );
+    server.clients.insert(id, client.clone());
+    // Shutdown tells every client in the table; one that came in after
+    // that sees the flag instead.
+    if server.shutting_down.load(Ordering::Acquire) {
+        client.kill("Server shutting down".into());
     }
-    .instrument(span)
-    .await
+    info!("connected");
+    let conn = Conn {
+        stream,
+        rbuf: Vec::new(),
+        discarding: false,
+        unprocessed: false,
+        eof: false,
+        wq: VecDeque::new(),
+        blocked: false,
+        front_partial: false,
+        out: None,
+        throttled: None,
+    };
+    let mut session = Session::new(client.clone());
+    session.charset = charset;
+    session.listener_charset = charset;
+    let cfg = server.config();
+    session.flood = crate::guard::Bucket::new(cfg.flood.burst);
+    session.flood_exempt =
+        cfg.flood.lines_per_second == 0.0 || crate::guard::is_exempt(&cfg, peer.ip());
+    Some(Box::new(Active {
+        conn,
+        session,
+        client,
+        pending: None,
+    }))
 }
 
 /// Why a connection ended: what the client and its peers are told.
@@ -176,83 +225,115 @@ fn quit_ending(text: String) -> Ending {
     }
 }
 
-impl Conn {
-    async fn drive(
-        &mut self,
-        server: &Arc<Server>,
-        session: &mut Session,
-        cancel: &CancellationToken,
-    ) -> Ending {
-        let client = session.client.clone();
-        let mut pending: Option<Pending> = None;
+impl Active {
+    /// Runs the connection until it ends: handles what is ready (a finished
+    /// store call, the send queue, the socket, the fake-lag timer) in that
+    /// order of priority, one at a time as `select!` with `biased` would,
+    /// then registers for all of them and returns `Pending`. Written as a
+    /// poll function so that waiting costs no future state per connection.
+    fn poll_drive(&mut self, cx: &mut Context<'_>, server: &Arc<Server>) -> Poll<Ending> {
+        let Active {
+            conn,
+            session,
+            client,
+            pending,
+        } = self;
         loop {
             // A command left waiting (by the last line handled) holds back
             // every later line: take it before looking at the buffer.
             if pending.is_none() {
-                pending = session.pending.take();
+                *pending = session.pending.take();
             }
-            if pending.is_none() && self.unprocessed && self.throttled.is_none() {
-                self.process(server, session);
+            if pending.is_none() && conn.unprocessed && conn.throttled.is_none() {
+                conn.process(server, session);
             }
             if let Some(text) = session.quit.take() {
-                return quit_ending(text);
+                return Poll::Ready(quit_ending(text));
             }
             if pending.is_none() {
-                pending = session.pending.take();
+                *pending = session.pending.take();
             }
-            if pending.is_none() && self.eof && !self.unprocessed {
-                return Ending::new("Connection closed", None);
+            if pending.is_none() && conn.eof && !conn.unprocessed {
+                return Poll::Ready(Ending::new("Connection closed", None));
             }
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => {
-                    return Ending::new("Server shutting down", Some("Server shutting down".into()));
-                }
-                then = async { pending.as_mut().expect("guarded").fut.as_mut().await }, if pending.is_some() => {
+            let recvq = server.config().flood.recvq_bytes;
+            let mut ready = false;
+            if let Some(p) = pending.as_mut() {
+                if let Poll::Ready(then) = p.fut.as_mut().poll(cx) {
                     let p = pending.take().expect("just polled");
                     commands::resume(server, session, then, p.reply, p.verb);
-                    self.unprocessed = !self.rbuf.is_empty();
+                    conn.unprocessed = !conn.rbuf.is_empty();
+                    ready = true;
                 }
-                _ = client.outbox.notify.notified() => {}
-                r = self.stream.writable(), if self.blocked => {
-                    if r.is_err() { return Ending::new("Connection reset", None); }
-                    self.blocked = false;
-                }
-                _ = async { self.throttled.as_mut().expect("guarded").as_mut().await },
-                    if self.throttled.is_some() && pending.is_none() => {
-                    self.throttled = None;
-                }
-                r = self.stream.readable(), if pending.is_none() && !self.eof
-                    && !(self.throttled.is_some() && self.rbuf.len() >= server.config().flood.recvq_bytes) => {
-                    if r.is_err() { return Ending::new("Connection reset", None); }
-                    if let Err(e) = self.fill(server, session) {
-                        return Ending::new(format!("Read error: {e}"), None);
+            }
+            if !ready && client.outbox.poll_woken(cx).is_ready() {
+                ready = true;
+            }
+            if !ready && conn.blocked {
+                match conn.stream.poll_write_ready(cx) {
+                    Poll::Ready(Err(_)) => {
+                        return Poll::Ready(Ending::new("Connection reset", None))
                     }
-                    if self.throttled.is_none() {
-                        self.process(server, session);
+                    Poll::Ready(Ok(())) => {
+                        conn.blocked = false;
+                        ready = true;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if !ready && pending.is_none() {
+                if let Some(t) = conn.throttled.as_mut() {
+                    if t.as_mut().poll(cx).is_ready() {
+                        conn.throttled = None;
+                        ready = true;
                     }
                 }
             }
-            if self.throttled.is_some() && self.rbuf.len() >= server.config().flood.recvq_bytes {
+            // Not while a command waits, after EOF, or while held back with
+            // as much waiting as may wait.
+            let may_read = pending.is_none()
+                && !conn.eof
+                && (conn.throttled.is_none() || conn.rbuf.len() < recvq);
+            if !ready && may_read {
+                match conn.stream.poll_read_ready(cx) {
+                    Poll::Ready(Err(_)) => {
+                        return Poll::Ready(Ending::new("Connection reset", None))
+                    }
+                    Poll::Ready(Ok(())) => {
+                        if let Err(e) = conn.fill(server, session) {
+                            return Poll::Ready(Ending::new(format!("Read error: {e}"), None));
+                        }
+                        if conn.throttled.is_none() {
+                            conn.process(server, session);
+                        }
+                        ready = true;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if !ready {
+                return Poll::Pending;
+            }
+            if conn.throttled.is_some() && conn.rbuf.len() >= recvq {
                 // Held back and still sending: more waits than may wait.
                 server.stats.excess_flood.fetch_add(1, Ordering::Relaxed);
-                return Ending::new("Excess Flood", Some("Excess Flood".into()));
+                return Poll::Ready(Ending::new("Excess Flood", Some("Excess Flood".into())));
             }
             if client.take_guest_nick_request() && pending.is_none() && session.registered {
                 commands::force_guest_nick(server, session);
             }
             if let Some(reason) = client.take_kill() {
-                return Ending::new(reason.clone(), Some(reason));
+                return Poll::Ready(Ending::new(reason.clone(), Some(reason)));
             }
             if let Some(why) = client.outbox.overflowed() {
                 // Free the queue now, not after a flush that would never
                 // end; but finish a line half written, or the ERROR would
                 // be glued to its first half.
-                let keep = if self.front_partial {
-                    self.wq.truncate(1);
-                    self.wq.front().map_or(0, |b| b.len())
+                let keep = if conn.front_partial {
+                    conn.wq.truncate(1);
+                    conn.wq.front().map_or(0, |b| b.len())
                 } else {
-                    self.wq.clear();
+                    conn.wq.clear();
                     0
                 };
                 client.outbox.discard(keep);
@@ -264,17 +345,43 @@ impl Conn {
                     ),
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                return Ending::new(text, Some(text.into()));
+                return Poll::Ready(Ending::new(text, Some(text.into())));
             }
-            if !self.blocked {
-                self.use_charset(session.charset);
-                if let Err(e) = self.write_some(&client, &server.stats) {
-                    return Ending::new(format!("Write error: {e}"), None);
+            if !conn.blocked {
+                conn.use_charset(session.charset);
+                if let Err(e) = conn.write_some(client, &server.stats) {
+                    return Poll::Ready(Ending::new(format!("Write error: {e}"), None));
                 }
             }
         }
     }
 
+    /// Peers are told, the client forgotten, and what was queued for it
+    /// written (the ERROR last) within a short grace period.
+    async fn finish(mut self: Box<Self>, server: &Arc<Server>, reason: Ending) {
+        let Active {
+            conn,
+            session,
+            client,
+            pending,
+        } = &mut *self;
+        drop(pending.take());
+        commands::disconnect(server, session, &reason);
+        server.clients.remove(&client.id);
+        conn.use_charset(session.charset);
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            conn.flush_all(client, &server.stats),
+        )
+        .await;
+        conn.stream.shutdown().await;
+        client.outbox.discard(0);
+        server.stats.read_buffer(conn.rbuf.capacity(), 0);
+        info!(reason = %reason.log, "disconnected");
+    }
+}
+
+impl Conn {
     /// Reads what the socket has until it would block (or ends).
     fn fill(&mut self, server: &Server, session: &Session) -> io::Result<()> {
         let limit = MAX_LINE + MAX_CLIENT_TAGS + 4;

@@ -132,6 +132,8 @@ pub struct Server {
     /// Operators with user mode +s: who gets server notices, and their
     /// snomask (bits of [`client::SNOMASKS`]).
     pub snotice_watchers: DashMap<ClientId, (Arc<Client>, u32)>,
+    /// Set once the server is stopping: connections end (see `serve`).
+    pub shutting_down: std::sync::atomic::AtomicBool,
     /// The memory budget every client's send queue counts in.
     pub budget: Arc<outbox::Budget>,
     /// Traffic and command counters (STATS).
@@ -169,6 +171,7 @@ impl Server {
             bans: std::sync::RwLock::new(bans),
             snotice_watchers: DashMap::new(),
             stats: stats::Stats::default(),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
             budget: Arc::new(outbox::Budget::new(config.limits.sendq_total_bytes)),
             listeners: Mutex::new(Vec::new()),
             clients: DashMap::new(),
@@ -508,6 +511,12 @@ pub async fn serve_with(
     shutdown.await;
     info!("shutting down");
     cancel.cancel();
+    // Connection tasks wait on their own wakers, not on `cancel`: tell
+    // each one (those still starting see the flag).
+    server.shutting_down.store(true, Ordering::Release);
+    for c in server.clients.iter() {
+        c.kill("Server shutting down".into());
+    }
     tracker.close();
     if tokio::time::timeout(Duration::from_secs(5), tracker.wait())
         .await

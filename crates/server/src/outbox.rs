@@ -17,6 +17,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::task::{Context, Poll};
+
+use atomic_waker::AtomicWaker;
 use bytes::Bytes;
 use tokio::sync::Notify;
 
@@ -90,7 +93,11 @@ pub struct Outbox {
     /// 0, or an [`Overflow`] + 1.
     overflowed: AtomicU8,
     budget: Arc<Budget>,
-    pub(crate) notify: Notify,
+    /// Wakes the owner's task: something was queued, or it was told to go.
+    /// A flag and a waker slot, polled by the task without a future of
+    /// its own (an idle connection holds nothing more).
+    woken: AtomicBool,
+    waker: AtomicWaker,
 }
 
 impl Outbox {
@@ -101,7 +108,28 @@ impl Outbox {
             closed: AtomicBool::new(false),
             overflowed: AtomicU8::new(0),
             budget,
-            notify: Notify::new(),
+            woken: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+        }
+    }
+
+    /// Wakes the owning task.
+    pub fn wake(&self) {
+        self.woken.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Ready once after each [`Outbox::wake`]; otherwise registers the
+    /// task to be woken.
+    pub fn poll_woken(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.woken.swap(false, Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        if self.woken.swap(false, Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
     }
 
@@ -134,7 +162,7 @@ impl Outbox {
             let mut q = self.queue.lock().expect("outbox lock");
             q.extend(parts.iter().map(|b| (*b).clone()));
         }
-        self.notify.notify_one();
+        self.wake();
         true
     }
 
@@ -148,7 +176,7 @@ impl Outbox {
             .overflowed
             .compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
         self.closed.store(true, Ordering::Relaxed);
-        self.notify.notify_one();
+        self.wake();
     }
 
     /// Queues a last line even on a closed or full queue (the ERROR that
@@ -157,7 +185,7 @@ impl Outbox {
         self.pending.fetch_add(line.len(), Ordering::Relaxed);
         self.budget.add(line.len());
         self.queue.lock().expect("outbox lock").push_back(line);
-        self.notify.notify_one();
+        self.wake();
     }
 
     /// Moves everything queued into `out` (the writer's own buffer).

@@ -54,7 +54,8 @@ pub struct Session {
     /// The account logged in to, casefolded.
     pub account: Option<String>,
     /// (mechanism, payload so far, step)
-    pub sasl: Option<(String, String, Sasl)>,
+    /// Boxed: only while a SASL exchange is under way.
+    pub sasl: Option<Box<(String, String, Sasl)>>,
     /// Logged in before registration: load the account's state after it.
     pub after_login_pending: bool,
     /// This session used MONITOR: it follows the account's stored list.
@@ -65,7 +66,7 @@ pub struct Session {
     pub offline_told: Option<(String, i64)>,
     /// The last nick refused as in use (REGISTER * before a nick is set).
     pub nick_attempt: Option<String>,
-    pub(crate) pending: Option<Pending>,
+    pub(crate) pending: Option<Box<Pending>>,
     /// Receive flood control (fake lag).
     pub flood: crate::guard::Bucket,
     /// From an exempt network, or flood control is off.

@@ -413,11 +413,24 @@ impl TlsStream {
 
 impl Stream {
     /// Ready when the socket is, or at once when TLS holds decrypted bytes.
-    pub(crate) async fn readable(&self) -> io::Result<()> {
+    pub(crate) fn poll_read_ready(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
         match self {
-            Stream::Plain(t) => t.readable().await,
-            Stream::Tls(s) if s.plain_pending > 0 => Ok(()),
-            Stream::Tls(s) => s.tcp.readable().await,
+            Stream::Plain(t) => t.poll_read_ready(cx),
+            Stream::Tls(s) if s.plain_pending > 0 => std::task::Poll::Ready(Ok(())),
+            Stream::Tls(s) => s.tcp.poll_read_ready(cx),
+        }
+    }
+
+    pub(crate) fn poll_write_ready(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        match self {
+            Stream::Plain(t) => t.poll_write_ready(cx),
+            Stream::Tls(s) => s.tcp.poll_write_ready(cx),
         }
     }
 

@@ -205,7 +205,7 @@ pub(super) fn authenticate(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         return sasl_start(cx, arg);
     };
     // Payload chunks of 400 bytes; a shorter chunk (or "+") ends it.
-    let (mechanism, mut buf, step) = state;
+    let (mechanism, mut buf, step) = *state;
     if arg.len() > 400 {
         return Err(Reject::Numeric(
             ERR_SASLTOOLONG,
@@ -219,7 +219,7 @@ pub(super) fn authenticate(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         return Err(sasl_fail());
     }
     if arg.len() == 400 {
-        cx.s.sasl = Some((mechanism, buf, step));
+        cx.s.sasl = Some(Box::new((mechanism, buf, step)));
         return Ok(());
     }
     let Ok(payload) = B64.decode(buf.as_bytes()) else {
@@ -288,7 +288,11 @@ fn sasl_start(cx: &mut Ctx<'_>, mechanism: &str) -> Outcome {
             return Err(sasl_fail());
         }
     };
-    cx.s.sasl = Some((mechanism.to_ascii_uppercase(), String::new(), step));
+    cx.s.sasl = Some(Box::new((
+        mechanism.to_ascii_uppercase(),
+        String::new(),
+        step,
+    )));
     cx.reply.line("AUTHENTICATE +".into());
     Ok(())
 }
@@ -450,11 +454,11 @@ fn scram_first(cx: &mut Ctx<'_>, payload: &[u8]) -> Outcome {
                 "AUTHENTICATE {}",
                 B64.encode(sf.message.as_bytes())
             ));
-            cx.s.sasl = Some((
+            cx.s.sasl = Some(Box::new((
                 "SCRAM-SHA-256".into(),
                 String::new(),
                 Sasl::ScramFinal(Box::new(sf), Box::new(account)),
-            ));
+            )));
         })
     });
     Ok(())
@@ -477,11 +481,11 @@ fn scram_final(
                 "AUTHENTICATE {}",
                 B64.encode(server_final.as_bytes())
             ));
-            cx.s.sasl = Some((
+            cx.s.sasl = Some(Box::new((
                 "SCRAM-SHA-256".into(),
                 String::new(),
                 Sasl::ScramDone(account),
-            ));
+            )));
             Ok(())
         }
         Err(_) => {

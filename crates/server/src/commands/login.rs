@@ -12,7 +12,6 @@ use tracing::{info, warn};
 
 use super::{notify_peers, then, Ctx};
 use crate::caps::Cap;
-use crate::client::FriendLists;
 use crate::router::{format_time, Event};
 
 /// The client is now logged in to `a`.
@@ -71,7 +70,8 @@ pub(crate) fn logged_out(cx: &mut Ctx<'_>) {
     };
     {
         let mut l = me.lists();
-        *l = FriendLists::default();
+        // Logged out: no lists, and nothing held for them.
+        *l = crate::client::LazyLists::default();
         me.sync_silence_flag(&l);
     }
     cx.num(RPL_LOGGEDOUT, &[&prefix, "You are now logged out"]);

@@ -411,11 +411,11 @@ fn finish(mut cx: Ctx<'_>) {
                     .push(&[&bytes], server.config().limits.sendq_bytes);
             }
         }
-        cx.s.pending = Some(Pending {
+        cx.s.pending = Some(Box::new(Pending {
             fut,
             reply,
             verb: cx.verb,
-        });
+        }));
         return;
     }
     if let Some(bytes) = cx.reply.render(caps, || server.msgid()) {
