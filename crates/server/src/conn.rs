@@ -214,7 +214,7 @@ struct Conn {
     /// cost every idle connection its size.
     throttled: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Encodes what is written, for a wire that is not UTF-8.
-    out: Option<OutEncoder>,
+    out: Option<Box<OutEncoder>>,
 }
 
 fn quit_ending(text: String) -> Ending {
@@ -509,7 +509,7 @@ impl Conn {
     /// what is taken from the queue from now on is encoded for it.
     fn use_charset(&mut self, cs: Charset) {
         if self.out.as_ref().map(|o| o.encoding()) != cs.wire {
-            self.out = cs.wire.map(OutEncoder::new);
+            self.out = cs.wire.map(|e| Box::new(OutEncoder::new(e)));
         }
     }
 
@@ -610,5 +610,19 @@ impl Conn {
             self.blocked = false;
             debug!("flushing");
         }
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// What every connection holds, whatever it does: a change that makes
+    /// these grow costs every idle client (docs/PERFORMANCE.md); raise the
+    /// bounds only on purpose.
+    #[test]
+    fn per_connection_state_stays_small() {
+        let active = std::mem::size_of::<super::Active>();
+        let client = std::mem::size_of::<crate::client::Client>();
+        assert!(active <= 448, "Active is {active} bytes");
+        assert!(client <= 440, "Client is {client} bytes");
     }
 }

@@ -43,7 +43,9 @@ pub struct Session {
     pub cap_version: u32,
     /// The casefolded nick this session holds in the nick map.
     pub folded_nick: Option<String>,
-    pub user: Option<(String, String)>,
+    /// (user, realname) from USER; boxed, as it is kept only until
+    /// registration completes.
+    pub user: Option<Box<(String, String)>>,
     pub pass: Option<String>,
     pub registered: bool,
     /// (casefolded, as given) nicks this session MONITORs.
@@ -63,7 +65,7 @@ pub struct Session {
     /// The account's stored MONITOR list, once loaded.
     pub stored_monitor: Option<Vec<ListEntry>>,
     /// The last target told "will be delivered later", and when (ms).
-    pub offline_told: Option<(String, i64)>,
+    pub offline_told: Option<Box<(String, i64)>>,
     /// The last nick refused as in use (REGISTER * before a nick is set).
     pub nick_attempt: Option<String>,
     pub(crate) pending: Option<Box<Pending>>,

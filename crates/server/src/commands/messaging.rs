@@ -557,12 +557,12 @@ enum Outcome2 {
 fn tell_stored(cx: &mut Ctx<'_>, target: &str) {
     let now = crate::unix_millis();
     let folded = cx.server.fold_nick(target).unwrap_or_default();
-    if let Some((t, at)) = &cx.s.offline_told {
+    if let Some((t, at)) = cx.s.offline_told.as_deref() {
         if *t == folded && now - at < 60_000 {
             return;
         }
     }
-    cx.s.offline_told = Some((folded, now));
+    cx.s.offline_told = Some(Box::new((folded, now)));
     cx.num(
         RPL_AWAY,
         &[

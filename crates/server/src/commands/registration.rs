@@ -252,7 +252,7 @@ pub(super) fn user(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         info.user = format!("~{clean}");
         info.realname = realname.clone();
     }
-    cx.s.user = Some((format!("~{clean}"), realname));
+    cx.s.user = Some(Box::new((format!("~{clean}"), realname)));
     try_register(cx);
     Ok(())
 }
@@ -290,7 +290,7 @@ fn try_register(cx: &mut Ctx<'_>) {
     if cx.s.registered || cx.s.cap_negotiating || cx.s.folded_nick.is_none() {
         return;
     }
-    let Some((user, realname)) = cx.s.user.clone() else {
+    let Some((user, realname)) = cx.s.user.as_deref().cloned() else {
         return;
     };
     if let Some(want) = &cx.server.config().password {
@@ -325,6 +325,9 @@ fn try_register(cx: &mut Ctx<'_>) {
         info.nick.clone()
     };
     cx.s.registered = true;
+    // Kept in `info` from now on.
+    cx.s.user = None;
+    cx.s.pass = None;
     me.set_registered();
     let n = cx.server.users.fetch_add(1, Ordering::Relaxed) + 1;
     cx.server.max_users.fetch_max(n, Ordering::Relaxed);
