@@ -287,6 +287,8 @@ async fn sasl_external_with_a_client_certificate() {
         }
         e.expect(":ferry.test 904 eve :SASL authentication failed")
             .await;
+        // Gone before the next one takes the nick.
+        quit(&mut e).await;
     }
     // An authorization identity naming another account fails.
     let mut d = server.connect_tls(1, Some(&alice_cert)).await;
