@@ -11,7 +11,7 @@
 # OUT_DIR to bench-peers/. Environment:
 #   REPEATS=2             runs of each scenario on each server
 #   SERVERS="ngircd inspircd hybrid ferry"
-#   SCENARIOS="idle reg dm-10000 dm-20000 fanout-1000 dm-max fanout-max presence-plain presence-scram offline"
+#   SCENARIOS="idle reg dm-10000 dm-20000 fanout-1000 dm-max fanout-max presence-plain presence-scram offline offline-2000"
 #   QUIET_WAIT=60         seconds to wait for an idle machine before each run
 #   PEERS_DIR=/tmp/ferry-peers   where ircd-hybrid is unpacked, configs and logs
 #   SKIP_INSTALL=1        do not install anything
@@ -39,7 +39,7 @@ FERRY=${1:-target/release/ferry}
 OUT=${2:-bench-peers}
 REPEATS=${REPEATS:-2}
 SERVERS=${SERVERS:-"ngircd inspircd hybrid ferry"}
-SCENARIOS=${SCENARIOS:-"idle reg dm-10000 dm-20000 fanout-1000 dm-max fanout-max presence-plain presence-scram offline"}
+SCENARIOS=${SCENARIOS:-"idle reg dm-10000 dm-20000 fanout-1000 dm-max fanout-max presence-plain presence-scram offline offline-2000"}
 QUIET_WAIT=${QUIET_WAIT:-60}
 PEERS_DIR=${PEERS_DIR:-/tmp/ferry-peers}
 PORT=${PORT:-16680}
@@ -336,9 +336,10 @@ args_for() {
         fanout-max) echo "fanout --channels 100 --members 50 --rate 500 --duration 3 --max --max-steps 8" ;;
         dm-*) echo "dm --pairs 1000 --rate ${1#dm-} --duration 5" ;;
         fanout-*) echo "fanout --channels 100 --members 50 --rate ${1#fanout-} --duration 5" ;;
-        presence-plain) echo "presence --accounts 1000 --friends 100 --rate 20 --duration 10 --session 1 --sasl plain" ;;
-        presence-scram) echo "presence --accounts 1000 --friends 100 --rate 200 --duration 10 --session 1 --sasl scram" ;;
-        offline) echo "offline --senders 1000 --recipients 1000 --rate 50000 --duration 5 --login-rate 200 --sasl scram" ;;
+        presence-plain) echo "presence --accounts 500 --friends 100 --rate 20 --duration 10 --session 0.5 --sasl plain" ;;
+        presence-scram) echo "presence --accounts 500 --friends 100 --rate 200 --duration 10 --session 0.5 --sasl scram" ;;
+        offline) echo "offline --senders 1000 --recipients 500 --rate 50000 --duration 1 --drain 60 --login-rate 200 --sasl scram" ;;
+        offline-*) echo "offline --senders 1000 --recipients 500 --rate ${1#offline-} --duration 5 --login-rate 200 --sasl scram" ;;
         *) return 1 ;;
     esac
 }
@@ -428,12 +429,15 @@ FIGS = [
     ("presence, SCRAM: 731 p99", "presence-scram", "presence.offline.latency_us.p99", "ms", "low", 0.001),
     ("presence, SCRAM: notifications/s", "presence-scram", "presence.notifications_per_s", "/s", "high", 1),
     ("presence, SCRAM: server CPU per notification (all CPU / all 730+731)", "presence-scram", "presence.server.cpu_us_per_notification", "µs", "low", 1),
-    ("offline: acknowledged commits/s (50,000/s offered)", "offline", "offline.send.acked_per_s", "/s", "high", 1),
-    ("offline: ack latency p50", "offline", "offline.send.ack_latency_us.p50", "ms", "low", 0.001),
-    ("offline: ack latency p99", "offline", "offline.send.ack_latency_us.p99", "ms", "low", 0.001),
-    ("offline: server CPU per acknowledged message", "offline", "offline.send.server.cpu_us_per_message", "µs", "low", 1),
-    ("offline: login → last waiting message, p99 per recipient", "offline", "offline.delivery.per_recipient_us.p99", "ms", "low", 0.001),
-    ("offline: acknowledged messages missing at login", "offline", "offline.delivery.missing", "", "low", 1),
+    ("offline, 50,000/s offered for 1 s: acknowledged commits/s", "offline", "offline.send.acked_per_s", "/s", "high", 1),
+    ("offline, 50,000/s offered: server CPU per acknowledged message", "offline", "offline.send.server.cpu_us_per_message", "µs", "low", 1),
+    ("offline, 50,000/s offered: login → last waiting message, p99 per recipient (100 each)", "offline", "offline.delivery.per_recipient_us.p99", "ms", "low", 0.001),
+    ("offline, 50,000/s offered: delivered at login /s", "offline", "offline.delivery.delivered_per_s", "/s", "high", 1),
+    ("offline, 50,000/s offered: acknowledged messages missing at login", "offline", "offline.delivery.missing", "", "low", 1),
+    ("offline, 2,000/s for 5 s: ack latency p50", "offline-2000", "offline.send.ack_latency_us.p50", "ms", "low", 0.001),
+    ("offline, 2,000/s: ack latency p99", "offline-2000", "offline.send.ack_latency_us.p99", "ms", "low", 0.001),
+    ("offline, 2,000/s: server CPU per acknowledged message", "offline-2000", "offline.send.server.cpu_us_per_message", "µs", "low", 1),
+    ("offline, 2,000/s: acknowledged messages missing at login", "offline-2000", "offline.delivery.missing", "", "low", 1),
 ]
 
 def fmt(v, unit):
@@ -479,7 +483,8 @@ for label, name, path, unit, better, scale in FIGS:
 out.append("")
 out.append("| run | " + " | ".join(servers) + " |")
 out.append("| --- | " + " | ".join("---" for _ in servers) + " |")
-for name in ["dm-10000", "dm-20000", "fanout-1000", "dm-max", "fanout-max", "presence-plain", "presence-scram", "offline"]:
+for name in ["idle", "reg", "dm-10000", "dm-20000", "fanout-1000", "dm-max", "fanout-max",
+             "presence-plain", "presence-scram", "offline", "offline-2000"]:
     cells, any_ = [], False
     for s in servers:
         rs = [r for r in rows if r["peer"] == s and r["name"] == name]
@@ -491,6 +496,10 @@ for name in ["dm-10000", "dm-20000", "fanout-1000", "dm-max", "fanout-max", "pre
         for r in rs:
             if "error" in r:
                 bits.append("error: " + r["error"][:60])
+            elif name in ("idle", "reg"):
+                reg, plan = get(r, "setup.registered"), get(r, "setup.planned")
+                bits.append(f"{reg:,} of {plan:,} registered" + (
+                    "" if reg == plan else ": " + ", ".join(f"{k} ×{v}" for k, v in (get(r, "setup.failures") or {}).items())[:80]))
             elif name.endswith("max"):
                 bits.append((get(r, "max.stopped_by") or "?")[:70])
             else:

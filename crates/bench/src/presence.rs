@@ -165,7 +165,7 @@ struct State {
 }
 
 fn is_stayer(i: usize) -> bool {
-    i % 2 == 0
+    i & 1 == 0
 }
 
 /// The F accounts nearest `i` on a ring of `n`: i+1, i−1, i+2, i−2, …
@@ -285,15 +285,16 @@ impl Handler for State {
                     s.send("PING :fb-setup");
                     s.set_phase(Phase::Monitoring);
                 }
-                "PONG" if s.phase() == Phase::Monitoring => {
-                    if msg.params().last() == Some(&"fb-setup") {
-                        self.setup.borrow_mut().ok(s, now);
-                        if is_stayer(s.idx) {
-                            s.set_phase(Phase::Ready);
-                        } else {
-                            s.send("QUIT :setup done");
-                            s.set_phase(Phase::Quitting);
-                        }
+                "PONG"
+                    if s.phase() == Phase::Monitoring
+                        && msg.params().last() == Some(&"fb-setup") =>
+                {
+                    self.setup.borrow_mut().ok(s, now);
+                    if is_stayer(s.idx) {
+                        s.set_phase(Phase::Ready);
+                    } else {
+                        s.send("QUIT :setup done");
+                        s.set_phase(Phase::Quitting);
                     }
                 }
                 "730" => self.notice(s, msg, true, now),
