@@ -331,7 +331,7 @@ wait_quiet() {
 args_for() {
     case $1 in
         idle) echo "idle --clients 19000 --rate 2000 --hold 5 --workers 2" ;;
-        reg) echo "idle --clients 10000 --rate 20000 --hold 0 --per-source 2000" ;;
+        reg) echo "idle --clients 10000 --rate 20000 --hold 0 --per-source 2000 --max-inflight 10000" ;;
         dm-max) echo "dm --pairs 1000 --rate 10000 --duration 3 --max --max-steps 8" ;;
         fanout-max) echo "fanout --channels 100 --members 50 --rate 500 --duration 3 --max --max-steps 8" ;;
         dm-*) echo "dm --pairs 1000 --rate ${1#dm-} --duration 5" ;;

@@ -7,6 +7,10 @@
 //! registered at 001), then runs the scenario and prints one JSON line
 //! ([`Report`]); on a terminal a table and progress too.
 //!
+//! `presence` and `offline` drive ferry's accounts instead (`accounts.rs`,
+//! `presence.rs`, `offline.rs`): accounts registered with REGISTER, logged
+//! in with SASL PLAIN or SCRAM-SHA-256 (`scram.rs`), on one thread.
+//!
 //! # Who does what
 //! - The coordinator (`coord.rs`, this process's main thread) plans the
 //!   run, starts the workers, tells them when to run each step, reads the
