@@ -332,8 +332,8 @@ args_for() {
     case $1 in
         idle) echo "idle --clients 19000 --rate 2000 --hold 5 --workers 2" ;;
         reg) echo "idle --clients 10000 --rate 20000 --hold 0 --per-source 2000 --max-inflight 10000" ;;
-        dm-max) echo "dm --pairs 1000 --rate 10000 --duration 3 --max --max-steps 8" ;;
-        fanout-max) echo "fanout --channels 100 --members 50 --rate 500 --duration 3 --max --max-steps 8" ;;
+        dm-max) echo "dm --pairs 1000 --rate 10000 --duration 3 --max --max-steps 7" ;;
+        fanout-max) echo "fanout --channels 100 --members 50 --rate 500 --duration 3 --max --max-steps 7" ;;
         dm-*) echo "dm --pairs 1000 --rate ${1#dm-} --duration 5" ;;
         fanout-*) echo "fanout --channels 100 --members 50 --rate ${1#fanout-} --duration 5" ;;
         presence-plain) echo "presence --accounts 500 --friends 100 --rate 20 --duration 10 --session 0.5 --sasl plain" ;;
