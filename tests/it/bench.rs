@@ -118,10 +118,12 @@ async fn bench_presence_and_offline_count_every_notification_and_message() {
         "{p}"
     );
 
-    // 100 messages from 4 senders to 5 offline accounts; then they log in.
+    // 100 messages from 4 senders to 5 offline accounts (other names than
+    // the accounts above); then they log in.
     let o = bench(format!(
         "offline --server {addr} --senders 4 --recipients 5 --rate 100 --duration 1 \
-         --burst 3 --login-rate 50 --sasl plain --drain 10 --delivery-timeout 20 --timeout 20"
+         --burst 3 --login-rate 50 --sasl plain --drain 10 --delivery-timeout 20 --timeout 20 \
+         --nick-prefix fo"
     ))
     .await;
     assert_eq!(field(&o, "/scenario"), "offline");
