@@ -33,7 +33,8 @@ enum Command {
     /// until the server confirms it.
     Send(send::SendArgs),
     /// Load-test an IRC server on loopback (ferry or any other): idle,
-    /// dm and fanout scenarios, one JSON line per run.
+    /// dm and fanout scenarios; presence and offline for ferry's accounts;
+    /// one JSON line per run.
     Bench(ferry_bench::Args),
     /// Write a TLS certificate and key for development.
     Cert(CertArgs),

@@ -1,6 +1,7 @@
 //! `ferry bench` against a real server: a small idle run (two worker
 //! processes) and a small dm run print one JSON line each, with every
-//! client registered and nothing lost.
+//! client registered and nothing lost; presence and offline count every
+//! notification and every offline message.
 
 use std::process::Command;
 
@@ -74,5 +75,73 @@ async fn bench_idle_and_dm_report_every_client_and_no_loss() {
     assert!(field(&dm, "/result/generator/cpu_s").is_f64());
     assert!(field(&dm, "/result/generator/lag_us/p99").is_u64());
     assert!(field(&dm, "/result/pass").is_boolean());
+    server.stop().await;
+}
+
+/// presence and offline at tiny sizes: every watcher online is told of
+/// every login and logout (730/731), and every acknowledged offline
+/// message reaches its recipient at login, once and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_presence_and_offline_count_every_notification_and_message() {
+    let server = TestServer::start().await;
+    let addr = server.addr;
+
+    // 8 accounts, 4 friends each: the 4 odd ones log in 10 times in all,
+    // each watched by its 2 even (always online) neighbours.
+    let p = bench(format!(
+        "presence --server {addr} --accounts 8 --friends 4 --rate 5 --duration 2 \
+         --session 0.2 --sasl scram --drain 10 --timeout 20"
+    ))
+    .await;
+    assert_eq!(field(&p, "/scenario"), "presence");
+    assert_eq!(field(&p, "/setup/registered"), 8, "{p}");
+    assert_eq!(field(&p, "/setup/failed"), 0, "{p}");
+    assert_eq!(field(&p, "/presence/stayers"), 4);
+    assert_eq!(field(&p, "/presence/watchers_per_login"), 2.0, "{p}");
+    assert_eq!(field(&p, "/presence/logins/due"), 10, "{p}");
+    assert_eq!(field(&p, "/presence/logins/ok"), 10, "{p}");
+    assert_eq!(field(&p, "/presence/logins/failed"), 0, "{p}");
+    assert_eq!(field(&p, "/presence/logins/quits"), 10, "{p}");
+    for which in ["online", "offline"] {
+        assert_eq!(field(&p, &format!("/presence/{which}/expected")), 20, "{p}");
+        assert_eq!(field(&p, &format!("/presence/{which}/received")), 20, "{p}");
+        assert_eq!(field(&p, &format!("/presence/{which}/lost")), 0, "{p}");
+        assert_eq!(
+            field(&p, &format!("/presence/{which}/latency_us/count")),
+            20
+        );
+    }
+    assert_eq!(field(&p, "/presence/unexpected"), 0, "{p}");
+    // Each churner learns its 4 friends' state at every login.
+    assert!(
+        field(&p, "/presence/churner_lines").as_u64() >= Some(40),
+        "{p}"
+    );
+
+    // 100 messages from 4 senders to 5 offline accounts (other names than
+    // the accounts above); then they log in.
+    let o = bench(format!(
+        "offline --server {addr} --senders 4 --recipients 5 --rate 100 --duration 1 \
+         --burst 3 --login-rate 50 --sasl plain --drain 10 --delivery-timeout 20 --timeout 20 \
+         --nick-prefix fo"
+    ))
+    .await;
+    assert_eq!(field(&o, "/scenario"), "offline");
+    assert_eq!(field(&o, "/setup/registered"), 9, "{o}");
+    assert_eq!(field(&o, "/offline/send/sent"), 100, "{o}");
+    assert_eq!(field(&o, "/offline/send/acked"), 100, "{o}");
+    assert_eq!(field(&o, "/offline/send/failed"), 0, "{o}");
+    assert_eq!(field(&o, "/offline/send/unanswered"), 0, "{o}");
+    assert_eq!(field(&o, "/offline/send/ack_latency_us/count"), 100);
+    assert_eq!(field(&o, "/offline/delivery/logins_ok"), 5, "{o}");
+    assert_eq!(field(&o, "/offline/delivery/expected"), 100, "{o}");
+    assert_eq!(field(&o, "/offline/delivery/delivered"), 100, "{o}");
+    assert_eq!(field(&o, "/offline/delivery/delivered_acked"), 100, "{o}");
+    for zero in ["missing", "duplicates", "out_of_order", "wrong_recipient"] {
+        assert_eq!(field(&o, &format!("/offline/delivery/{zero}")), 0, "{o}");
+    }
+    assert_eq!(field(&o, "/offline/delivery/recipients_complete"), 5, "{o}");
+    assert_eq!(field(&o, "/offline/delivery/all_delivered"), true, "{o}");
+    assert_eq!(field(&o, "/offline/delivery/per_recipient_us/count"), 5);
     server.stop().await;
 }

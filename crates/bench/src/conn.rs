@@ -235,18 +235,26 @@ pub(crate) async fn run(conn: Rc<Conn>, sh: Rc<Shared>) {
     }
 }
 
-fn io_reason(what: &str, e: &io::Error) -> String {
+pub(crate) fn io_reason(what: &str, e: &io::Error) -> String {
     format!("{what}: {e}")
 }
 
 async fn connect(sh: &Shared, global: u64) -> Result<TcpStream, String> {
-    let sock = match sh.target {
+    let source = sh.bind_source.then(|| source_ip(global, sh.per_source));
+    connect_from(sh.target, source).await
+}
+
+/// Connects to `target`, from `source` when given (IPv4 targets only).
+pub(crate) async fn connect_from(
+    target: SocketAddr,
+    source: Option<Ipv4Addr>,
+) -> Result<TcpStream, String> {
+    let sock = match target {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),
     }
     .map_err(|e| io_reason("socket", &e))?;
-    if sh.bind_source && sh.target.is_ipv4() {
-        let ip = source_ip(global, sh.per_source);
+    if let (Some(ip), true) = (source, target.is_ipv4()) {
         // Let connect() pick the port by 4-tuple: bind(ip, 0) would search
         // the ports in use on that address, O(clients) each time (10,000
         // clients cost 12 s of generator CPU that way).
@@ -262,17 +270,93 @@ async fn connect(sh: &Shared, global: u64) -> Result<TcpStream, String> {
             .map_err(|e| io_reason("bind", &e))?;
     }
     let s = sock
-        .connect(sh.target)
+        .connect(target)
         .await
         .map_err(|e| io_reason("connect", &e))?;
     let _ = s.set_nodelay(true);
     Ok(s)
 }
 
-struct Reader {
+/// Frames the lines a socket delivers.
+#[derive(Default)]
+pub(crate) struct LineReader {
     buf: Vec<u8>,
     /// Dropping the rest of an overlong line.
     skipping: bool,
+}
+
+impl LineReader {
+    /// Reads until the socket would block, handing each complete line
+    /// (valid UTF-8 only) to `f` with the time of the read; stops at the
+    /// first error `f` returns.
+    pub(crate) fn read(
+        &mut self,
+        stream: &TcpStream,
+        mut f: impl FnMut(&str, Instant) -> Result<(), String>,
+    ) -> Result<(), String> {
+        loop {
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(16 * 1024);
+            }
+            match stream.try_read_buf(&mut self.buf) {
+                Ok(0) => return Err("closed by the server".into()),
+                Ok(_) => self.lines(&mut f)?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(io_reason("read", &e)),
+            }
+        }
+        if self.buf.is_empty() {
+            // An idle client holds no read buffer.
+            self.buf = Vec::new();
+        }
+        Ok(())
+    }
+
+    fn lines(
+        &mut self,
+        f: &mut impl FnMut(&str, Instant) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let now = Instant::now();
+        let mut pos = 0;
+        if self.skipping {
+            match self.buf.iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    pos = nl + 1;
+                    self.skipping = false;
+                }
+                None => {
+                    self.buf.clear();
+                    return Ok(());
+                }
+            }
+        }
+        let mut result = Ok(());
+        while pos < self.buf.len() {
+            match ferry_proto::next_line(&self.buf[pos..], LINE_LIMIT, TAG_LIMIT) {
+                Ok(Some(fr)) => {
+                    let line = &self.buf[pos..pos + fr.len];
+                    pos += fr.consumed;
+                    if let Ok(line) = std::str::from_utf8(line) {
+                        if let Err(reason) = f(line, now) {
+                            result = Err(reason);
+                            break;
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(FrameError::TooLong { consumed, complete }) => {
+                    pos += consumed;
+                    self.skipping = !complete;
+                }
+            }
+        }
+        self.buf.drain(..pos);
+        result
+    }
+}
+
+struct Reader {
+    lines: LineReader,
     attempts: u32,
     started: Instant,
 }
@@ -295,8 +379,7 @@ async fn drive(conn: &Conn, sh: &Shared) -> String {
     }
     *conn.nick.borrow_mut() = nick;
     let mut rd = Reader {
-        buf: Vec::new(),
-        skipping: false,
+        lines: LineReader::default(),
         attempts: 0,
         started,
     };
@@ -335,63 +418,10 @@ async fn drive(conn: &Conn, sh: &Shared) -> String {
 
 /// Reads until the socket would block, handling each complete line.
 fn read(conn: &Conn, sh: &Shared, stream: &TcpStream, rd: &mut Reader) -> Result<(), String> {
-    loop {
-        if rd.buf.capacity() - rd.buf.len() < 4096 {
-            rd.buf.reserve(16 * 1024);
-        }
-        match stream.try_read_buf(&mut rd.buf) {
-            Ok(0) => return Err("closed by the server".into()),
-            Ok(_) => handle_lines(conn, sh, rd)?,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) => return Err(io_reason("read", &e)),
-        }
-    }
-    if rd.buf.is_empty() {
-        // An idle client holds no read buffer.
-        rd.buf = Vec::new();
-    }
-    Ok(())
-}
-
-fn handle_lines(conn: &Conn, sh: &Shared, rd: &mut Reader) -> Result<(), String> {
-    let now = Instant::now();
-    let mut pos = 0;
-    if rd.skipping {
-        match rd.buf.iter().position(|&b| b == b'\n') {
-            Some(nl) => {
-                pos = nl + 1;
-                rd.skipping = false;
-            }
-            None => {
-                rd.buf.clear();
-                return Ok(());
-            }
-        }
-    }
-    let mut result = Ok(());
-    while pos < rd.buf.len() {
-        match ferry_proto::next_line(&rd.buf[pos..], LINE_LIMIT, TAG_LIMIT) {
-            Ok(Some(f)) => {
-                let line = &rd.buf[pos..pos + f.len];
-                pos += f.consumed;
-                if let Ok(line) = std::str::from_utf8(line) {
-                    if let Err(reason) =
-                        handle_line(conn, sh, &mut rd.attempts, rd.started, line, now)
-                    {
-                        result = Err(reason);
-                        break;
-                    }
-                }
-            }
-            Ok(None) => break,
-            Err(FrameError::TooLong { consumed, complete }) => {
-                pos += consumed;
-                rd.skipping = !complete;
-            }
-        }
-    }
-    rd.buf.drain(..pos);
-    result
+    let (attempts, started) = (&mut rd.attempts, rd.started);
+    rd.lines.read(stream, |line, now| {
+        handle_line(conn, sh, attempts, started, line, now)
+    })
 }
 
 fn handle_line(

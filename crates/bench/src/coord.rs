@@ -24,7 +24,7 @@ use crate::worker::{
 use crate::{LoadArgs, Scenario};
 
 /// Files a process keeps for itself besides its clients' sockets.
-const SPARE_FILES: u64 = 64;
+pub(crate) const SPARE_FILES: u64 = 64;
 
 /// Runs a scenario and returns its report (nothing is printed but
 /// progress on a terminal's standard error).
@@ -36,10 +36,7 @@ pub fn run_scenario(sc: &Scenario) -> Result<Report> {
     );
     let target = resolve_loopback(&c.server)?;
     let nofile = raise_nofile();
-    let plan = Plan::new(sc, target, nofile)?;
-    let mut pool = Pool::start(&plan.specs, c.workers > 1)?;
-    let pid = c.server_pid;
-    if let Some(p) = pid {
+    if let Some(p) = c.server_pid {
         // `$!` after `a && b &` is a shell, not the server: catch it here
         // rather than report a server that used no CPU.
         if holds_listener(p, target) == Some(false) {
@@ -50,6 +47,14 @@ pub fn run_scenario(sc: &Scenario) -> Result<Report> {
             );
         }
     }
+    match sc {
+        Scenario::Presence(a) => return crate::presence::run(a, target, nofile),
+        Scenario::Offline(a) => return crate::offline::run(a, target, nofile),
+        _ => {}
+    }
+    let plan = Plan::new(sc, target, nofile)?;
+    let mut pool = Pool::start(&plan.specs, c.workers > 1)?;
+    let pid = c.server_pid;
     let before = sample(pid)?;
 
     let t0 = Instant::now();
@@ -79,6 +84,8 @@ pub fn run_scenario(sc: &Scenario) -> Result<Report> {
         server: None,
         result: None,
         max: None,
+        presence: None,
+        offline: None,
         limits: Limits {
             open_files_per_process: nofile,
             clients_per_process_max: plan.specs.iter().map(|s| s.clients).max().unwrap_or(0),
@@ -122,6 +129,7 @@ pub fn run_scenario(sc: &Scenario) -> Result<Report> {
         }
         Scenario::Dm(a) => load(&mut pool, &plan, &a.load, pid, &mut report)?,
         Scenario::Fanout(a) => load(&mut pool, &plan, &a.load, pid, &mut report)?,
+        Scenario::Presence(_) | Scenario::Offline(_) => unreachable!("run above"),
     }
     Ok(report)
 }
@@ -411,7 +419,7 @@ fn sample(pid: Option<u32>) -> Result<Option<ProcSample>> {
 }
 
 /// A line on standard error when it is a terminal.
-fn note(msg: &str) {
+pub(crate) fn note(msg: &str) {
     let mut err = std::io::stderr();
     if err.is_terminal() {
         let _ = writeln!(err, "\r\x1b[K{msg}");
@@ -442,6 +450,9 @@ impl Plan {
                 a.load.connect_rate,
                 "channels",
             ),
+            Scenario::Presence(_) | Scenario::Offline(_) => {
+                bail!("presence and offline are not planned over workers")
+            }
         };
         anyhow::ensure!(
             units >= c.workers as u64,

@@ -7,6 +7,10 @@
 //! registered at 001), then runs the scenario and prints one JSON line
 //! ([`Report`]); on a terminal a table and progress too.
 //!
+//! `presence` and `offline` drive ferry's accounts instead (`accounts.rs`,
+//! `presence.rs`, `offline.rs`): accounts registered with REGISTER, logged
+//! in with SASL PLAIN or SCRAM-SHA-256 (`scram.rs`), on one thread.
+//!
 //! # Who does what
 //! - The coordinator (`coord.rs`, this process's main thread) plans the
 //!   run, starts the workers, tells them when to run each step, reads the
@@ -35,13 +39,21 @@ use std::io::IsTerminal;
 
 use serde::Serialize;
 
+mod accounts;
 mod conn;
 mod coord;
+mod offline;
+mod presence;
 mod report;
 mod schedule;
+mod scram;
 mod search;
 mod stats;
 mod worker;
+
+pub use accounts::Mech;
+pub use offline::{Offline, OfflineDelivery, OfflineSend, OfflineServer};
+pub use presence::{Gen, Logins, Notices, Presence, PresenceServer};
 
 pub use coord::run_scenario;
 pub use report::{
@@ -67,6 +79,12 @@ pub enum Scenario {
     /// C channels of M members; members take turns sending to their
     /// channel, each message delivered to M−1 members.
     Fanout(FanoutArgs),
+    /// ferry: accounts with F friends (stored MONITOR lists) logging in
+    /// and out; latency and loss of the 730/731 their friends are sent.
+    Presence(PresenceArgs),
+    /// ferry: messages to offline accounts, acknowledged (echo) once
+    /// committed; then the recipients log in and must get all of them.
+    Offline(OfflineArgs),
 }
 
 /// Options every scenario takes.
@@ -179,12 +197,99 @@ pub struct FanoutArgs {
     pub common: Common,
 }
 
+/// `presence`: N accounts on a ring, each MONITORing its F nearest;
+/// even-numbered ones stay online and watch, odd-numbered ones log in
+/// (SASL) on a timetable, stay --session seconds and QUIT.
+#[derive(clap::Args, Debug, Clone, Serialize)]
+pub struct PresenceArgs {
+    /// Accounts (registered with REGISTER during setup).
+    #[arg(long, default_value_t = 1000)]
+    pub accounts: u64,
+    /// Friends per account: each MONITORs this many (half on each side).
+    #[arg(long, default_value_t = 100)]
+    pub friends: u64,
+    /// Logins per second (open loop, round-robin over the odd accounts).
+    #[arg(long, default_value_t = 50.0)]
+    pub rate: f64,
+    /// Seconds of logins.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds a logged-in account stays before it QUITs.
+    #[arg(long, default_value_t = 1.0)]
+    pub session: f64,
+    /// SASL mechanism: plain (the server runs argon2 at every login) or
+    /// scram (SCRAM-SHA-256; the bench caches each account's keys).
+    #[arg(long, value_enum, default_value_t = Mech::Plain)]
+    pub sasl: Mech,
+    /// Accounts registered per second during setup.
+    #[arg(long, default_value_t = 200.0)]
+    pub register_rate: f64,
+    /// Seconds to wait for notifications after the last QUIT.
+    #[arg(long, default_value_t = 2.0)]
+    pub drain: f64,
+    /// The run fails if a 730/731 p99 latency is over this.
+    #[arg(long, default_value_t = 100.0)]
+    pub p99_limit_ms: f64,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common,
+}
+
+/// `offline`: senders write to accounts that are not connected; the
+/// server echoes each message once its store committed it; then the
+/// recipients log in and must get every acknowledged message.
+#[derive(clap::Args, Debug, Clone, Serialize)]
+pub struct OfflineArgs {
+    /// Connected senders (echo-message, no account).
+    #[arg(long, default_value_t = 1000)]
+    pub senders: u64,
+    /// Recipient accounts (registered during setup, offline while sent to).
+    #[arg(long, default_value_t = 1000)]
+    pub recipients: u64,
+    /// Messages offered per second (open loop).
+    #[arg(long, default_value_t = 5000.0)]
+    pub rate: f64,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Messages a sender writes to one recipient before the next.
+    #[arg(long, default_value_t = 10)]
+    pub burst: u64,
+    /// Seconds to wait for acknowledgements after the last send (the
+    /// wait ends as soon as every message is answered).
+    #[arg(long, default_value_t = 30.0)]
+    pub drain: f64,
+    /// Recipients logging in per second after sending.
+    #[arg(long, default_value_t = 100.0)]
+    pub login_rate: f64,
+    /// Seconds to wait for every waiting message once all logged in.
+    #[arg(long, default_value_t = 30.0)]
+    pub delivery_timeout: f64,
+    /// SASL mechanism for the recipients' logins (see presence).
+    #[arg(long, value_enum, default_value_t = Mech::Plain)]
+    pub sasl: Mech,
+    /// Accounts registered per second during setup.
+    #[arg(long, default_value_t = 200.0)]
+    pub register_rate: f64,
+    /// Senders connected per second during setup.
+    #[arg(long, default_value_t = 2000.0)]
+    pub connect_rate: f64,
+    /// The send fails if the acknowledgement p99 latency is over this.
+    #[arg(long, default_value_t = 100.0)]
+    pub p99_limit_ms: f64,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub common: Common,
+}
+
 impl Scenario {
     pub fn common(&self) -> &Common {
         match self {
             Scenario::Idle(a) => &a.common,
             Scenario::Dm(a) => &a.common,
             Scenario::Fanout(a) => &a.common,
+            Scenario::Presence(a) => &a.common,
+            Scenario::Offline(a) => &a.common,
         }
     }
 }

@@ -10,7 +10,7 @@ pub use crate::stats::Percentiles;
 /// The result of one `ferry bench` run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// `idle`, `dm` or `fanout`.
+    /// `idle`, `dm`, `fanout`, `presence` or `offline`.
     pub scenario: &'static str,
     pub target: String,
     pub version: &'static str,
@@ -29,6 +29,12 @@ pub struct Report {
     pub result: Option<Step>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<MaxResult>,
+    /// presence: logins, and the 730/731 friends were sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence: Option<crate::presence::Presence>,
+    /// offline: acknowledged commits, then delivery at login.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offline: Option<crate::offline::Offline>,
     pub limits: Limits,
 }
 
@@ -368,6 +374,8 @@ mod tests {
                 steps: vec![step(), step()],
                 ..Default::default()
             }),
+            presence: None,
+            offline: None,
             limits: Limits {
                 open_files_per_process: 20_000,
                 limited_by: "none".into(),
