@@ -44,6 +44,9 @@ pub struct Client {
     /// Who last sent this client a private message (`guard::target_hash`
     /// of their casefolded nick): writing back is no target change.
     pub last_dm_from: AtomicU64,
+    /// Messages were stored for this client's account after its login
+    /// fetched the waiting ones: fetch again (see `commands::offline_poked`).
+    offline_poke: AtomicBool,
     /// Connected over TLS (WHOIS 671).
     pub tls: bool,
     /// SHA-256 of the client certificate it presented, lowercase hex
@@ -177,6 +180,7 @@ impl Client {
             has_silence: AtomicBool::new(false),
             backlog_since: AtomicI64::new(0),
             last_dm_from: AtomicU64::new(0),
+            offline_poke: AtomicBool::new(false),
             tls: false,
             certfp: None,
         }
@@ -245,6 +249,16 @@ impl Client {
     /// Queues a whole line (CRLF included) for this client.
     pub fn send_bytes(&self, line: &Bytes, limit: usize) -> bool {
         self.outbox.push(&[line], limit)
+    }
+
+    /// Tells the owning task that messages are waiting in the store.
+    pub fn poke_offline(&self) {
+        self.offline_poke.store(true, Ordering::Release);
+        self.outbox.wake();
+    }
+
+    pub fn take_offline_poke(&self) -> bool {
+        self.offline_poke.swap(false, Ordering::Acquire)
     }
 
     /// Asks the owning task to close this connection with `reason`.

@@ -322,6 +322,14 @@ impl Active {
             if client.take_guest_nick_request() && pending.is_none() && session.registered {
                 commands::force_guest_nick(server, session);
             }
+            if pending.is_none()
+                && session.pending.is_none()
+                && session.registered
+                && !session.after_login_pending
+                && client.take_offline_poke()
+            {
+                commands::offline_poked(server, session);
+            }
             if let Some(reason) = client.take_kill() {
                 return Poll::Ready(Ending::new(reason.clone(), Some(reason)));
             }

@@ -157,6 +157,25 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
     });
 }
 
+/// A sender's message to this account was committed after this session's
+/// login fetched the waiting ones (the two raced): fetch and deliver what
+/// waits now, as at login.
+pub(crate) fn offline_poked(cx: &mut Ctx<'_>) {
+    let Some(account) = cx.s.account.clone() else {
+        return;
+    };
+    let server = cx.server_arc();
+    cx.defer(async move {
+        let a = account.clone();
+        let waiting = server.store(move |s| s.offline(&a)).await;
+        then(move |cx: &mut Ctx<'_>| match waiting {
+            Ok(msgs) if !msgs.is_empty() => deliver_offline(cx, &account, msgs),
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, %account, "could not load waiting messages"),
+        })
+    });
+}
+
 fn install_lists(cx: &mut Ctx<'_>, accept: &[ListEntry], silence: &[ListEntry]) {
     let casemap = cx.server.config().casemap;
     let me = cx.me().clone();

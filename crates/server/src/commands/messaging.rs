@@ -508,6 +508,15 @@ fn store_for_later(cx: &mut Ctx<'_>, waiting: Vec<Waiting>, kind: Kind) {
                     cx.server.registered_names.insert(w.account.clone());
                 }
                 if let Ok(Outcome2::Stored) = outcome {
+                    // Logged in meanwhile (its login fetch may have missed
+                    // this one): tell it to look again.
+                    let online = cx.server.nicks.get(&w.account).map(|c| c.clone());
+                    if let Some(c) = online {
+                        let same = c.info().account.as_deref().and_then(|a| cx.server.fold_nick(a));
+                        if same.as_deref() == Some(w.account.as_str()) {
+                            c.poke_offline();
+                        }
+                    }
                     let me = cx.me().clone();
                     let key = dm_key(&identity(cx, &me), &format!("a:{}", w.account));
                     cx.server.history.record(key, w.stored.clone());

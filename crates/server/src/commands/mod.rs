@@ -497,6 +497,14 @@ fn invalid_bytes(server: &Arc<Server>, s: &mut Session, text: &str) {
     finish(cx);
 }
 
+/// Messages were stored for this session's account while it was online
+/// (see `Client::poke_offline`): deliver them.
+pub(crate) fn offline_poked(server: &Arc<Server>, s: &mut Session) {
+    let mut cx = Ctx::new(server, s, Reply::new(&server.name, None), "*".into());
+    login::offline_poked(&mut cx);
+    finish(cx);
+}
+
 /// 417 for a line over the limit; the line is dropped, the client stays.
 pub(crate) fn input_too_long(server: &Arc<Server>, s: &mut Session) {
     let mut cx = Ctx::new(server, s, Reply::new(&server.name, None), "*".into());
