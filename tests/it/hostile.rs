@@ -267,3 +267,85 @@ async fn silent_and_half_open_connections() {
     // Only the operator's own STATS line, being handled, is buffered.
     assert!(z["read_buffers"] <= 4096, "{z:?}");
 }
+
+/// A connection storm from one address, with the default limits (ten
+/// clients per address, five new connections per second): the storm is
+/// refused with ERROR, the connections already there keep talking, and the
+/// server holds no more than the limits allow. One of the admitted then
+/// sends a megabyte without a newline, garbage and NULs: it gets 417 and
+/// FAILs, and the read buffers stay bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_storm_and_garbage() {
+    let cfg = test_config_with("[privacy]\ncloak = false\n[flood]\nburst = 1000\n");
+    let server = TestServer::with_exact_config(cfg).await;
+    let mut boss = oper_client(&server, "boss").await;
+    let mut alice = server.client("alice").await;
+    let mut bob = server.client("bob").await;
+    // 300 connections as fast as one client can open them; each one's
+    // first line says whether it was let in.
+    let storm = async {
+        let mut conns = Vec::new();
+        for i in 0..300 {
+            let mut c = server.connect().await;
+            c.send_raw(format!("NICK storm{i}\r\nUSER s 0 * :s\r\n").as_bytes())
+                .await;
+            conns.push(c);
+        }
+        let mut firsts = Vec::new();
+        for c in conns.iter_mut() {
+            firsts.push(c.next().await);
+        }
+        firsts
+    };
+    let chat = async {
+        for i in 0..20 {
+            alice.send(&format!("PRIVMSG bob :{i}")).await;
+            bob.until(|l| l == format!(":alice!~alice@127.0.0.1 PRIVMSG bob :{i}"))
+                .await;
+        }
+    };
+    let (ends, ()) = tokio::join!(storm, chat);
+    let refused = ends
+        .iter()
+        .filter(|l| {
+            l.as_deref().is_some_and(|l| {
+                l.starts_with("ERROR :Closing Link: 127.0.0.1 (Connecting too fast")
+                    || l.starts_with("ERROR :Closing Link: 127.0.0.1 (Too many connections")
+            })
+        })
+        .count();
+    // Five new connections a second, ten in all from one address: the
+    // rest were refused.
+    assert!(refused >= 280, "only {refused} of 300 refused");
+    let t = stats_pairs(&mut boss, "t").await;
+    assert!(t["refused"] >= 280, "{t:?}");
+    let z = stats_pairs(&mut boss, "z").await;
+    assert!(z["admitted"] <= 10 && z["clients"] <= 10, "{z:?}");
+    drop(ends);
+    // The storm's survivors are gone; a second later one more may come.
+    settled(&mut boss, 3).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    let mut mallory = server.client("mallory").await;
+    mallory.send_raw(&vec![b'x'; 1 << 20]).await;
+    mallory
+        .send_raw(b"\r\n\x00\x00\xff\xfe\r\nPRIVMSG bob :a\x00b\r\n")
+        .await;
+    mallory
+        .until(|l| l == ":ferry.test 417 mallory :Input line was too long")
+        .await;
+    mallory.until(|l| l.contains(" FAIL * INVALID_")).await;
+    mallory
+        .until(|l| l.contains(" FAIL PRIVMSG INVALID_MESSAGE "))
+        .await;
+    let z = stats_pairs(&mut boss, "z").await;
+    // Each connection holds at most about one line plus what fake lag
+    // keeps waiting.
+    assert!(
+        z["read_buffers"] <= z["clients"] * (16 * 1024 + z["recvq_limit"]),
+        "{z:?}"
+    );
+    alice.send("PRIVMSG bob :still").await;
+    bob.until(|l| l == ":alice!~alice@127.0.0.1 PRIVMSG bob :still")
+        .await;
+}
