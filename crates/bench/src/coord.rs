@@ -17,6 +17,7 @@ use crate::report::{
 use crate::schedule::split;
 use crate::search::MaxSearch;
 use crate::stats::{holds_listener, proc_sample, CpuScope, Hist, ProcSample};
+use crate::stats::{per_s, round3};
 use crate::worker::{
     self, Cmd, DoneReport, Emit, Event, Kind, Progress, SetupReport, StepCmd, StepReport,
     WorkerSpec, WORKER_ENV,
@@ -276,11 +277,7 @@ fn summarize(
     } else {
         0.0
     };
-    s.delivered_per_s = if wall > 0.0 {
-        (s.received as f64 / wall).round()
-    } else {
-        0.0
-    };
+    s.delivered_per_s = per_s(s.received, wall);
     s.latency_us = latency.percentiles();
     let lag_us = lag.percentiles();
     s.generator = Generator {
@@ -303,10 +300,6 @@ fn summarize(
     s.failed_because = report::verdict(&s, crit);
     s.pass = s.failed_because.is_empty();
     s
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 fn merge_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {

@@ -31,6 +31,7 @@ use crate::accounts::{
 use crate::presence::Gen;
 use crate::report::{Limits, Report, Setup};
 use crate::schedule::Schedule;
+use crate::stats::{per_s, round3};
 use crate::stats::{proc_sample, Cpu, CpuScope, Hist, Percentiles, ProcSample};
 use crate::OfflineArgs;
 
@@ -623,25 +624,12 @@ async fn run_async(a: &OfflineArgs, target: std::net::SocketAddr, nofile: u64) -
         unanswered: sent.saturating_sub(sm.acked + sm.failed),
         late_acks: 0,
         offline_notices: sm.notices,
-        acked_per_s: if ack_span > 0.0 {
-            (sm.acked as f64 / ack_span).round()
-        } else {
-            0.0
-        },
+        acked_per_s: per_s(sm.acked, ack_span),
         seconds: round3(ack_span),
         ack_latency_us: sm.latency.percentiles(),
         disconnects: std::mem::take(&mut sm.disconnects),
         server_errors: std::mem::take(&mut sm.server_errors),
-        generator: Gen {
-            cpu_s: round3(gen.total()),
-            cpu_sys_s: round3(gen.sys_s),
-            cpu_util: if send_wall > 0.0 {
-                round3(gen.total() / send_wall)
-            } else {
-                0.0
-            },
-            lag_us: lag.percentiles(),
-        },
+        generator: Gen::measured(gen, send_wall, &lag),
         server: None,
     };
     if let (Some(b), Some(e)) = (srv0, srv1) {
@@ -730,11 +718,7 @@ async fn run_async(a: &OfflineArgs, target: std::net::SocketAddr, nofile: u64) -
         delivered_unacked: dm.delivered_unacked,
         recipients_complete: dm.complete,
         per_recipient_us: per_recipient.percentiles(),
-        delivered_per_s: if span > 0.0 {
-            (dm.delivered as f64 / span).round()
-        } else {
-            0.0
-        },
+        delivered_per_s: per_s(dm.delivered, span),
         seconds: round3(span),
         disconnects: dm.disconnects,
         server: None,
@@ -837,10 +821,6 @@ fn server_part(b: ProcSample, e: ProcSample, n: u64) -> OfflineServer {
         cpu_us_per_message: (n > 0).then(|| round3(cpu * 1e6 / n as f64)),
         rss_bytes: e.rss_bytes,
     }
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

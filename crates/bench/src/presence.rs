@@ -32,6 +32,7 @@ use crate::accounts::{
 };
 use crate::report::{Limits, Report, Setup};
 use crate::schedule::Schedule;
+use crate::stats::{per_s, round3};
 use crate::stats::{proc_sample, Cpu, CpuScope, Hist, Percentiles};
 use crate::PresenceArgs;
 
@@ -111,6 +112,22 @@ pub struct Gen {
     pub cpu_util: f64,
     /// Per tick, how late the timetable ran, microseconds.
     pub lag_us: Percentiles,
+}
+
+impl Gen {
+    /// The generator's CPU over `wall` seconds and its timetable lag.
+    pub(crate) fn measured(cpu: crate::stats::Cpu, wall: f64, lag: &crate::stats::Hist) -> Gen {
+        Gen {
+            cpu_s: round3(cpu.total()),
+            cpu_sys_s: round3(cpu.sys_s),
+            cpu_util: if wall > 0.0 {
+                round3(cpu.total() / wall)
+            } else {
+                0.0
+            },
+            lag_us: lag.percentiles(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -581,23 +598,10 @@ async fn run_async(a: &PresenceArgs, target: std::net::SocketAddr, nofile: u64) 
         },
         unexpected: m.unexpected,
         churner_lines: m.churner_lines,
-        notifications_per_s: if span > 0.0 {
-            (received as f64 / span).round()
-        } else {
-            0.0
-        },
+        notifications_per_s: per_s(received, span),
         disconnects: std::mem::take(&mut m.disconnects),
         server_errors: std::mem::take(&mut m.server_errors),
-        generator: Gen {
-            cpu_s: round3(gen.total()),
-            cpu_sys_s: round3(gen.sys_s),
-            cpu_util: if wall > 0.0 {
-                round3(gen.total() / wall)
-            } else {
-                0.0
-            },
-            lag_us: lag.percentiles(),
-        },
+        generator: Gen::measured(gen, wall, &lag),
         server: None,
         pass: false,
         failed_because: Vec::new(),
@@ -686,10 +690,6 @@ async fn run_async(a: &PresenceArgs, target: std::net::SocketAddr, nofile: u64) 
             limited_by,
         },
     })
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

@@ -300,3 +300,17 @@ mod tests {
         assert!(Cpu::now(CpuScope::Process).total() >= 0.0);
     }
 }
+
+/// Rounded to three decimals, as the reports show seconds and ratios.
+pub(crate) fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// `n` per second over `secs` (0 when no time passed), rounded.
+pub(crate) fn per_s(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        (n as f64 / secs).round()
+    } else {
+        0.0
+    }
+}

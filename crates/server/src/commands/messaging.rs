@@ -109,6 +109,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
             continue;
         }
         seen.push(folded);
+        let folded = seen.last().expect("just pushed");
         let body = match kind {
             Kind::Tagmsg => format!(":{prefix} {verb} {target}\r\n"),
             _ => format!(":{prefix} {verb} {target} :{text}\r\n"),
@@ -124,7 +125,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
             // No echo: what is said to NickServ holds passwords.
             nickserv(cx, text)?;
             continue;
-        } else if !target_change_ok(cx, target) {
+        } else if !target_change_ok(cx, target, folded) {
             continue;
         } else {
             match to_nick(cx, target, &event, text, kind) {
@@ -309,24 +310,21 @@ enum ToNick {
 
 /// The target-change limit: may this client write to `target` (a nick)?
 /// If not, it is told (707) and operators watching floods (+s b) once.
-fn target_change_ok(cx: &mut Ctx<'_>, target: &str) -> bool {
+fn target_change_ok(cx: &mut Ctx<'_>, target: &str, folded: &str) -> bool {
     let cfg = cx.server.config();
     let f = &cfg.flood;
     if f.target_changes == 0 || cx.s.flood_exempt || cx.s.oper_name.is_some() {
         return true;
     }
-    let Some(folded) = cx.server.fold_nick(target) else {
-        return true;
-    };
     // A nick that does not exist is answered 401 and costs nothing.
-    if !cx.server.nicks.contains_key(&folded) && !cx.server.registered_names.contains(&folded) {
+    if !cx.server.nicks.contains_key(folded) && !cx.server.registered_names.contains(folded) {
         return true;
     }
-    let h = crate::guard::target_hash(&folded);
+    let h = crate::guard::target_hash(folded);
     let me = cx.me().clone();
     let free = me.last_dm_from.load(Ordering::Relaxed) == h
-        || cx.s.folded_nick.as_deref() == Some(folded.as_str())
-        || me.lists().accept.contains(&folded);
+        || cx.s.folded_nick.as_deref() == Some(folded)
+        || me.lists().accept.contains(folded);
     let now = std::time::Instant::now();
     let (max, every) = (f.target_changes, f.target_change_every);
     drop(cfg);
