@@ -213,6 +213,20 @@ pub(crate) fn parse_vmrss(status: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Rounded to three decimals, as the reports show seconds and ratios.
+pub(crate) fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// `n` per second over `secs` (0 when no time passed), rounded.
+pub(crate) fn per_s(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        (n as f64 / secs).round()
+    } else {
+        0.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,19 +312,5 @@ mod tests {
         let s = proc_sample(std::process::id()).expect("our own /proc entry");
         assert!(s.rss_bytes > 0);
         assert!(Cpu::now(CpuScope::Process).total() >= 0.0);
-    }
-}
-
-/// Rounded to three decimals, as the reports show seconds and ratios.
-pub(crate) fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
-}
-
-/// `n` per second over `secs` (0 when no time passed), rounded.
-pub(crate) fn per_s(n: u64, secs: f64) -> f64 {
-    if secs > 0.0 {
-        (n as f64 / secs).round()
-    } else {
-        0.0
     }
 }
