@@ -176,6 +176,53 @@ pub enum EnqueueRefused {
     Full,
 }
 
+/// A message for an offline account, for [`Store::enqueue_offline_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfflineItem {
+    /// The recipient account, casefolded.
+    pub account: String,
+    pub msg: StoredMessage,
+}
+
+/// What the store knows of an offline recipient when a message for it is
+/// judged: its caller-ID mode and the lists that decide who may write.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient<'a> {
+    pub callerid: bool,
+    pub silence: &'a [ListEntry],
+    pub accept: &'a [ListEntry],
+}
+
+/// The caller's verdict on one message, given its recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admit {
+    Store,
+    /// The recipient silences the sender: drop it, quietly.
+    Silenced,
+    /// Caller-ID refuses it: keep only a request from this sender (display
+    /// form), shown to the recipient at login.
+    Request(String),
+}
+
+/// What became of one message of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Committed; this many now wait for the recipient.
+    Stored(usize),
+    Silenced,
+    /// Refused by caller-ID; the request is committed.
+    Request,
+    /// The recipient already has `cap` waiting.
+    Full,
+    /// No such account.
+    Gone,
+}
+
+/// Decides each message of a batch (see [`Store::enqueue_offline_batch`]).
+pub type Judge = Box<dyn Fn(&OfflineItem, &Recipient<'_>) -> Admit + Send>;
+/// Gets a batch's outcomes, in item order, once they are committed.
+pub type EnqueueDone = Box<dyn FnOnce(Result<Vec<Enqueued>>) + Send>;
+
 pub trait Store: Send + Sync + 'static {
     // --- accounts -------------------------------------------------------
     /// Creates an account; `AccountExists` if the name is taken.
@@ -241,6 +288,54 @@ pub trait Store: Send + Sync + 'static {
         msg: &StoredMessage,
         cap: usize,
     ) -> Result<std::result::Result<usize, EnqueueRefused>>;
+    /// Stores a batch of messages for offline accounts, each unless the
+    /// recipient is gone, `judge` refuses it, or `cap` are waiting; in item
+    /// order, all in one transaction. `done` gets the outcomes after the
+    /// commit. A backend with a writer of its own returns at once and calls
+    /// `done` from there (so an async caller needs no thread of its own);
+    /// this default runs the steps one by one and calls `done` before it
+    /// returns.
+    fn enqueue_offline_batch(
+        &self,
+        items: Vec<OfflineItem>,
+        cap: usize,
+        judge: Judge,
+        done: EnqueueDone,
+    ) {
+        let run = || -> Result<Vec<Enqueued>> {
+            let mut out = Vec::with_capacity(items.len());
+            for item in &items {
+                let Some(a) = self.account(&item.account)? else {
+                    out.push(Enqueued::Gone);
+                    continue;
+                };
+                let silence = self.list(&item.account, ListKind::Silence)?;
+                let accept = if a.callerid {
+                    self.list(&item.account, ListKind::Accept)?
+                } else {
+                    Vec::new()
+                };
+                let r = Recipient {
+                    callerid: a.callerid,
+                    silence: &silence,
+                    accept: &accept,
+                };
+                out.push(match judge(item, &r) {
+                    Admit::Silenced => Enqueued::Silenced,
+                    Admit::Request(from) => {
+                        self.add_request(&item.account, &from, item.msg.time_ms)?;
+                        Enqueued::Request
+                    }
+                    Admit::Store => match self.enqueue_offline(&item.account, &item.msg, cap)? {
+                        Ok(n) => Enqueued::Stored(n),
+                        Err(EnqueueRefused::Full) => Enqueued::Full,
+                    },
+                });
+            }
+            Ok(out)
+        };
+        done(run());
+    }
     /// Everything waiting for `account`, in the order it was stored, with
     /// the ids to acknowledge.
     fn offline(&self, account: &str) -> Result<Vec<(i64, StoredMessage)>>;

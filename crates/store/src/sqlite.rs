@@ -1,16 +1,26 @@
 //! The embedded default: SQLite in the data directory.
 //!
 //! One writer thread owns the write connection and commits in groups: it
-//! takes every job waiting (up to 256), runs each inside a savepoint, commits
-//! once, and only then answers each caller. Reads use a small pool of their
-//! own connections (WAL lets them run beside the writer).
+//! takes every job waiting (up to 1,024), runs each inside a savepoint,
+//! commits once, and only then answers each caller. Reads use a small pool
+//! of their own connections (WAL lets them run beside the writer).
+//!
+//! Offline messages are the one write on a hot path (every message to an
+//! offline account waits for its commit before the sender's echo), so they
+//! have a path of their own: [`Store::enqueue_offline_batch`] hands the
+//! writer a job and returns, with no thread waiting on it; the writer keeps
+//! what it learnt about each recipient (caller-ID, lists, messages waiting)
+//! for the rest of its transaction, so a burst to one recipient costs one
+//! lookup and one INSERT per message.
 //!
 //! The SQL keeps to what PostgreSQL also accepts, so a second backend can
 //! share it.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Mutex;
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
+use std::sync::{Mutex, RwLock};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tracing::{error, info};
@@ -97,8 +107,13 @@ const MIGRATIONS: &[&str] = &[
     );",
 ];
 
+/// Jobs one group transaction takes at most.
+const GROUP: usize = 1024;
+
 pub struct SqliteStore {
-    jobs: Mutex<Option<SyncSender<Job>>>,
+    /// Unbounded: each job has a caller waiting for it (a blocked thread, or
+    /// a connection with its one deferred step), so the callers bound it.
+    jobs: RwLock<Option<Sender<Job>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
@@ -108,17 +123,28 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-fn open(path: &Path) -> Result<Connection> {
+/// Opens a connection; `cache_kib` is its page cache (grown as used).
+/// Statement journals (a savepoint's undo log, one per writer job) stay in
+/// memory: as temporary files they cost a write system call per page.
+fn open(path: &Path, cache_kib: u32) -> Result<Connection> {
     let c = Connection::open(path).map_err(backend)?;
-    c.execute_batch(
+    c.execute_batch(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
-         PRAGMA busy_timeout = 5000;",
-    )
+         PRAGMA busy_timeout = 5000;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -{cache_kib};"
+    ))
     .map_err(backend)?;
     Ok(c)
 }
+
+/// The writer's page cache: the tables and indexes it appends to stay
+/// resident instead of being read back through the kernel.
+const WRITER_CACHE_KIB: u32 = 64 * 1024;
+/// Each reader's.
+const READER_CACHE_KIB: u32 = 8 * 1024;
 
 fn migrate(c: &Connection) -> Result<()> {
     c.execute_batch("CREATE TABLE IF NOT EXISTS ferry_schema (version INTEGER NOT NULL)")
@@ -153,15 +179,22 @@ impl SqliteStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| backend(format!("create {}: {e}", dir.display())))?;
         let path = dir.join("ferry.db");
-        let conn = open(&path)?;
+        let conn = open(&path, WRITER_CACHE_KIB)?;
+        // Checkpoint the log every ~40 MiB rather than every 4 MiB: appends
+        // rewrite the same index pages commit after commit, and a page
+        // changed many times between checkpoints is copied back once.
+        conn.execute_batch(
+            "PRAGMA wal_autocheckpoint = 10000; PRAGMA journal_size_limit = 67108864;",
+        )
+        .map_err(backend)?;
         migrate(&conn)?;
-        let (tx, rx) = sync_channel::<Job>(4096);
+        let (tx, rx) = channel::<Job>();
         let writer = std::thread::Builder::new()
             .name("ferry-store-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(backend)?;
         Ok(SqliteStore {
-            jobs: Mutex::new(Some(tx)),
+            jobs: RwLock::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             readers: Mutex::new(Vec::new()),
             path,
@@ -188,21 +221,23 @@ impl SqliteStore {
                 }) as Completion,
             ),
         });
-        let sender = self
-            .jobs
-            .lock()
-            .expect("jobs lock")
-            .clone()
-            .ok_or(StoreError::Closed)?;
-        sender.send(job).map_err(|_| StoreError::Closed)?;
+        self.submit(job)?;
         rx.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// Queues a job for the writer. A job that is never run is dropped,
+    /// and with it the caller's way to hear back: callers see `Closed`.
+    fn submit(&self, job: Job) -> Result<()> {
+        let jobs = self.jobs.read().expect("jobs lock");
+        let sender = jobs.as_ref().ok_or(StoreError::Closed)?;
+        sender.send(job).map_err(|_| StoreError::Closed)
     }
 
     fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R> {
         let conn = self.readers.lock().expect("readers lock").pop();
         let conn = match conn {
             Some(c) => c,
-            None => open(&self.path)?,
+            None => open(&self.path, READER_CACHE_KIB)?,
         };
         let r = f(&conn).map_err(backend);
         let mut pool = self.readers.lock().expect("readers lock");
@@ -214,7 +249,7 @@ impl SqliteStore {
 
     /// Stops the writer after it has committed everything queued.
     pub fn close(&self) {
-        self.jobs.lock().expect("jobs lock").take();
+        self.jobs.write().expect("jobs lock").take();
         if let Some(w) = self.writer.lock().expect("writer lock").take() {
             let _ = w.join();
         }
@@ -230,7 +265,7 @@ impl Drop for SqliteStore {
 fn writer_loop(conn: Connection, rx: Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
-        while jobs.len() < 256 {
+        while jobs.len() < GROUP {
             match rx.try_recv() {
                 Ok(j) => jobs.push(j),
                 Err(_) => break,
@@ -244,17 +279,22 @@ fn writer_loop(conn: Connection, rx: Receiver<Job>) {
             }
             continue;
         }
+        forget_recipients();
         let mut done = Vec::with_capacity(jobs.len());
         for job in jobs {
-            let sp = conn.execute_batch("SAVEPOINT job");
+            let sp = run_cached(&conn, "SAVEPOINT job");
             let (ok, completion) = job(&conn);
             if sp.is_ok() {
-                let end = if ok {
-                    "RELEASE job"
+                if ok {
+                    let _ = run_cached(&conn, "RELEASE job");
                 } else {
-                    "ROLLBACK TO job; RELEASE job"
-                };
-                let _ = conn.execute_batch(end);
+                    let _ = run_cached(&conn, "ROLLBACK TO job");
+                    let _ = run_cached(&conn, "RELEASE job");
+                }
+            }
+            if !ok {
+                // What the job taught the cache may have been rolled back.
+                forget_recipients();
             }
             done.push((ok, completion));
         }
@@ -263,6 +303,7 @@ fn writer_loop(conn: Connection, rx: Receiver<Job>) {
             error!(error = %e, "store: commit failed");
             let _ = conn.execute_batch("ROLLBACK");
         }
+        forget_recipients();
         for (ok, c) in done {
             if ok {
                 c(match &commit {
@@ -272,6 +313,179 @@ fn writer_loop(conn: Connection, rx: Receiver<Job>) {
             } else {
                 c(Ok(()));
             }
+        }
+    }
+}
+
+/// Runs a statement without parameters through the statement cache (the
+/// writer's savepoints, twice per job, would otherwise be parsed each time).
+fn run_cached(c: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?.execute([])
+}
+
+/// What the writer knows of an offline recipient during one transaction.
+struct RecipientState {
+    callerid: bool,
+    silence: Vec<ListEntry>,
+    accept: Vec<ListEntry>,
+    /// Offline messages waiting for it.
+    waiting: usize,
+}
+
+thread_local! {
+    /// The writer thread's recipients, by account; `None`: no such account.
+    /// Valid within one group transaction only (cleared at its start and
+    /// end, and when a job rolls back); every writer that changes what it
+    /// holds forgets that account.
+    static RECIPIENTS: RefCell<HashMap<String, Option<RecipientState>>> = RefCell::new(HashMap::new());
+}
+
+fn forget_recipients() {
+    RECIPIENTS.with(|r| r.borrow_mut().clear());
+}
+
+fn forget_recipient(account: &str) {
+    RECIPIENTS.with(|r| {
+        r.borrow_mut().remove(account);
+    });
+}
+
+fn load_recipient(c: &Connection, account: &str) -> Result<Option<RecipientState>> {
+    let callerid: Option<i64> = c
+        .prepare_cached("SELECT callerid FROM accounts WHERE name = ?1")
+        .and_then(|mut st| st.query_row([account], |r| r.get(0)).optional())
+        .map_err(backend)?;
+    let Some(callerid) = callerid else {
+        return Ok(None);
+    };
+    let mut state = RecipientState {
+        callerid: callerid != 0,
+        silence: Vec::new(),
+        accept: Vec::new(),
+        waiting: 0,
+    };
+    let mut st = c
+        .prepare_cached(
+            "SELECT kind, entry, display FROM account_lists \
+             WHERE account = ?1 AND kind IN ('silence', 'accept') ORDER BY display",
+        )
+        .map_err(backend)?;
+    let rows = st
+        .query_map([account], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                ListEntry {
+                    key: r.get(1)?,
+                    display: r.get(2)?,
+                },
+            ))
+        })
+        .map_err(backend)?;
+    for row in rows {
+        let (kind, entry) = row.map_err(backend)?;
+        if kind == ListKind::Silence.code() {
+            state.silence.push(entry);
+        } else {
+            state.accept.push(entry);
+        }
+    }
+    state.waiting = c
+        .prepare_cached("SELECT COUNT(*) FROM offline_messages WHERE account = ?1")
+        .and_then(|mut st| st.query_row([account], |r| r.get::<_, i64>(0)))
+        .map_err(backend)? as usize;
+    Ok(Some(state))
+}
+
+/// The body of [`Store::enqueue_offline_batch`], on the writer thread.
+fn enqueue_batch(
+    c: &Connection,
+    items: &[OfflineItem],
+    cap: usize,
+    judge: &dyn Fn(&OfflineItem, &Recipient<'_>) -> Admit,
+) -> Result<Vec<Enqueued>> {
+    RECIPIENTS.with(|cell| {
+        let mut known = cell.borrow_mut();
+        let mut out = Vec::with_capacity(items.len());
+        for item in items {
+            if !known.contains_key(&item.account) {
+                let state = load_recipient(c, &item.account)?;
+                known.insert(item.account.clone(), state);
+            }
+            let Some(Some(r)) = known.get_mut(&item.account) else {
+                out.push(Enqueued::Gone);
+                continue;
+            };
+            let verdict = judge(
+                item,
+                &Recipient {
+                    callerid: r.callerid,
+                    silence: &r.silence,
+                    accept: &r.accept,
+                },
+            );
+            out.push(match verdict {
+                Admit::Silenced => Enqueued::Silenced,
+                Admit::Request(from) => {
+                    insert_request(c, &item.account, &from, item.msg.time_ms)?;
+                    Enqueued::Request
+                }
+                Admit::Store if r.waiting >= cap => Enqueued::Full,
+                Admit::Store => {
+                    let m = &item.msg;
+                    c.prepare_cached(&format!(
+                        "INSERT INTO offline_messages (account, {MSG_COLS}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                    ))
+                    .and_then(|mut st| {
+                        st.execute(params![
+                            item.account,
+                            m.msgid,
+                            m.time_ms,
+                            m.source,
+                            m.account,
+                            m.command,
+                            m.target,
+                            m.text,
+                            m.tags
+                        ])
+                    })
+                    .map_err(backend)?;
+                    r.waiting += 1;
+                    Enqueued::Stored(r.waiting)
+                }
+            });
+        }
+        Ok(out)
+    })
+}
+
+fn insert_request(c: &Connection, account: &str, from: &str, time_ms: i64) -> Result<()> {
+    c.prepare_cached(
+        "INSERT INTO friend_requests (account, requester, time_ms) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (account, requester) DO UPDATE SET time_ms = excluded.time_ms",
+    )
+    .and_then(|mut st| st.execute(params![account, from, time_ms]))
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Calls a batch's `done` exactly once: with the outcome, or with `Closed`
+/// if the job is dropped unrun (the store closing, a transaction that could
+/// not begin).
+struct DoneOnce(Option<EnqueueDone>);
+
+impl DoneOnce {
+    fn call(mut self, r: Result<Vec<Enqueued>>) {
+        if let Some(f) = self.0.take() {
+            f(r);
+        }
+    }
+}
+
+impl Drop for DoneOnce {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f(Err(StoreError::Closed));
         }
     }
 }
@@ -371,6 +585,7 @@ impl Store for SqliteStore {
     fn create_account(&self, a: &Account) -> Result<()> {
         let a = a.clone();
         self.write(move |c| {
+            forget_recipient(&a.name);
             let r = c.execute(
                 &format!("INSERT INTO accounts ({ACCOUNT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
                 params![
@@ -398,11 +613,10 @@ impl Store for SqliteStore {
 
     fn account(&self, name: &str) -> Result<Option<Account>> {
         self.read(|c| {
-            c.query_row(
-                &format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE name = ?1"),
-                [name],
-                account_from_row,
-            )
+            c.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE name = ?1"
+            ))?
+            .query_row([name], account_from_row)
             .optional()
         })
     }
@@ -440,6 +654,7 @@ impl Store for SqliteStore {
                     params![name, on as i64],
                 )
                 .map_err(backend)?;
+            forget_recipient(&name);
             Ok(n > 0)
         })
     }
@@ -450,6 +665,7 @@ impl Store for SqliteStore {
             let n = c
                 .execute("DELETE FROM accounts WHERE name = ?1", [&name])
                 .map_err(backend)?;
+            forget_recipient(&name);
             Ok(n > 0)
         })
     }
@@ -604,6 +820,7 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         let (account, add, remove) = (account.to_string(), add.to_vec(), remove.to_vec());
         self.write(move |c| {
+            forget_recipient(&account);
             let k = kind.code();
             if clear {
                 c.execute("DELETE FROM account_lists WHERE account = ?1 AND kind = ?2", params![account, k])
@@ -662,21 +879,36 @@ impl Store for SqliteStore {
         msg: &StoredMessage,
         cap: usize,
     ) -> Result<std::result::Result<usize, EnqueueRefused>> {
-        let (account, m) = (account.to_string(), msg.clone());
+        let item = OfflineItem {
+            account: account.to_string(),
+            msg: msg.clone(),
+        };
         self.write(move |c| {
-            let n: i64 = c
-                .query_row("SELECT COUNT(*) FROM offline_messages WHERE account = ?1", [&account], |r| r.get(0))
-                .map_err(backend)?;
-            if n as usize >= cap {
-                return Ok(Err(EnqueueRefused::Full));
+            match enqueue_batch(c, std::slice::from_ref(&item), cap, &|_, _| Admit::Store)?[..] {
+                [Enqueued::Stored(n)] => Ok(Ok(n)),
+                [Enqueued::Full] => Ok(Err(EnqueueRefused::Full)),
+                _ => Err(backend(format!("no account {:?}", item.account))),
             }
-            c.execute(
-                &format!("INSERT INTO offline_messages (account, {MSG_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
-                params![account, m.msgid, m.time_ms, m.source, m.account, m.command, m.target, m.text, m.tags],
-            )
-            .map_err(backend)?;
-            Ok(Ok(n as usize + 1))
         })
+    }
+
+    fn enqueue_offline_batch(
+        &self,
+        items: Vec<OfflineItem>,
+        cap: usize,
+        judge: Judge,
+        done: EnqueueDone,
+    ) {
+        let done = DoneOnce(Some(done));
+        let job: Job = Box::new(move |c| match enqueue_batch(c, &items, cap, &*judge) {
+            Ok(out) => (
+                true,
+                Box::new(move |commit: Result<()>| done.call(commit.map(|_| out))) as Completion,
+            ),
+            Err(e) => (false, Box::new(move |_| done.call(Err(e))) as Completion),
+        });
+        // Refused, the job is dropped, and `done` hears `Closed`.
+        let _ = self.submit(job);
     }
 
     fn offline(&self, account: &str) -> Result<Vec<(i64, StoredMessage)>> {
@@ -697,6 +929,7 @@ impl Store for SqliteStore {
                 params![account, up_to_id],
             )
             .map_err(backend)?;
+            forget_recipient(&account);
             Ok(())
         })
     }
@@ -1051,5 +1284,100 @@ mod tests {
         // Reopening sees every committed message.
         let s = SqliteStore::open(dir.path()).unwrap();
         assert_eq!(s.offline("bob").unwrap().len(), 400);
+    }
+
+    /// Runs one batch and waits for its outcome.
+    fn batch(s: &SqliteStore, items: &[(&str, &str)], cap: usize) -> Result<Vec<Enqueued>> {
+        let items = items
+            .iter()
+            .map(|(to, id)| OfflineItem {
+                account: to.to_string(),
+                msg: msg(id, 1, "hi"),
+            })
+            .collect();
+        // The same rule the server applies: silenced senders, and caller-ID
+        // letting through only the accepted (here the sender is "carol").
+        let judge: Judge = Box::new(|_, r| {
+            if r.silence.iter().any(|e| e.key == "carol") {
+                Admit::Silenced
+            } else if r.callerid && !r.accept.iter().any(|e| e.key == "carol") {
+                Admit::Request("Carol".into())
+            } else {
+                Admit::Store
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        s.enqueue_offline_batch(items, cap, judge, Box::new(move |r| tx.send(r).unwrap()));
+        rx.recv().unwrap()
+    }
+
+    #[test]
+    fn offline_batches_follow_each_recipients_lists() {
+        use Enqueued::*;
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(dir.path()).unwrap();
+        s.create_account(&account("bob")).unwrap();
+        s.create_account(&account("dave")).unwrap();
+        let entry = |k: &str| ListEntry {
+            key: k.into(),
+            display: k.into(),
+        };
+
+        // Counts go on across the batch; a cap refuses the rest; no account.
+        let out = batch(
+            &s,
+            &[
+                ("bob", "1"),
+                ("dave", "2"),
+                ("bob", "3"),
+                ("bob", "4"),
+                ("nobody", "5"),
+            ],
+            2,
+        )
+        .unwrap();
+        assert_eq!(out, vec![Stored(1), Stored(1), Stored(2), Full, Gone]);
+
+        // Each change to a recipient is seen by the next batch, even when
+        // both land in one group transaction: silence, then caller-ID,
+        // then accept; reading the messages frees room under the cap.
+        s.edit_list("dave", ListKind::Silence, false, &[entry("carol")], &[])
+            .unwrap();
+        assert_eq!(batch(&s, &[("dave", "6")], 10).unwrap(), vec![Silenced]);
+        s.edit_list("dave", ListKind::Silence, true, &[], &[])
+            .unwrap();
+        s.set_callerid("dave", true).unwrap();
+        assert_eq!(batch(&s, &[("dave", "7")], 10).unwrap(), vec![Request]);
+        assert_eq!(
+            s.take_requests("dave").unwrap(),
+            vec![("Carol".to_string(), 1)]
+        );
+        s.edit_list("dave", ListKind::Accept, false, &[entry("carol")], &[])
+            .unwrap();
+        assert_eq!(batch(&s, &[("dave", "8")], 10).unwrap(), vec![Stored(2)]);
+        let waiting = s.offline("bob").unwrap();
+        s.ack_offline("bob", waiting.last().unwrap().0).unwrap();
+        assert_eq!(batch(&s, &[("bob", "9")], 2).unwrap(), vec![Stored(1)]);
+        s.delete_account("dave").unwrap();
+        assert_eq!(batch(&s, &[("dave", "10")], 10).unwrap(), vec![Gone]);
+        s.create_account(&account("dave")).unwrap();
+        assert_eq!(batch(&s, &[("dave", "11")], 10).unwrap(), vec![Stored(1)]);
+
+        let ids = |a| {
+            s.offline(a)
+                .unwrap()
+                .into_iter()
+                .map(|(_, m)| m.msgid)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids("bob"), ["9"]);
+        assert_eq!(ids("dave"), ["11"]);
+
+        // A closed store answers at once, with Closed.
+        s.close();
+        assert!(matches!(
+            batch(&s, &[("bob", "12")], 10),
+            Err(StoreError::Closed)
+        ));
     }
 }

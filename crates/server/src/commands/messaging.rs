@@ -5,7 +5,9 @@
 use std::sync::atomic::Ordering;
 
 use ferry_proto::{mask, numeric::*, Message};
-use ferry_store::{dm_key, EnqueueRefused, ListKind, StoredMessage};
+use ferry_store::{
+    dm_key, Admit, Enqueued, Judge, OfflineItem, Recipient, StoreError, StoredMessage,
+};
 use tracing::warn;
 
 use super::account::{nickserv, NICKSERV};
@@ -457,9 +459,11 @@ fn refuse_callerid(cx: &mut Ctx<'_>, target: &Client, tnick: &str, kind: Kind) {
 }
 
 /// Stores messages for offline accounts; the sender's echo (and any reply)
-/// comes only after the store committed them.
+/// comes only after the store committed them. The store takes the batch
+/// without a thread waiting on it (its writer judges each message against
+/// the recipient's lists and group-commits it with other connections'),
+/// and this connection's next line waits for the outcome.
 fn store_for_later(cx: &mut Ctx<'_>, waiting: Vec<Waiting>, kind: Kind) {
-    let server = cx.server_arc();
     let me_account = cx
         .me()
         .info()
@@ -470,94 +474,110 @@ fn store_for_later(cx: &mut Ctx<'_>, waiting: Vec<Waiting>, kind: Kind) {
     let my_mask = cx.server.config().casemap.fold_lossy(&cx.prefix());
     let display_nick = cx.me().nick();
     let cap = cx.server.config().accounts.offline_max_messages;
-    cx.defer(async move {
-        let mut results = Vec::new();
-        for w in waiting {
-            let account = w.account.clone();
-            let stored = w.stored.clone();
-            let (me_account, me_nick, my_mask, display_nick) =
-                (me_account.clone(), me_nick.clone(), my_mask.clone(), display_nick.clone());
-            let outcome = server
-                .store(move |s| {
-                    let Some(a) = s.account(&account)? else { return Ok(Outcome2::Gone) };
-                    let silenced = s.list(&account, ListKind::Silence)?.iter().any(|e| mask::matches(&e.key, &my_mask));
-                    if silenced {
-                        return Ok(Outcome2::Silenced);
-                    }
-                    if a.callerid {
-                        let accept = s.list(&account, ListKind::Accept)?;
-                        let ok = accept.iter().any(|e| Some(&e.key) == me_account.as_ref() || e.key == me_nick);
-                        if !ok {
-                            s.add_request(&account, &display_nick, stored.time_ms)?;
-                            return Ok(Outcome2::CallerId);
-                        }
-                    }
-                    Ok(match s.enqueue_offline(&account, &stored, cap)? {
-                        Ok(_) => Outcome2::Stored,
-                        Err(EnqueueRefused::Full) => Outcome2::Full,
-                    })
-                })
-                .await;
-            results.push((w, outcome));
+    let judge: Judge = Box::new(move |_, r: &Recipient<'_>| {
+        if r.silence.iter().any(|e| mask::matches(&e.key, &my_mask)) {
+            return Admit::Silenced;
         }
+        let accepted = || {
+            r.accept
+                .iter()
+                .any(|e| Some(&e.key) == me_account.as_ref() || e.key == me_nick)
+        };
+        if r.callerid && !accepted() {
+            return Admit::Request(display_nick.to_string());
+        }
+        Admit::Store
+    });
+    let items = waiting
+        .iter()
+        .map(|w| OfflineItem {
+            account: w.account.clone(),
+            msg: w.stored.clone(),
+        })
+        .collect();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    cx.server.store.enqueue_offline_batch(
+        items,
+        cap,
+        judge,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    cx.defer(async move {
+        let outcomes = rx.await.unwrap_or(Err(StoreError::Closed));
         then(move |cx: &mut Ctx<'_>| {
-            for (w, outcome) in results {
-                if let Ok(Outcome2::Stored | Outcome2::CallerId | Outcome2::Full | Outcome2::Silenced) = outcome {
-                    cx.server.registered_names.insert(w.account.clone());
+            let outcomes = match outcomes {
+                Ok(o) => o.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => {
+                    warn!(error = %e, "could not store offline messages");
+                    waiting.iter().map(|_| Err(())).collect()
                 }
-                if let Ok(Outcome2::Stored) = outcome {
-                    // Logged in meanwhile (its login fetch may have missed
-                    // this one): tell it to look again.
-                    let online = cx.server.nicks.get(&w.account).map(|c| c.clone());
-                    if let Some(c) = online {
-                        let same = c.info().account.as_deref().and_then(|a| cx.server.fold_nick(a));
-                        if same.as_deref() == Some(w.account.as_str()) {
-                            c.poke_offline();
-                        }
-                    }
-                    let me = cx.me().clone();
-                    let key = dm_key(&identity(cx, &me), &format!("a:{}", w.account));
-                    cx.server.history.record(key, w.stored.clone());
-                }
-                match outcome {
-                    Ok(Outcome2::Stored) | Ok(Outcome2::Silenced) => {
-                        if cx.caps().has(Cap::EchoMessage) {
-                            cx.push_event(&w.event);
-                        }
-                        if kind == Kind::Privmsg && matches!(outcome, Ok(Outcome2::Stored)) {
-                            tell_stored(cx, &w.target);
-                        }
-                    }
-                    _ if kind == Kind::Notice => {}
-                    Ok(Outcome2::CallerId) => cx.num(
-                        ERR_TARGUMODEG,
-                        &[&w.target, "is in +g mode (server-side ignore); they will see your request when they log in."],
-                    ),
-                    Ok(Outcome2::Full) => cx.fail(
-                        "OFFLINE_QUEUE_FULL",
-                        &[&w.target],
-                        "Too many messages are waiting for this user; yours was not accepted",
-                    ),
-                    Ok(Outcome2::Gone) => {
-                        cx.server.registered_names.remove(&w.account);
-                        super::reject(cx, Reject::NoSuchNick(w.target.clone()))
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "could not store an offline message");
-                        cx.fail("TEMPORARILY_UNAVAILABLE", &[&w.target], "Your message could not be stored; try again");
-                    }
-                }
+            };
+            for (w, outcome) in waiting.into_iter().zip(outcomes) {
+                after_store(cx, w, outcome, kind);
             }
         })
     });
 }
 
-enum Outcome2 {
-    Stored,
-    Silenced,
-    CallerId,
-    Full,
-    Gone,
+/// Tells the sender what became of one message for an offline account.
+fn after_store(cx: &mut Ctx<'_>, w: Waiting, outcome: Result<Enqueued, ()>, kind: Kind) {
+    if let Ok(Enqueued::Stored(_) | Enqueued::Request | Enqueued::Full | Enqueued::Silenced) =
+        outcome
+    {
+        cx.server.registered_names.insert(w.account.clone());
+    }
+    if let Ok(Enqueued::Stored(_)) = outcome {
+        // Logged in meanwhile (its login fetch may have missed this one):
+        // tell it to look again.
+        let online = cx.server.nicks.get(&w.account).map(|c| c.clone());
+        if let Some(c) = online {
+            let same = c
+                .info()
+                .account
+                .as_deref()
+                .and_then(|a| cx.server.fold_nick(a));
+            if same.as_deref() == Some(w.account.as_str()) {
+                c.poke_offline();
+            }
+        }
+        let me = cx.me().clone();
+        let key = dm_key(&identity(cx, &me), &format!("a:{}", w.account));
+        cx.server.history.record(key, w.stored.clone());
+    }
+    match outcome {
+        Ok(Enqueued::Stored(_) | Enqueued::Silenced) => {
+            if cx.caps().has(Cap::EchoMessage) {
+                cx.push_event(&w.event);
+            }
+            if kind == Kind::Privmsg && matches!(outcome, Ok(Enqueued::Stored(_))) {
+                tell_stored(cx, &w.target);
+            }
+        }
+        _ if kind == Kind::Notice => {}
+        Ok(Enqueued::Request) => cx.num(
+            ERR_TARGUMODEG,
+            &[
+                &w.target,
+                "is in +g mode (server-side ignore); they will see your request when they log in.",
+            ],
+        ),
+        Ok(Enqueued::Full) => cx.fail(
+            "OFFLINE_QUEUE_FULL",
+            &[&w.target],
+            "Too many messages are waiting for this user; yours was not accepted",
+        ),
+        Ok(Enqueued::Gone) => {
+            cx.server.registered_names.remove(&w.account);
+            super::reject(cx, Reject::NoSuchNick(w.target.clone()))
+        }
+        Err(()) => cx.fail(
+            "TEMPORARILY_UNAVAILABLE",
+            &[&w.target],
+            "Your message could not be stored; try again",
+        ),
+    }
 }
 
 /// "Will be delivered later", once per burst to the same target.
