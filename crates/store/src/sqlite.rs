@@ -180,13 +180,6 @@ impl SqliteStore {
             .map_err(|e| backend(format!("create {}: {e}", dir.display())))?;
         let path = dir.join("ferry.db");
         let conn = open(&path, WRITER_CACHE_KIB)?;
-        // Checkpoint the log every ~40 MiB rather than every 4 MiB: appends
-        // rewrite the same index pages commit after commit, and a page
-        // changed many times between checkpoints is copied back once.
-        conn.execute_batch(
-            "PRAGMA wal_autocheckpoint = 10000; PRAGMA journal_size_limit = 67108864;",
-        )
-        .map_err(backend)?;
         migrate(&conn)?;
         let (tx, rx) = channel::<Job>();
         let writer = std::thread::Builder::new()
