@@ -18,9 +18,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 /// How long a relayed message may wait before it is in the store: the
-/// most history a crash can lose (docs/DURABILITY.md).
-pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
-const BATCH: usize = 512;
+/// most history a crash can lose (docs/DURABILITY.md). Long on purpose:
+/// history's indexes are by conversation, so each append dirties index
+/// pages all over the file, and a batch that holds many rows of each
+/// conversation writes each of those pages once for many rows
+/// (docs/PERFORMANCE.md: 10x the batch cut the history cost per message
+/// by most of it).
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+const BATCH: usize = 16_384;
 const QUEUE: usize = 65_536;
 
 enum Op {

@@ -442,9 +442,29 @@ impl Stream {
     }
 
     /// Appends what can be read without blocking; `Ok(0)` at the end.
+    ///
+    /// On plain TCP a read that fills less than the room it had drained
+    /// the socket: the readiness is cleared then and there (what tokio's
+    /// own `poll_read` does), so the next call answers `WouldBlock` without
+    /// a system call. Otherwise every message read would cost a second
+    /// `recv` that only says EAGAIN.
     pub(crate) fn try_read_buf(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
         match self {
-            Stream::Plain(t) => t.try_read_buf(buf),
+            Stream::Plain(t) => {
+                let room = buf.capacity() - buf.len();
+                let mut got = 0;
+                let r = t.try_io(tokio::io::Interest::READABLE, || {
+                    got = t.try_read_buf(buf)?;
+                    if got > 0 && got < room {
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    Ok(got)
+                });
+                match r {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => Ok(got),
+                    r => r,
+                }
+            }
             Stream::Tls(s) => s.try_read_buf(buf),
         }
     }

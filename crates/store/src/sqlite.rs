@@ -28,7 +28,17 @@ use tracing::{error, info};
 use crate::*;
 
 type Completion = Box<dyn FnOnce(Result<()>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+type Run = Box<dyn FnOnce(&Connection) -> (bool, Completion) + Send>;
+
+/// Work for the writer's next group transaction.
+struct Job {
+    run: Run,
+    /// Acknowledged to someone once committed, so the commit must reach
+    /// the disk (`synchronous = FULL`). History appends are not: a group of
+    /// only those commits without an fsync of its own (the next durable
+    /// commit's fsync of the log covers it).
+    durable: bool,
+}
 
 const MIGRATIONS: &[&str] = &[
     // 1: accounts, lists, requests, offline messages, history
@@ -199,8 +209,24 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
     ) -> Result<R> {
+        self.write_as(true, f)
+    }
+
+    /// [`Self::write`] for work nobody is told was kept (history).
+    fn write_lazily<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        self.write_as(false, f)
+    }
+
+    fn write_as<R: Send + 'static>(
+        &self,
+        durable: bool,
+        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
         let (tx, rx) = sync_channel::<Result<R>>(1);
-        let job: Job = Box::new(move |c| match f(c) {
+        let run: Run = Box::new(move |c| match f(c) {
             Ok(r) => (
                 true,
                 Box::new(move |commit: Result<()>| {
@@ -214,7 +240,7 @@ impl SqliteStore {
                 }) as Completion,
             ),
         });
-        self.submit(job)?;
+        self.submit(Job { run, durable })?;
         rx.recv().map_err(|_| StoreError::Closed)?
     }
 
@@ -256,12 +282,21 @@ impl Drop for SqliteStore {
 }
 
 fn writer_loop(conn: Connection, rx: Receiver<Job>) {
+    let mut synchronous_full = true;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < GROUP {
             match rx.try_recv() {
                 Ok(j) => jobs.push(j),
                 Err(_) => break,
+            }
+        }
+        let durable = jobs.iter().any(|j| j.durable);
+        if durable != synchronous_full {
+            let mode = if durable { "FULL" } else { "NORMAL" };
+            match conn.execute_batch(&format!("PRAGMA synchronous = {mode}")) {
+                Ok(()) => synchronous_full = durable,
+                Err(e) => error!(error = %e, "store: cannot set synchronous = {mode}"),
             }
         }
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
@@ -276,7 +311,7 @@ fn writer_loop(conn: Connection, rx: Receiver<Job>) {
         let mut done = Vec::with_capacity(jobs.len());
         for job in jobs {
             let sp = run_cached(&conn, "SAVEPOINT job");
-            let (ok, completion) = job(&conn);
+            let (ok, completion) = (job.run)(&conn);
             if sp.is_ok() {
                 if ok {
                     let _ = run_cached(&conn, "RELEASE job");
@@ -893,7 +928,7 @@ impl Store for SqliteStore {
         done: EnqueueDone,
     ) {
         let done = DoneOnce(Some(done));
-        let job: Job = Box::new(move |c| match enqueue_batch(c, &items, cap, &*judge) {
+        let run: Run = Box::new(move |c| match enqueue_batch(c, &items, cap, &*judge) {
             Ok(out) => (
                 true,
                 Box::new(move |commit: Result<()>| done.call(commit.map(|_| out))) as Completion,
@@ -901,7 +936,7 @@ impl Store for SqliteStore {
             Err(e) => (false, Box::new(move |_| done.call(Err(e))) as Completion),
         });
         // Refused, the job is dropped, and `done` hears `Closed`.
-        let _ = self.submit(job);
+        let _ = self.submit(Job { run, durable: true });
     }
 
     fn offline(&self, account: &str) -> Result<Vec<(i64, StoredMessage)>> {
@@ -928,8 +963,11 @@ impl Store for SqliteStore {
     }
 
     fn append_history(&self, rows: &[(String, StoredMessage)]) -> Result<()> {
-        let rows = rows.to_vec();
-        self.write(move |c| {
+        // Grouped by conversation (stably, so each one's rows keep their
+        // order and ids): its index entries then go to the same pages.
+        let mut rows = rows.to_vec();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        self.write_lazily(move |c| {
             let mut st = c
                 .prepare_cached(&format!(
                     "INSERT INTO history (key, party_a, party_b, {MSG_COLS}) \
