@@ -299,19 +299,33 @@ fn atty_stdin() -> bool {
     std::io::stdin().is_terminal()
 }
 
-fn init_tracing() {
+/// Logs go to standard error (standard output stays for command output),
+/// colored only on a terminal. A thread of their own writes them, buffered:
+/// a connection logs as it comes, registers and goes, and a `write` to
+/// standard error for each line cost the runtime thread a system call
+/// apiece (two of the eight a registration cost). Keep the guard until
+/// the end: dropping it writes what is still queued.
+fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Logs go to standard error; standard output stays for command output.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .thread_name("ferry-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer)
         .init();
+    guard
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
-    init_tracing();
+    let _log = init_tracing();
     let mut cfg = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
