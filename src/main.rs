@@ -311,6 +311,9 @@ fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .thread_name("ferry-log")
+        // Its queue is allocated whole up front (the default, 128,000
+        // lines, is 4 MiB); past this many lines waiting, lines are dropped.
+        .buffered_lines_limit(16_384)
         .finish(std::io::BufWriter::with_capacity(
             64 * 1024,
             std::io::stderr(),

@@ -51,7 +51,7 @@ pub struct Client {
     pub tls: bool,
     /// SHA-256 of the client certificate it presented, lowercase hex
     /// (SASL EXTERNAL, WHOIS 276).
-    pub certfp: Option<String>,
+    pub certfp: Option<Box<str>>,
 }
 
 /// A client's [`FriendLists`], made at the first change: most clients
@@ -92,12 +92,14 @@ pub struct FriendLists {
 /// lock (never held while taking a channel lock).
 #[derive(Debug, Clone, Default)]
 pub struct Info {
-    pub nick: String,
-    pub user: String,
-    pub host: String,
-    pub realname: String,
-    pub away: Option<String>,
-    pub account: Option<String>,
+    // Boxed strings: a client keeps these for hours and they rarely change,
+    // so the spare capacity word of a `String` (8 bytes each) is waste.
+    pub nick: Box<str>,
+    pub user: Box<str>,
+    pub host: Box<str>,
+    pub realname: Box<str>,
+    pub away: Option<Box<str>>,
+    pub account: Option<Box<str>>,
     pub modes: UserModes,
     pub channels: Vec<Arc<Channel>>,
     /// Unix time of the last PRIVMSG/NOTICE (WHOIS idle).
@@ -164,7 +166,7 @@ impl Client {
             outbox: Outbox::new(budget),
             info: Mutex::new(Info {
                 nick: "*".into(),
-                host,
+                host: host.into(),
                 signon: connected_at,
                 ..Info::default()
             }),
@@ -189,7 +191,7 @@ impl Client {
     /// How the client is connected: TLS, and its certificate's fingerprint.
     pub fn with_transport(mut self, tls: bool, certfp: Option<String>) -> Client {
         self.tls = tls;
-        self.certfp = certfp;
+        self.certfp = certfp.map(Into::into);
         self
     }
 
@@ -227,7 +229,7 @@ impl Client {
     }
 
     pub fn nick(&self) -> String {
-        self.info().nick.clone()
+        self.info().nick.to_string()
     }
 
     pub fn caps(&self) -> Caps {

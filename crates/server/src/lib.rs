@@ -568,17 +568,21 @@ async fn accept_loop(
                         continue;
                     }
                 };
-                let run = conn::run(
-                    server.clone(),
+                let accepted = Box::new(conn::Accepted {
                     stream,
                     peer,
                     charset,
-                    listener.tls.clone(),
-                    cancel.clone(),
-                    // Passed in, not captured by a wrapper: an async block
-                    // around `run` would hold the whole future twice.
+                    tls: listener.tls.clone(),
+                    cancel: cancel.clone(),
                     ticket,
-                );
+                });
+                // Not wrapped in an async block, which would hold the
+                // whole future twice.
+                let run = conn::run(server.clone(), accepted);
+                // What every connection costs the runtime: tokio rounds a
+                // task up to 128-byte lines, and past about 100 bytes of
+                // future it takes three instead of two.
+                debug_assert!(std::mem::size_of_val(&run) <= 96);
                 tracker.spawn(run);
             }
             Err(e) => {

@@ -189,12 +189,16 @@ impl Outbox {
     }
 
     /// Moves everything queued into `out` (the writer's own buffer).
+    ///
+    /// The queue keeps no buffer behind: an idle client holds none (the
+    /// writer frees its own once all is written), and a busy one makes one
+    /// per burst.
     pub fn take_into(&self, out: &mut VecDeque<Bytes>) {
-        let mut q = self.queue.lock().expect("outbox lock");
+        let taken = std::mem::take(&mut *self.queue.lock().expect("outbox lock"));
         if out.is_empty() {
-            std::mem::swap(&mut *q, out);
+            *out = taken;
         } else {
-            out.extend(q.drain(..));
+            out.extend(taken);
         }
     }
 

@@ -46,13 +46,12 @@ pub struct Session {
     /// (user, realname) from USER; boxed, as it is kept only until
     /// registration completes.
     pub user: Option<Box<(String, String)>>,
-    pub pass: Option<String>,
     pub registered: bool,
-    /// (casefolded, as given) nicks this session MONITORs.
-    pub monitoring: Vec<(String, String)>,
+    /// What few sessions use (PASS, OPER, MONITOR): in a box made at the
+    /// first write, so that the rest pay one pointer.
+    pub more: More,
     /// Set by a command that ends the connection: the text of the ERROR.
     pub quit: Option<String>,
-    pub oper_name: Option<String>,
     /// The account logged in to, casefolded.
     pub account: Option<String>,
     /// (mechanism, payload so far, step)
@@ -62,12 +61,8 @@ pub struct Session {
     pub after_login_pending: bool,
     /// This session used MONITOR: it follows the account's stored list.
     pub monitor_used: bool,
-    /// The account's stored MONITOR list, once loaded.
-    pub stored_monitor: Option<Vec<ListEntry>>,
     /// The last target told "will be delivered later", and when (ms).
     pub offline_told: Option<Box<(String, i64)>>,
-    /// The last nick refused as in use (REGISTER * before a nick is set).
-    pub nick_attempt: Option<String>,
     pub(crate) pending: Option<Box<Pending>>,
     /// Receive flood control (fake lag).
     pub flood: crate::guard::Bucket,
@@ -79,6 +74,62 @@ pub struct Session {
     pub charset: Charset,
     /// Its listener's charset (`CHARSET utf-8` keeps its fallback).
     pub listener_charset: Charset,
+}
+
+/// The rarely used part of a [`Session`].
+#[derive(Debug, Default)]
+pub struct SessionMore {
+    /// PASS, until registration.
+    pub pass: Option<String>,
+    /// The operator block this session opered up with.
+    pub oper_name: Option<String>,
+    /// (casefolded, as given) nicks this session MONITORs.
+    pub monitoring: Vec<(String, String)>,
+    /// The account's stored MONITOR list, once loaded.
+    pub stored_monitor: Option<Vec<ListEntry>>,
+    /// The last nick refused as in use (REGISTER * before a nick is set).
+    pub nick_attempt: Option<String>,
+}
+
+/// A [`SessionMore`] made at the first write; reading an absent one reads
+/// an empty one.
+#[derive(Debug, Default)]
+pub struct More(Option<Box<SessionMore>>);
+
+static NO_MORE: std::sync::LazyLock<SessionMore> = std::sync::LazyLock::new(SessionMore::default);
+
+impl More {
+    /// Changes it only if it exists (a clean-up need not make one).
+    pub fn if_made(&mut self) -> Option<&mut SessionMore> {
+        self.0.as_deref_mut()
+    }
+
+    /// Frees it if nothing in it is set.
+    pub fn tidy(&mut self) {
+        if let Some(m) = &self.0 {
+            if m.pass.is_none()
+                && m.oper_name.is_none()
+                && m.monitoring.is_empty()
+                && m.stored_monitor.is_none()
+                && m.nick_attempt.is_none()
+            {
+                self.0 = None;
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for More {
+    type Target = SessionMore;
+    fn deref(&self) -> &SessionMore {
+        self.0.as_deref().unwrap_or(&NO_MORE)
+    }
+}
+
+impl std::ops::DerefMut for More {
+    fn deref_mut(&mut self) -> &mut SessionMore {
+        self.0.get_or_insert_with(Box::default)
+    }
 }
 
 impl std::fmt::Debug for Pending {
@@ -96,18 +147,14 @@ impl Session {
             cap_version: 0,
             folded_nick: None,
             user: None,
-            pass: None,
             registered: false,
-            monitoring: Vec::new(),
+            more: More::default(),
             quit: None,
-            oper_name: None,
             account: None,
             sasl: None,
             after_login_pending: false,
             monitor_used: false,
-            stored_monitor: None,
             offline_told: None,
-            nick_attempt: None,
             pending: None,
             flood: crate::guard::Bucket::new(1),
             flood_exempt: false,

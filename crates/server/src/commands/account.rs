@@ -72,7 +72,7 @@ fn start_registration(cx: &mut Ctx<'_>, name: String, password: String, via: Via
     }
     let name = match name.as_str() {
         // The current nick, or the one just refused as in use.
-        "*" if nick == "*" => cx.s.nick_attempt.clone().unwrap_or(nick.clone()),
+        "*" if nick == "*" => cx.s.more.nick_attempt.clone().unwrap_or(nick.clone()),
         "*" => nick.clone(),
         _ => name,
     };
@@ -724,7 +724,7 @@ fn cert(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
                     nickserv_say(cx, "That is not a SHA-256 fingerprint (64 hex digits).");
                     return Ok(());
                 }
-                None => match cx.me().certfp.clone() {
+                None => match cx.me().certfp.as_deref().map(str::to_string) {
                     Some(fp) => fp,
                     None => {
                         nickserv_say(cx, "You have no client certificate: connect with one, or give its fingerprint.");

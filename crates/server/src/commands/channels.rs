@@ -218,7 +218,11 @@ fn send_names_lines(cx: &mut Ctx<'_>, ch: &Channel) {
                 if !member && i.modes.invisible {
                     continue;
                 }
-                let who = if uhnames { i.prefix() } else { i.nick.clone() };
+                let who = if uhnames {
+                    i.prefix()
+                } else {
+                    i.nick.to_string()
+                };
                 names.push(format!("{}{who}", m.prefix.symbols(multi)));
             }
             (Some(symbol), names)
@@ -348,7 +352,7 @@ pub(super) fn topic(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     }
     cx.push_event(&e);
     // A channel event, replayed to clients with draft/event-playback.
-    let account = me.info().account.clone();
+    let account = me.info().account.as_deref().map(str::to_string);
     cx.server.history.record(
         ch.folded.clone(),
         ferry_store::StoredMessage {

@@ -22,7 +22,7 @@ pub(crate) fn logged_in(cx: &mut Ctx<'_>, a: &Account) {
     let me = cx.me().clone();
     let prefix = {
         let mut i = me.info();
-        i.account = Some(a.display.clone());
+        i.account = Some(a.display.as_str().into());
         i.modes.callerid = a.callerid;
         i.prefix()
     };
@@ -132,7 +132,7 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
                 }
             };
             install_lists(cx, &accept, &silence);
-            cx.s.stored_monitor = Some(monitor);
+            cx.s.more.stored_monitor = Some(monitor);
             if cx.s.monitor_used || cx.caps().extended_monitor() {
                 super::presence::sync_stored_monitor(cx);
             }

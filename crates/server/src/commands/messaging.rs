@@ -183,7 +183,7 @@ fn status_target(t: &str) -> Option<(Prefix, &str)> {
 fn stored(cx: &Ctx<'_>, e: &Event, kind: Kind, target: &str, text: &str) -> StoredMessage {
     let (source, account) = {
         let i = cx.me().info();
-        (i.prefix(), i.account.clone())
+        (i.prefix(), i.account.as_deref().map(str::to_string))
     };
     StoredMessage {
         msgid: e.msgid.clone().unwrap_or_default(),
@@ -315,7 +315,7 @@ enum ToNick {
 fn target_change_ok(cx: &mut Ctx<'_>, target: &str, folded: &str) -> bool {
     let cfg = cx.server.config();
     let f = &cfg.flood;
-    if f.target_changes == 0 || cx.s.flood_exempt || cx.s.oper_name.is_some() {
+    if f.target_changes == 0 || cx.s.flood_exempt || cx.s.more.oper_name.is_some() {
         return true;
     }
     // A nick that does not exist is answered 401 and costs nothing.

@@ -257,7 +257,7 @@ impl<'a> Ctx<'a> {
     pub fn event(&self, body: String) -> Event {
         let (account, bot) = {
             let i = self.me().info();
-            (i.account.clone(), i.modes.bot)
+            (i.account.as_deref().map(str::to_string), i.modes.bot)
         };
         let mut e = Event::new(body)
             .with_msgid(self.server.msgid())

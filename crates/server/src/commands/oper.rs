@@ -63,7 +63,7 @@ pub(super) fn oper(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     if !was {
         cx.server.opers.fetch_add(1, Ordering::Relaxed);
     }
-    cx.s.oper_name = Some(name.to_string());
+    cx.s.more.oper_name = Some(name.to_string());
     info!(%nick, oper = name, "oper up");
     cx.server.snote(
         's',
@@ -141,7 +141,7 @@ fn parse_ban<'m>(msg: &'m Message<'_>) -> Option<(Option<u64>, &'m str, &'m str)
 }
 
 fn set_ban(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: BanKind) -> Outcome {
-    if cx.s.oper_name.is_none() {
+    if cx.s.more.oper_name.is_none() {
         return Err(Reject::NoPrivileges);
     }
     let Some((minutes, raw, reason)) = parse_ban(msg) else {
@@ -248,7 +248,7 @@ fn set_ban(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: BanKind) -> Outcome {
 }
 
 fn remove_ban(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: BanKind) -> Outcome {
-    if cx.s.oper_name.is_none() {
+    if cx.s.more.oper_name.is_none() {
         return Err(Reject::NoPrivileges);
     }
     let raw = msg.param(0).unwrap_or("");

@@ -18,7 +18,7 @@ pub(super) fn away(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let me = cx.me().clone();
     let prefix = {
         let mut i = me.info();
-        i.away = text.clone();
+        i.away = text.as_deref().map(Into::into);
         i.prefix()
     };
     match &text {
@@ -51,7 +51,7 @@ pub(super) fn setname(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let me = cx.me().clone();
     let prefix = {
         let mut i = me.info();
-        i.realname = name.to_string();
+        i.realname = name.into();
         i.prefix()
     };
     let e = cx.event(format!(":{prefix} SETNAME :{name}\r\n"));
@@ -78,12 +78,14 @@ fn monitor_add(cx: &mut Ctx<'_>, nicks: &[String]) -> (Vec<String>, Vec<String>,
         let Some(folded) = cx.server.fold_nick(nick) else {
             continue;
         };
-        if !cx.s.monitoring.iter().any(|(f, _)| *f == folded) {
-            if cx.s.monitoring.len() >= limit {
+        if !cx.s.more.monitoring.iter().any(|(f, _)| *f == folded) {
+            if cx.s.more.monitoring.len() >= limit {
                 overflow = nicks[i..].to_vec();
                 break;
             }
-            cx.s.monitoring.push((folded.clone(), nick.to_string()));
+            cx.s.more
+                .monitoring
+                .push((folded.clone(), nick.to_string()));
             cx.server
                 .monitors
                 .entry(folded.clone())
@@ -100,7 +102,7 @@ fn monitor_add(cx: &mut Ctx<'_>, nicks: &[String]) -> (Vec<String>, Vec<String>,
 
 fn monitor_remove(cx: &mut Ctx<'_>, folded: &str) {
     let id = cx.me().id;
-    cx.s.monitoring.retain(|(f, _)| f != folded);
+    cx.s.more.monitoring.retain(|(f, _)| f != folded);
     if let Some(mut w) = cx.server.monitors.get_mut(folded) {
         w.remove(&id);
     }
@@ -110,7 +112,7 @@ fn monitor_remove(cx: &mut Ctx<'_>, folded: &str) {
 /// Merges the account's stored MONITOR list into this session and reports
 /// its state (730/731), once per login.
 pub(super) fn sync_stored_monitor(cx: &mut Ctx<'_>) {
-    let Some(stored) = cx.s.stored_monitor.take() else {
+    let Some(stored) = cx.s.more.if_made().and_then(|m| m.stored_monitor.take()) else {
         return;
     };
     let nicks: Vec<String> = stored.into_iter().map(|e| e.display).collect();
@@ -191,13 +193,18 @@ pub(super) fn monitor(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             persist_monitor(cx, false, Vec::new(), removed);
         }
         "C" | "c" => {
-            for (folded, _) in cx.s.monitoring.clone() {
+            for (folded, _) in cx.s.more.monitoring.clone() {
                 monitor_remove(cx, &folded);
             }
             persist_monitor(cx, true, Vec::new(), Vec::new());
         }
         "L" | "l" => {
-            let names: Vec<String> = cx.s.monitoring.iter().map(|(_, n)| n.clone()).collect();
+            let names: Vec<String> =
+                cx.s.more
+                    .monitoring
+                    .iter()
+                    .map(|(_, n)| n.clone())
+                    .collect();
             for chunk in chunk_list(&names) {
                 cx.num(RPL_MONLIST, &[&chunk]);
             }
@@ -206,7 +213,12 @@ pub(super) fn monitor(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         "S" | "s" => {
             let mut online = Vec::new();
             let mut offline = Vec::new();
-            let names: Vec<String> = cx.s.monitoring.iter().map(|(_, n)| n.clone()).collect();
+            let names: Vec<String> =
+                cx.s.more
+                    .monitoring
+                    .iter()
+                    .map(|(_, n)| n.clone())
+                    .collect();
             for n in names {
                 match cx.server.find_nick(&n) {
                     Some(c) => online.push(c.info().prefix()),
@@ -253,8 +265,8 @@ pub(super) fn accept(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             Some(c) => {
                 let i = c.info();
                 match &i.account {
-                    Some(a) => (cx.server.fold_nick(a).unwrap_or(key), a.clone()),
-                    None => (key, i.nick.clone()),
+                    Some(a) => (cx.server.fold_nick(a).unwrap_or(key), a.to_string()),
+                    None => (key, i.nick.to_string()),
                 }
             }
             None if cx.server.registered_names.contains(&key) || !adding => (key, name.to_string()),

@@ -304,24 +304,24 @@ fn who_line(cx: &mut Ctx<'_>, c: &Client, chan: Option<(&Channel, Prefix)>, whox
         out.push(match f {
             't' => w.token.clone(),
             'c' => chan_name.clone(),
-            'u' => i.user.clone(),
+            'u' => i.user.to_string(),
             // The address only to the user itself and to operators.
             'i' if c.id == cx.me().id
-                || cx.s.oper_name.is_some()
+                || cx.s.more.oper_name.is_some()
                 || !cx.server.config().privacy.cloak =>
             {
                 c.ip.to_canonical().to_string()
             }
             'i' => "255.255.255.255".into(),
-            'h' => i.host.clone(),
+            'h' => i.host.to_string(),
             's' => server.clone(),
-            'n' => i.nick.clone(),
+            'n' => i.nick.to_string(),
             'f' => flags.clone(),
             'd' => "0".into(),
             'l' => idle.clone(),
-            'a' => i.account.clone().unwrap_or_else(|| "0".into()),
+            'a' => i.account.as_deref().unwrap_or("0").to_string(),
             'o' => oplevel.into(),
-            _ => i.realname.clone(),
+            _ => i.realname.to_string(),
         });
     }
     let p: Vec<&str> = out.iter().map(|s| s.as_str()).collect();

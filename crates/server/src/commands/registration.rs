@@ -117,7 +117,7 @@ pub(super) fn pass(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             vec!["You may not reregister".into()],
         ));
     }
-    cx.s.pass = msg.param(0).map(str::to_string);
+    cx.s.more.pass = msg.param(0).map(str::to_string);
     Ok(())
 }
 
@@ -159,7 +159,7 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     if refolded {
         match cx.server.nicks.entry(folded.clone()) {
             Entry::Occupied(o) if o.get().id != me.id => {
-                cx.s.nick_attempt = Some(new.to_string());
+                cx.s.more.nick_attempt = Some(new.to_string());
                 return Err(Reject::Numeric(
                     ERR_NICKNAMEINUSE,
                     vec![new.into(), "Nickname is already in use".into()],
@@ -178,7 +178,7 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         }
     }
     if !cx.s.registered {
-        me.info().nick = new.to_string();
+        me.info().nick = new.into();
         try_register(cx);
         return Ok(());
     }
@@ -187,11 +187,11 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         let p = info.prefix();
         let r = (
             p,
-            info.user.clone(),
-            info.host.clone(),
-            info.realname.clone(),
+            info.user.to_string(),
+            info.host.to_string(),
+            info.realname.to_string(),
         );
-        info.nick = new.to_string();
+        info.nick = new.into();
         r
     };
     cx.server.add_whowas(WhowasEntry {
@@ -249,8 +249,8 @@ pub(super) fn user(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     {
         // Known from now on (SASL's 900 before registration shows it).
         let mut info = cx.me().info();
-        info.user = format!("~{clean}");
-        info.realname = realname.clone();
+        info.user = format!("~{clean}").into();
+        info.realname = realname.as_str().into();
     }
     cx.s.user = Some(Box::new((format!("~{clean}"), realname)));
     try_register(cx);
@@ -294,7 +294,7 @@ fn try_register(cx: &mut Ctx<'_>) {
         return;
     };
     if let Some(want) = &cx.server.config().password {
-        if cx.s.pass.as_deref() != Some(want.as_str()) {
+        if cx.s.more.pass.as_deref() != Some(want.as_str()) {
             cx.num(ERR_PASSWDMISMATCH, &["Password incorrect"]);
             cx.s.quit = Some("Bad password".into());
             return;
@@ -319,19 +319,23 @@ fn try_register(cx: &mut Ctx<'_>) {
     let me = cx.me().clone();
     let nick = {
         let mut info = me.info();
-        info.user = user;
-        info.realname = realname;
+        info.user = user.into();
+        info.realname = realname.into();
         info.signon = crate::unix_now();
         info.nick.clone()
     };
     cx.s.registered = true;
     // Kept in `info` from now on.
     cx.s.user = None;
-    cx.s.pass = None;
+    if let Some(m) = cx.s.more.if_made() {
+        m.pass = None;
+        m.nick_attempt = None;
+    }
+    cx.s.more.tidy();
     me.set_registered();
     let n = cx.server.users.fetch_add(1, Ordering::Relaxed) + 1;
     cx.server.max_users.fetch_max(n, Ordering::Relaxed);
-    info!(%nick, "registered");
+    info!(conn = me.id, %nick, "registered");
     {
         let i = me.info();
         let text = format!(
@@ -534,7 +538,7 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
         let info = me.info().clone();
         let e = Event::new(format!(":{} QUIT :{}\r\n", info.prefix(), ending.quit))
             .with_msgid(server.msgid())
-            .with_account(info.account.clone());
+            .with_account(info.account.as_deref().map(str::to_string));
         let sendq = server.config().limits.sendq_bytes;
         for p in channel_peers(&me) {
             e.deliver(&p, sendq);
@@ -561,10 +565,10 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
         if let Some(f) = &s.folded_nick {
             server.add_whowas(WhowasEntry {
                 folded: f.clone(),
-                nick: info.nick.clone(),
-                user: info.user,
-                host: info.host,
-                realname: info.realname,
+                nick: info.nick.to_string(),
+                user: info.user.into(),
+                host: info.host.into(),
+                realname: info.realname.into(),
                 at: crate::unix_now(),
             });
         }
@@ -575,7 +579,12 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
             monitor_offline(server, &f, &me.nick());
         }
     }
-    for (f, _) in s.monitoring.drain(..) {
+    for (f, _) in s
+        .more
+        .if_made()
+        .map(|m| std::mem::take(&mut m.monitoring))
+        .unwrap_or_default()
+    {
         if let Some(mut w) = server.monitors.get_mut(&f) {
             w.remove(&me.id);
         }
