@@ -82,7 +82,7 @@ async fn append(store: &Arc<dyn Store>, rows: &mut Vec<(String, StoredMessage)>)
     let batch = std::mem::take(rows);
     let s = store.clone();
     let n = batch.len();
-    match tokio::task::spawn_blocking(move || s.append_history(&batch)).await {
+    match tokio::task::spawn_blocking(move || s.append_history(batch)).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => warn!(error = %e, rows = n, "history append failed"),
         Err(e) => warn!(error = %e, rows = n, "history append panicked"),

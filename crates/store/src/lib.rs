@@ -346,7 +346,7 @@ pub trait Store: Send + Sync + 'static {
     // --- history -------------------------------------------------------
     /// Appends messages to history. `key` is a channel's casefolded name, or
     /// for a direct conversation [`dm_key`] of the two parties.
-    fn append_history(&self, rows: &[(String, StoredMessage)]) -> Result<()>;
+    fn append_history(&self, rows: Vec<(String, StoredMessage)>) -> Result<()>;
     /// Up to `limit` messages of one conversation, ascending by time.
     fn history(&self, key: &str, query: &HistoryQuery, limit: usize) -> Result<Vec<StoredMessage>>;
     /// Conversations with a message strictly between the two times: the

@@ -962,10 +962,9 @@ impl Store for SqliteStore {
         })
     }
 
-    fn append_history(&self, rows: &[(String, StoredMessage)]) -> Result<()> {
+    fn append_history(&self, mut rows: Vec<(String, StoredMessage)>) -> Result<()> {
         // Grouped by conversation (stably, so each one's rows keep their
         // order and ids): its index entries then go to the same pages.
-        let mut rows = rows.to_vec();
         rows.sort_by(|a, b| a.0.cmp(&b.0));
         self.write_lazily(move |c| {
             let mut st = c
@@ -1211,7 +1210,7 @@ mod tests {
                 )
             })
             .collect();
-        s.append_history(&rows).unwrap();
+        s.append_history(rows.clone()).unwrap();
         let texts = |v: Vec<StoredMessage>| v.into_iter().map(|m| m.text).collect::<Vec<_>>();
         assert_eq!(
             texts(s.history(&key, &HistoryQuery::Latest(None), 3).unwrap()),
@@ -1267,7 +1266,7 @@ mod tests {
         let rows: Vec<(String, StoredMessage)> = (1..=5)
             .map(|i| (key.clone(), msg(&format!("h{i}"), 700, &format!("t{i}"))))
             .collect();
-        s.append_history(&rows).unwrap();
+        s.append_history(rows.clone()).unwrap();
         let texts = |q: HistoryQuery, limit| {
             s.history(&key, &q, limit)
                 .unwrap()

@@ -118,7 +118,9 @@ fn history_key(cx: &Ctx<'_>, target: &str) -> Option<String> {
     Some(dm_key(&my_identity(cx)?, &other))
 }
 
-fn my_identity(cx: &Ctx<'_>) -> Option<String> {
+/// [`super::messaging::identity`] of this connection's own client, from
+/// what its session already holds casefolded.
+pub(super) fn my_identity(cx: &Ctx<'_>) -> Option<String> {
     match &cx.s.account {
         Some(a) => Some(format!("a:{a}")),
         None => cx.s.folded_nick.as_ref().map(|n| format!("n:{n}")),

@@ -380,12 +380,16 @@ fn to_nick(
         return Err(Reject::NoSuchNick(nick.into()));
     };
     let me = cx.me().clone();
-    let my_mask = cx.server.config().casemap.fold_lossy(&me.info().prefix());
+    // The sender's folded mask only for a recipient with a SILENCE list.
+    let silenced = target.id != me.id && target.has_silence() && {
+        let my_mask = cx.server.config().casemap.fold_lossy(&me.info().prefix());
+        is_silenced(&target, &my_mask)
+    };
     let (tnick, away, callerid) = {
         let i = target.info();
         (i.nick.clone(), i.away.clone(), i.modes.callerid)
     };
-    if target.id != me.id && is_silenced(&target, &my_mask) {
+    if silenced {
         // Dropped without a word: the sender sees what it always sees.
         return Ok(ToNick::Sent);
     }
@@ -412,7 +416,8 @@ fn to_nick(
             .last_dm_from
             .store(crate::guard::target_hash(mine), Ordering::Relaxed);
     }
-    let key = dm_key(&identity(cx, &me), &identity(cx, &target));
+    let mine = super::chathistory::my_identity(cx).unwrap_or_else(|| identity(cx, &me));
+    let key = dm_key(&mine, &identity(cx, &target));
     let row = stored(cx, e, kind, nick, text);
     cx.server.history.record(key, row);
     if kind == Kind::Privmsg {
