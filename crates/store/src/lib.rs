@@ -290,52 +290,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<std::result::Result<usize, EnqueueRefused>>;
     /// Stores a batch of messages for offline accounts, each unless the
     /// recipient is gone, `judge` refuses it, or `cap` are waiting; in item
-    /// order, all in one transaction. `done` gets the outcomes after the
-    /// commit. A backend with a writer of its own returns at once and calls
-    /// `done` from there (so an async caller needs no thread of its own);
-    /// this default runs the steps one by one and calls `done` before it
-    /// returns.
+    /// order, all in one transaction. Returns at once: `done` gets the
+    /// outcomes from the backend's writer after the commit (so an async
+    /// caller needs no thread of its own), or `Closed` if the store stops
+    /// first.
     fn enqueue_offline_batch(
         &self,
         items: Vec<OfflineItem>,
         cap: usize,
         judge: Judge,
         done: EnqueueDone,
-    ) {
-        let run = || -> Result<Vec<Enqueued>> {
-            let mut out = Vec::with_capacity(items.len());
-            for item in &items {
-                let Some(a) = self.account(&item.account)? else {
-                    out.push(Enqueued::Gone);
-                    continue;
-                };
-                let silence = self.list(&item.account, ListKind::Silence)?;
-                let accept = if a.callerid {
-                    self.list(&item.account, ListKind::Accept)?
-                } else {
-                    Vec::new()
-                };
-                let r = Recipient {
-                    callerid: a.callerid,
-                    silence: &silence,
-                    accept: &accept,
-                };
-                out.push(match judge(item, &r) {
-                    Admit::Silenced => Enqueued::Silenced,
-                    Admit::Request(from) => {
-                        self.add_request(&item.account, &from, item.msg.time_ms)?;
-                        Enqueued::Request
-                    }
-                    Admit::Store => match self.enqueue_offline(&item.account, &item.msg, cap)? {
-                        Ok(n) => Enqueued::Stored(n),
-                        Err(EnqueueRefused::Full) => Enqueued::Full,
-                    },
-                });
-            }
-            Ok(out)
-        };
-        done(run());
-    }
+    );
     /// Everything waiting for `account`, in the order it was stored, with
     /// the ids to acknowledge.
     fn offline(&self, account: &str) -> Result<Vec<(i64, StoredMessage)>>;

@@ -199,12 +199,7 @@ pub(super) fn monitor(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             persist_monitor(cx, true, Vec::new(), Vec::new());
         }
         "L" | "l" => {
-            let names: Vec<String> =
-                cx.s.more
-                    .monitoring
-                    .iter()
-                    .map(|(_, n)| n.clone())
-                    .collect();
+            let names = monitored_names(cx);
             for chunk in chunk_list(&names) {
                 cx.num(RPL_MONLIST, &[&chunk]);
             }
@@ -213,12 +208,7 @@ pub(super) fn monitor(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         "S" | "s" => {
             let mut online = Vec::new();
             let mut offline = Vec::new();
-            let names: Vec<String> =
-                cx.s.more
-                    .monitoring
-                    .iter()
-                    .map(|(_, n)| n.clone())
-                    .collect();
+            let names = monitored_names(cx);
             for n in names {
                 match cx.server.find_nick(&n) {
                     Some(c) => online.push(c.info().prefix()),
@@ -416,4 +406,13 @@ fn send_status(cx: &mut Ctx<'_>, online: Vec<String>, offline: Vec<String>) {
     for chunk in chunk_list(&offline) {
         cx.num(RPL_MONOFFLINE, &[&chunk]);
     }
+}
+
+/// The nicks this session MONITORs, as it gave them.
+fn monitored_names(cx: &Ctx<'_>) -> Vec<String> {
+    cx.s.more
+        .monitoring
+        .iter()
+        .map(|(_, n)| n.clone())
+        .collect()
 }
