@@ -264,3 +264,60 @@ async fn callerid_requests_wait_too() {
     );
     quiet(&mut bob).await;
 }
+
+/// A burst whose first lines wait to be stored for an offline account: the
+/// lines behind them are handled meanwhile (one commit, one write of the
+/// echoes), yet every reply keeps the order of the lines, labeled or not,
+/// and a command that is no message waits for all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_keeps_its_order() {
+    let server = TestServer::with_config(accounts_config("", "")).await;
+    register_account(&server, "bob", "secret").await;
+    let mut alice = cap_client(&server, "alice", "echo-message labeled-response").await;
+    let mut carol = server.client("carol").await;
+    alice
+        .send_raw(
+            b"PRIVMSG bob :1\r\nPRIVMSG carol :2\r\n@label=x3 PRIVMSG bob :3\r\n\
+              PRIVMSG nobody :4\r\nNOTICE bob :5\r\nWHOIS carol\r\nPRIVMSG bob :6\r\n",
+        )
+        .await;
+    let me = ":alice!~alice@127.0.0.1";
+    alice.expect(&format!("{me} PRIVMSG bob :1")).await;
+    alice
+        .expect(&format!(":ferry.test 301 alice bob :{OFFLINE}"))
+        .await;
+    alice.expect(&format!("{me} PRIVMSG carol :2")).await;
+    alice
+        .expect(&format!("@label=x3 {me} PRIVMSG bob :3"))
+        .await;
+    alice
+        .expect(":ferry.test 401 alice nobody :No such nick/channel")
+        .await;
+    alice.expect(&format!("{me} NOTICE bob :5")).await;
+    let l = alice.line().await;
+    assert!(l.starts_with(":ferry.test 311 alice carol "), "{l}");
+    loop {
+        let l = alice.line().await;
+        if l.starts_with(":ferry.test 318 ") {
+            break;
+        }
+    }
+    alice.expect(&format!("{me} PRIVMSG bob :6")).await;
+    quiet(&mut alice).await;
+    carol.expect(&format!("{me} PRIVMSG carol :2")).await;
+
+    let mut bob = sasl_client(&server, "bob", "secret", "").await;
+    for (verb, text) in [
+        ("PRIVMSG", "1"),
+        ("PRIVMSG", "3"),
+        ("NOTICE", "5"),
+        ("PRIVMSG", "6"),
+    ] {
+        let l = bob.line().await;
+        assert!(
+            l.starts_with(&format!("{me} {verb} bob :[")) && l.ends_with(&format!("] {text}")),
+            "{l}"
+        );
+    }
+    quiet(&mut bob).await;
+}

@@ -47,6 +47,8 @@ use crate::tls::{Stream, Tls};
 use crate::{unix_now, Server};
 
 const READ_CHUNK: usize = 4096;
+/// Commands one chain holds at most (see [`Conn::process`]).
+const CHAIN_MAX: usize = 64;
 const MAX_IOV: usize = 64;
 
 /// A connection as the accept loop hands it over: boxed, so that the task's
@@ -79,6 +81,26 @@ pub(crate) async fn run(server: Arc<Server>, accepted: Box<Accepted>) {
     };
     let ending = std::future::poll_fn(|cx| active.poll_drive(cx, &server)).await;
     Box::pin(active.finish(&server, ending)).await;
+}
+
+/// Whether the next complete line in `buf` may join a chain: a PRIVMSG or
+/// NOTICE, not to NickServ (whose commands change who the sender is).
+fn continues_chain(buf: &[u8]) -> bool {
+    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+        return false;
+    };
+    let mut words = buf[..nl]
+        .split(|&b| b == b' ')
+        .filter(|w| !w.is_empty())
+        .skip_while(|w| w[0] == b'@' || w[0] == b':');
+    let verb = words.next().unwrap_or_default();
+    if !verb.eq_ignore_ascii_case(b"PRIVMSG") && !verb.eq_ignore_ascii_case(b"NOTICE") {
+        return false;
+    }
+    let targets = words.next().unwrap_or_default();
+    !targets
+        .windows(8)
+        .any(|w| w.eq_ignore_ascii_case(b"nickserv"))
 }
 
 /// Everything of one connection: its socket and buffers, its session.
@@ -244,7 +266,7 @@ impl Active {
                 *pending = session.pending.take();
             }
             if pending.is_none() && conn.unprocessed && conn.throttled.is_none() {
-                conn.process(server, session);
+                conn.process(server, session, pending);
             }
             if let Some(text) = session.quit.take() {
                 return Poll::Ready(quit_ending(text));
@@ -257,12 +279,21 @@ impl Active {
             }
             let recvq = server.config().flood.recvq_bytes;
             let mut ready = false;
-            if let Some(p) = pending.as_mut() {
-                if let Poll::Ready(then) = p.fut.as_mut().poll(cx) {
-                    let p = pending.take().expect("just polled");
-                    commands::resume(server, session, then, p.reply, p.verb);
-                    conn.unprocessed = !conn.rbuf.is_empty();
-                    ready = true;
+            // Every command of a chain that is done, in order, before the
+            // next write: their replies go out together.
+            while let Some(Poll::Ready(then)) = pending.as_mut().map(|p| p.fut.as_mut().poll(cx)) {
+                let mut p = pending.take().expect("just polled");
+                *pending = p.next.take();
+                commands::resume(server, session, then, p.reply, p.verb);
+                if let Some(mut step) = session.pending.take() {
+                    // A further step of the same command comes first.
+                    step.next = pending.take();
+                    *pending = Some(step);
+                }
+                conn.unprocessed = !conn.rbuf.is_empty();
+                ready = true;
+                if session.quit.is_some() {
+                    break;
                 }
             }
             if !ready && client.outbox.poll_woken(cx).is_ready() {
@@ -303,7 +334,7 @@ impl Active {
                             return Poll::Ready(Ending::new(format!("Read error: {e}"), None));
                         }
                         if conn.throttled.is_none() {
-                            conn.process(server, session);
+                            conn.process(server, session, pending);
                         }
                         ready = true;
                     }
@@ -437,7 +468,30 @@ impl Conn {
 
     /// Handles the complete lines in the read buffer, stopping early when a
     /// command waits for the store or ends the connection.
-    fn process(&mut self, server: &Arc<Server>, session: &mut Session) {
+    /// Handles the complete lines in the read buffer, until one waits.
+    ///
+    /// One that waits to store messages for offline accounts need not
+    /// hold back the PRIVMSG and NOTICE lines right behind it: they are
+    /// handled too, into a chain (`pending`) whose replies are released in
+    /// order as each is done. A sender's burst of offline messages then
+    /// shares one commit and one write of its echoes, instead of one each.
+    /// Anything else ends the chain and waits for all of it.
+    fn process(
+        &mut self,
+        server: &Arc<Server>,
+        session: &mut Session,
+        pending: &mut Option<Box<Pending>>,
+    ) {
+        self.process_lines(server, session, pending);
+        session.in_chain = false;
+    }
+
+    fn process_lines(
+        &mut self,
+        server: &Arc<Server>,
+        session: &mut Session,
+        pending: &mut Option<Box<Pending>>,
+    ) {
         let line_limit = MAX_LINE - 2;
         let tag_limit = MAX_CLIENT_TAGS + 2;
         let mut start = 0;
@@ -491,9 +545,19 @@ impl Conn {
                             commands::handle_line(server, session, text.as_bytes());
                         }
                     }
-                    if session.quit.is_some() || session.pending.is_some() {
+                    if session.quit.is_some() {
                         self.unprocessed = start < self.rbuf.len();
                         break;
+                    }
+                    if let Some(p) = session.pending.take() {
+                        let chainable = p.chainable;
+                        let n = Pending::append(pending, p);
+                        if !(chainable && n < CHAIN_MAX && continues_chain(&self.rbuf[start..])) {
+                            session.in_chain = false;
+                            self.unprocessed = start < self.rbuf.len();
+                            break;
+                        }
+                        session.in_chain = true;
                     }
                 }
                 Ok(None) => break,
@@ -504,6 +568,7 @@ impl Conn {
                 }
             }
         }
+        session.in_chain = false;
         server.stats.lines_in.fetch_add(lines, Ordering::Relaxed);
         self.rbuf.drain(..start);
         if self.rbuf.is_empty() {

@@ -26,12 +26,33 @@ pub enum Sasl {
 }
 
 /// A command waiting for the store or the hasher: the connection reads no
-/// further line until it completes, so replies keep their order.
+/// further line until it completes, so replies keep their order — except
+/// behind a message being stored for offline accounts, which later
+/// messages may follow in a chain (see `Conn::process`).
 pub(crate) struct Pending {
     pub fut: Pin<Box<dyn Future<Output = Then> + Send>>,
     /// The reply so far (its label, its lines), finished after `fut`.
     pub reply: Reply,
     pub verb: String,
+    /// Later messages may be handled while this one waits.
+    pub chainable: bool,
+    /// The next command of the chain, finished after this one.
+    pub next: Option<Box<Pending>>,
+}
+
+impl Pending {
+    /// Puts `p` at the end of the chain that starts at `head`; returns
+    /// the chain's length.
+    pub fn append(head: &mut Option<Box<Pending>>, p: Box<Pending>) -> usize {
+        let mut n = 1;
+        let mut at = head;
+        while let Some(q) = at {
+            n += 1;
+            at = &mut q.next;
+        }
+        *at = Some(p);
+        n
+    }
 }
 
 #[derive(Debug)]
@@ -64,6 +85,9 @@ pub struct Session {
     /// The last target told "will be delivered later", and when (ms).
     pub offline_told: Option<Box<(String, i64)>>,
     pub(crate) pending: Option<Box<Pending>>,
+    /// Lines are being handled behind a chain of stored messages: every
+    /// reply waits in the chain, in order, whether or not it waits itself.
+    pub(crate) in_chain: bool,
     /// Receive flood control (fake lag).
     pub flood: crate::guard::Bucket,
     /// From an exempt network, or flood control is off.
@@ -156,6 +180,7 @@ impl Session {
             monitor_used: false,
             offline_told: None,
             pending: None,
+            in_chain: false,
             flood: crate::guard::Bucket::new(1),
             flood_exempt: false,
             targets: None,

@@ -16,11 +16,12 @@
 //! The SQL keeps to what PostgreSQL also accepts, so a second backend can
 //! share it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tracing::{error, info};
@@ -118,7 +119,17 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// Jobs one group transaction takes at most.
-const GROUP: usize = 1024;
+const GROUP: usize = 4096;
+
+/// How long a durable group waits for more jobs to share its commit, in
+/// steps: it stops at the first step in which none arrived. A commit
+/// writes every page its rows dirtied and syncs the log, whether it holds
+/// one message or a thousand; without the wait, a thousand senders each
+/// waiting for their last commit came back a few at a time and got ~50
+/// messages per commit. Like PostgreSQL's `commit_delay`, but only while
+/// jobs keep coming, so a lone writer waits one step.
+const GATHER_STEP: Duration = Duration::from_micros(200);
+const GATHER_MAX: Duration = Duration::from_millis(2);
 
 pub struct SqliteStore {
     /// Unbounded: each job has a caller waiting for it (a blocked thread, or
@@ -285,10 +296,16 @@ fn writer_loop(conn: Connection, rx: Receiver<Job>) {
     let mut synchronous_full = true;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
-        while jobs.len() < GROUP {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
+        take_queued(&rx, &mut jobs);
+        if jobs.iter().any(|j| j.durable) {
+            let start = Instant::now();
+            while jobs.len() < GROUP && start.elapsed() < GATHER_MAX {
+                let before = jobs.len();
+                std::thread::sleep(GATHER_STEP);
+                take_queued(&rx, &mut jobs);
+                if jobs.len() == before {
+                    break;
+                }
             }
         }
         let durable = jobs.iter().any(|j| j.durable);
@@ -307,7 +324,7 @@ fn writer_loop(conn: Connection, rx: Receiver<Job>) {
             }
             continue;
         }
-        forget_recipients();
+        keep_recipients_if_unchanged(&conn);
         let mut done = Vec::with_capacity(jobs.len());
         for job in jobs {
             let sp = run_cached(&conn, "SAVEPOINT job");
@@ -330,8 +347,8 @@ fn writer_loop(conn: Connection, rx: Receiver<Job>) {
         if let Err(e) = &commit {
             error!(error = %e, "store: commit failed");
             let _ = conn.execute_batch("ROLLBACK");
+            forget_recipients();
         }
-        forget_recipients();
         for (ok, c) in done {
             if ok {
                 c(match &commit {
@@ -341,6 +358,16 @@ fn writer_loop(conn: Connection, rx: Receiver<Job>) {
             } else {
                 c(Ok(()));
             }
+        }
+    }
+}
+
+/// Adds what is queued to a group, up to its bound.
+fn take_queued(rx: &Receiver<Job>, jobs: &mut Vec<Job>) {
+    while jobs.len() < GROUP {
+        match rx.try_recv() {
+            Ok(j) => jobs.push(j),
+            Err(_) => break,
         }
     }
 }
@@ -362,14 +389,37 @@ struct RecipientState {
 
 thread_local! {
     /// The writer thread's recipients, by account; `None`: no such account.
-    /// Valid within one group transaction only (cleared at its start and
-    /// end, and when a job rolls back); every writer that changes what it
-    /// holds forgets that account.
+    /// Every writer that changes what it holds forgets that account; all of
+    /// it is forgotten when a job or a commit rolls back, and when another
+    /// connection (`ferry account` from another process) has committed
+    /// since, which `PRAGMA data_version` tells at each transaction's start.
+    /// Kept across transactions: loading a recipient (account, lists and a
+    /// count of what waits for it) cost more than storing a message.
     static RECIPIENTS: RefCell<HashMap<String, Option<RecipientState>>> = RefCell::new(HashMap::new());
+    /// `PRAGMA data_version` when `RECIPIENTS` was last known good.
+    static SEEN_VERSION: Cell<Option<i64>> = const { Cell::new(None) };
 }
+
+/// Recipients kept in memory at most; past it the cache starts over.
+const RECIPIENTS_MAX: usize = 65_536;
 
 fn forget_recipients() {
     RECIPIENTS.with(|r| r.borrow_mut().clear());
+}
+
+/// At a transaction's start: forgets every recipient if any other
+/// connection has committed since the last look (or the version cannot be
+/// read), or if the cache has grown past its bound.
+fn keep_recipients_if_unchanged(c: &Connection) {
+    let now = c
+        .prepare_cached("PRAGMA data_version")
+        .and_then(|mut st| st.query_row([], |r| r.get::<_, i64>(0)))
+        .ok();
+    let seen = SEEN_VERSION.with(|v| v.replace(now));
+    let full = RECIPIENTS.with(|r| r.borrow().len() >= RECIPIENTS_MAX);
+    if now.is_none() || now != seen || full {
+        forget_recipients();
+    }
 }
 
 fn forget_recipient(account: &str) {

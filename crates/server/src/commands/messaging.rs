@@ -509,7 +509,7 @@ fn store_for_later(cx: &mut Ctx<'_>, waiting: Vec<Waiting>, kind: Kind) {
             let _ = tx.send(r);
         }),
     );
-    cx.defer(async move {
+    cx.defer_chainable(async move {
         let outcomes = rx.await.unwrap_or(Err(StoreError::Closed));
         then(move |cx: &mut Ctx<'_>| {
             let outcomes = match outcomes {

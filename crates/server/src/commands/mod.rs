@@ -167,6 +167,9 @@ pub(crate) struct Ctx<'a> {
     /// The verb being handled, upper case.
     pub verb: String,
     deferred: Option<Deferred>,
+    /// The deferred step may be followed by later messages (a store of
+    /// offline messages: nothing later depends on its outcome).
+    chainable: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -177,13 +180,14 @@ impl<'a> Ctx<'a> {
             reply,
             verb,
             deferred: None,
+            chainable: false,
         }
     }
 
     /// Queues what the reply holds so far, unless it waits for a label's
     /// batch; later lines follow it.
     pub fn flush_unlabeled(&mut self) {
-        if self.reply.has_label() || self.reply.is_empty() {
+        if self.reply.has_label() || self.reply.is_empty() || self.s.in_chain {
             return;
         }
         let done = std::mem::replace(&mut self.reply, Reply::new(&self.server.name, None));
@@ -206,6 +210,14 @@ impl<'a> Ctx<'a> {
     pub fn defer(&mut self, fut: impl Future<Output = Then> + Send + 'static) {
         debug_assert!(self.deferred.is_none(), "one deferred step at a time");
         self.deferred = Some(Box::pin(fut));
+    }
+
+    /// [`Self::defer`] for a step later messages need not wait for: the
+    /// connection may go on with its next PRIVMSG or NOTICE lines, whose
+    /// replies then wait behind this one's.
+    pub fn defer_chainable(&mut self, fut: impl Future<Output = Then> + Send + 'static) {
+        self.defer(fut);
+        self.chainable = true;
     }
 
     pub fn me(&self) -> &Arc<Client> {
@@ -400,9 +412,17 @@ fn finish(mut cx: Ctx<'_>) {
     let caps = cx.s.caps;
     let client = cx.s.client.clone();
     let server = cx.server;
-    if let Some(fut) = cx.deferred.take() {
+    let deferred = match cx.deferred.take() {
+        Some(fut) => Some((fut, cx.chainable)),
+        // Behind a chain: even a reply ready now waits its turn.
+        None if cx.s.in_chain => {
+            Some((Box::pin(std::future::ready(then(|_| {}))) as Deferred, true))
+        }
+        None => None,
+    };
+    if let Some((fut, chainable)) = deferred {
         let mut reply = cx.reply;
-        if !reply.has_label() && !reply.is_empty() {
+        if !reply.has_label() && !reply.is_empty() && !cx.s.in_chain {
             // Nothing ties these lines to what comes later: send them now.
             let done = std::mem::replace(&mut reply, Reply::new(&server.name, None));
             if let Some(bytes) = done.render(caps, || server.msgid()) {
@@ -415,6 +435,8 @@ fn finish(mut cx: Ctx<'_>) {
             fut,
             reply,
             verb: cx.verb,
+            chainable,
+            next: None,
         }));
         return;
     }
