@@ -1443,6 +1443,13 @@ mod tests {
         s.create_account(&account("dave")).unwrap();
         assert_eq!(batch(&s, &[("dave", "11")], 10).unwrap(), vec![Stored(1)]);
 
+        // Another process's change (`ferry account`, its own connection)
+        // is seen too: the writer's recipients are kept across
+        // transactions only while no other connection has committed.
+        let other = SqliteStore::open(dir.path()).unwrap();
+        other.set_callerid("dave", true).unwrap();
+        assert_eq!(batch(&s, &[("dave", "12")], 10).unwrap(), vec![Request]);
+
         let ids = |a| {
             s.offline(a)
                 .unwrap()

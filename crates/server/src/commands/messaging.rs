@@ -531,7 +531,9 @@ fn after_store(cx: &mut Ctx<'_>, w: Waiting, outcome: Result<Enqueued, ()>, kind
     if let Ok(Enqueued::Stored(_) | Enqueued::Request | Enqueued::Full | Enqueued::Silenced) =
         outcome
     {
-        cx.server.registered_names.insert(w.account.clone());
+        if !cx.server.registered_names.contains(&w.account) {
+            cx.server.registered_names.insert(w.account.clone());
+        }
     }
     if let Ok(Enqueued::Stored(_)) = outcome {
         // Logged in meanwhile (its login fetch may have missed this one):
