@@ -11,7 +11,7 @@ use serde_json::Value;
 const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
 
 /// Runs `ferry bench <args>` and parses its one line of JSON.
-async fn bench(args: String) -> Value {
+pub(crate) async fn bench(args: String) -> Value {
     let out = tokio::task::spawn_blocking(move || {
         Command::new(FERRY)
             .arg("bench")
@@ -32,7 +32,7 @@ async fn bench(args: String) -> Value {
     serde_json::from_str(lines[0]).expect("JSON")
 }
 
-fn field<'a>(v: &'a Value, path: &str) -> &'a Value {
+pub(crate) fn field<'a>(v: &'a Value, path: &str) -> &'a Value {
     v.pointer(path)
         .unwrap_or_else(|| panic!("no {path} in {v}"))
 }

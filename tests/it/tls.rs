@@ -862,3 +862,46 @@ async fn listen_flag_with_tls() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("needs a certificate"), "{err}");
 }
+
+/// `ferry bench --tls` against the TLS listener: every client registers
+/// and every message arrives, in the connection scenarios and in the
+/// account ones (SASL over TLS); the same flag against the plain listener
+/// fails every handshake, so the bench really spoke TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_speaks_tls() {
+    use crate::bench::{bench, field};
+    let dir = tempfile::tempdir().unwrap();
+    let (server, _, _) = tls_server(dir.path(), "", "").await;
+    let (plain, tls) = (server.addrs[0], server.addrs[1]);
+
+    let idle = bench(format!(
+        "idle --tls --server {tls} --clients 20 --rate 1000 --hold 0"
+    ))
+    .await;
+    assert_eq!(field(&idle, "/setup/registered"), 20, "{idle}");
+    assert_eq!(field(&idle, "/setup/failed"), 0, "{idle}");
+
+    let dm = bench(format!(
+        "dm --tls --server {tls} --pairs 5 --rate 50 --duration 1 --drain 10"
+    ))
+    .await;
+    assert_eq!(field(&dm, "/result/sent"), 50, "{dm}");
+    assert_eq!(field(&dm, "/result/received"), 50, "{dm}");
+    assert_eq!(field(&dm, "/result/lost"), 0, "{dm}");
+
+    let o = bench(format!(
+        "offline --tls --server {tls} --senders 2 --recipients 3 --rate 30 --duration 1 \
+         --burst 3 --login-rate 50 --sasl scram --drain 10 --delivery-timeout 20 --timeout 20"
+    ))
+    .await;
+    assert_eq!(field(&o, "/offline/send/acked"), 30, "{o}");
+    assert_eq!(field(&o, "/offline/delivery/delivered_acked"), 30, "{o}");
+
+    let wrong = bench(format!(
+        "idle --tls --server {plain} --clients 3 --rate 100 --hold 0 --timeout 3"
+    ))
+    .await;
+    assert_eq!(field(&wrong, "/setup/registered"), 0, "{wrong}");
+    assert_eq!(field(&wrong, "/setup/failed"), 3, "{wrong}");
+    server.stop().await;
+}

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -21,12 +22,13 @@ use base64::Engine;
 use ferry_proto::Message;
 use serde::Serialize;
 use tokio::io::Interest;
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
+use tokio_rustls::rustls::ClientConfig;
 
-use crate::conn::{connect_from, io_reason, source_ip, LineReader};
+use crate::conn::{io_reason, source_ip, LineReader};
 use crate::scram;
 use crate::stats::Hist;
+use crate::wire::Wire;
 
 /// How bench accounts log in.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,6 +51,8 @@ pub(crate) struct Env {
     pub target: SocketAddr,
     pub bind_source: bool,
     pub per_source: u64,
+    /// `--tls`: the client set-up every connection uses.
+    pub tls: Option<Arc<ClientConfig>>,
     /// A session that is not settled (ready, or quitting) this long after
     /// it started connecting is given up.
     pub timeout: Duration,
@@ -70,6 +74,7 @@ impl Env {
             target,
             bind_source: !common.no_bind_source,
             per_source: common.per_source,
+            tls: common.tls.then(crate::wire::tls_config),
             timeout,
             mech,
             epoch: Instant::now(),
@@ -130,7 +135,7 @@ pub(crate) struct Sess {
     pub out: RefCell<Vec<u8>>,
     /// Set while the scheduler has queued for it in this tick.
     pub dirty: Cell<bool>,
-    stream: RefCell<Option<Rc<TcpStream>>>,
+    stream: RefCell<Option<Rc<Wire>>>,
     wake: Notify,
     phase: Cell<Phase>,
     scram: RefCell<Option<scram::Exchange>>,
@@ -187,32 +192,10 @@ impl Sess {
 
     /// Ok(true) when nothing is left queued.
     fn flush(&self) -> io::Result<bool> {
-        let stream = self.stream.borrow();
-        let Some(s) = stream.as_ref() else {
-            return Ok(true);
-        };
-        let mut out = self.out.borrow_mut();
-        let mut written = 0;
-        let res = loop {
-            if written == out.len() {
-                break Ok(true);
-            }
-            match s.try_write(&out[written..]) {
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(false),
-                Err(e) => break Err(e),
-            }
-        };
-        if written == out.len() {
-            if out.capacity() > 64 * 1024 {
-                *out = Vec::new();
-            } else {
-                out.clear();
-            }
-        } else {
-            out.drain(..written);
+        match self.stream.borrow().as_ref() {
+            None => Ok(true),
+            Some(s) => s.flush(&mut self.out.borrow_mut()),
         }
-        res
     }
 }
 
@@ -255,7 +238,8 @@ async fn drive(s: &Rc<Sess>, env: &Env, h: &dyn Handler, hello: Hello) -> String
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + env.timeout);
     let source = env.bind_source.then(|| source_ip(s.global, env.per_source));
-    let stream = match tokio::time::timeout_at(deadline, connect_from(env.target, source)).await {
+    let connect = Wire::connect(env.target, source, env.tls.as_ref());
+    let stream = match tokio::time::timeout_at(deadline, connect).await {
         Err(_) => return "timeout connecting".into(),
         Ok(Err(reason)) => return reason,
         Ok(Ok(st)) => Rc::new(st),

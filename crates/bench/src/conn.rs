@@ -14,14 +14,16 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_proto::{FrameError, Message};
 use tokio::io::Interest;
-use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Notify;
+use tokio_rustls::rustls::ClientConfig;
 
 use crate::stats::Hist;
+use crate::wire::Wire;
 
 /// Longest line accepted from a server, tags excluded (generous: servers
 /// differ, and a bench must not choke on a long NAMES reply).
@@ -51,6 +53,8 @@ pub(crate) struct Shared {
     pub target: SocketAddr,
     pub bind_source: bool,
     pub per_source: u64,
+    /// `--tls`: the client set-up every connection uses.
+    pub tls: Option<Arc<ClientConfig>>,
     pub timeout: Duration,
     /// The step whose messages count; 0 before the first.
     pub step: Cell<u32>,
@@ -121,7 +125,7 @@ pub(crate) struct Conn {
     pub out: RefCell<Vec<u8>>,
     /// Set while the scheduler has queued for it in this tick.
     pub dirty: Cell<bool>,
-    stream: RefCell<Option<Rc<TcpStream>>>,
+    stream: RefCell<Option<Rc<Wire>>>,
     wake: Notify,
     state: Cell<State>,
 }
@@ -160,33 +164,10 @@ impl Conn {
 
     /// Ok(true) when nothing is left queued.
     fn flush(&self) -> io::Result<bool> {
-        let stream = self.stream.borrow();
-        let Some(s) = stream.as_ref() else {
-            return Ok(true);
-        };
-        let mut out = self.out.borrow_mut();
-        let mut written = 0;
-        let res = loop {
-            if written == out.len() {
-                break Ok(true);
-            }
-            match s.try_write(&out[written..]) {
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(false),
-                Err(e) => break Err(e),
-            }
-        };
-        if written == out.len() {
-            // An idle client holds no write buffer.
-            if out.capacity() > 64 * 1024 {
-                *out = Vec::new();
-            } else {
-                out.clear();
-            }
-        } else {
-            out.drain(..written);
+        match self.stream.borrow().as_ref() {
+            None => Ok(true),
+            Some(s) => s.flush(&mut self.out.borrow_mut()),
         }
-        res
     }
 }
 
@@ -239,42 +220,9 @@ pub(crate) fn io_reason(what: &str, e: &io::Error) -> String {
     format!("{what}: {e}")
 }
 
-async fn connect(sh: &Shared, global: u64) -> Result<TcpStream, String> {
+async fn connect(sh: &Shared, global: u64) -> Result<Wire, String> {
     let source = sh.bind_source.then(|| source_ip(global, sh.per_source));
-    connect_from(sh.target, source).await
-}
-
-/// Connects to `target`, from `source` when given (IPv4 targets only).
-pub(crate) async fn connect_from(
-    target: SocketAddr,
-    source: Option<Ipv4Addr>,
-) -> Result<TcpStream, String> {
-    let sock = match target {
-        SocketAddr::V4(_) => TcpSocket::new_v4(),
-        SocketAddr::V6(_) => TcpSocket::new_v6(),
-    }
-    .map_err(|e| io_reason("socket", &e))?;
-    if let (Some(ip), true) = (source, target.is_ipv4()) {
-        // Let connect() pick the port by 4-tuple: bind(ip, 0) would search
-        // the ports in use on that address, O(clients) each time (10,000
-        // clients cost 12 s of generator CPU that way).
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        let _ = nix::sys::socket::setsockopt(
-            &sock,
-            nix::sys::socket::sockopt::IpBindAddressNoPort,
-            &true,
-        );
-        // Lets a port still in TIME_WAIT from an earlier run be reused.
-        let _ = sock.set_reuseaddr(true);
-        sock.bind(SocketAddr::new(ip.into(), 0))
-            .map_err(|e| io_reason("bind", &e))?;
-    }
-    let s = sock
-        .connect(target)
-        .await
-        .map_err(|e| io_reason("connect", &e))?;
-    let _ = s.set_nodelay(true);
-    Ok(s)
+    Wire::connect(sh.target, source, sh.tls.as_ref()).await
 }
 
 /// Frames the lines a socket delivers.
@@ -291,7 +239,7 @@ impl LineReader {
     /// first error `f` returns.
     pub(crate) fn read(
         &mut self,
-        stream: &TcpStream,
+        stream: &Wire,
         mut f: impl FnMut(&str, Instant) -> Result<(), String>,
     ) -> Result<(), String> {
         loop {
@@ -417,7 +365,7 @@ async fn drive(conn: &Conn, sh: &Shared) -> String {
 }
 
 /// Reads until the socket would block, handling each complete line.
-fn read(conn: &Conn, sh: &Shared, stream: &TcpStream, rd: &mut Reader) -> Result<(), String> {
+fn read(conn: &Conn, sh: &Shared, stream: &Wire, rd: &mut Reader) -> Result<(), String> {
     let (attempts, started) = (&mut rd.attempts, rd.started);
     rd.lines.read(stream, |line, now| {
         handle_line(conn, sh, attempts, started, line, now)
@@ -542,6 +490,7 @@ mod tests {
             target: "127.0.0.1:1".parse().expect("addr"),
             bind_source: false,
             per_source: 1,
+            tls: None,
             timeout: Duration::from_secs(1),
             step: Cell::new(2),
             setup: RefCell::default(),

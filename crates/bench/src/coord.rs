@@ -495,6 +495,7 @@ impl Plan {
                 per_source: c.per_source,
                 bind_source: !c.no_bind_source,
                 max_inflight: c.max_inflight.max(1),
+                tls: c.tls,
             });
             shares.push(share);
             offset += u * per_unit;

@@ -49,6 +49,7 @@ mod schedule;
 mod scram;
 mod search;
 mod stats;
+mod wire;
 mod worker;
 
 pub use accounts::Mech;
@@ -115,6 +116,9 @@ pub struct Common {
     /// Most clients registering at once in one worker.
     #[arg(long, default_value_t = 1000)]
     pub max_inflight: usize,
+    /// Connect with TLS (any certificate is taken: the target is loopback).
+    #[arg(long)]
+    pub tls: bool,
 }
 
 #[derive(clap::Args, Debug, Clone, Serialize)]

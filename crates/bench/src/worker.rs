@@ -56,6 +56,9 @@ pub(crate) struct WorkerSpec {
     pub per_source: u64,
     pub bind_source: bool,
     pub max_inflight: usize,
+    /// Connect with TLS.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -197,6 +200,7 @@ async fn main(spec: WorkerSpec, mut cmds: mpsc::Receiver<Cmd>, emit: Emit, scope
         target: spec.target,
         bind_source: spec.bind_source,
         per_source: spec.per_source,
+        tls: spec.tls.then(crate::wire::tls_config),
         timeout: Duration::from_secs_f64(spec.timeout_s),
         step: Default::default(),
         setup: Default::default(),

@@ -200,6 +200,8 @@ fn split_addr(addr: &str) -> Option<(String, u16)> {
     (!host.is_empty()).then(|| (host.to_string(), port))
 }
 
+pub use tls::{any_server_cert, insecure_tls_config};
+
 async fn open(opts: &Options) -> Result<Box<dyn Io>, Error> {
     let (host, port) =
         split_addr(&opts.server).ok_or_else(|| Error::Address(opts.server.clone()))?;
@@ -244,7 +246,7 @@ mod tls {
         let config = if opts.insecure {
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+                .with_custom_certificate_verifier(any_server_cert(provider))
                 .with_no_client_auth()
         } else {
             let mut roots = RootCertStore::empty();
@@ -259,7 +261,25 @@ mod tls {
         Ok(Box::new(stream))
     }
 
-    /// `--insecure`: any certificate, still a real TLS handshake.
+    /// A verifier that takes any server certificate (`ferry send
+    /// --insecure`, the bench on loopback, tests against a self-signed
+    /// server): the handshake's signatures are still checked, so it is
+    /// still real TLS, only not authenticated.
+    pub fn any_server_cert(provider: Arc<CryptoProvider>) -> Arc<dyn ServerCertVerifier> {
+        Arc::new(AnyCert(provider))
+    }
+
+    /// A client set-up (ring, TLS 1.2 and 1.3, no client certificate) that
+    /// takes any server certificate: see [`any_server_cert`].
+    pub fn insecure_tls_config() -> Result<ClientConfig, tokio_rustls::rustls::Error> {
+        let provider = Arc::new(crypto::ring::default_provider());
+        Ok(ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(any_server_cert(provider))
+            .with_no_client_auth())
+    }
+
     #[derive(Debug)]
     struct AnyCert(Arc<CryptoProvider>);
 
