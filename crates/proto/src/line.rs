@@ -85,6 +85,11 @@ impl Line {
         &self.buf
     }
 
+    /// The line without CRLF.
+    pub fn into_string(self) -> String {
+        self.buf
+    }
+
     /// The line with CRLF.
     pub fn finish(mut self) -> String {
         self.buf.push_str("\r\n");

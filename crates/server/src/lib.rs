@@ -111,7 +111,7 @@ pub struct Server {
     start: Instant,
     pub created: String,
     /// RPL_ISUPPORT tokens (they follow the limits, so REHASH renews them).
-    isupport: arc_swap::ArcSwap<Vec<String>>,
+    burst: arc_swap::ArcSwap<isupport::Burst>,
     /// Where accounts, lists, offline messages and history live.
     pub store: Arc<dyn Store>,
     /// Casefolded names of every registered account (loaded at start):
@@ -144,7 +144,8 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config, store: Arc<dyn Store>, history: history::History) -> Server {
-        let isupport = isupport::tokens(&config);
+        let created = router::format_time(SystemTime::now());
+        let burst = isupport::Burst::new(&config, &created);
         let registered_names = DashSet::new();
         match store.accounts() {
             Ok(all) => all.into_iter().for_each(|a| {
@@ -187,8 +188,8 @@ impl Server {
             next_msgid: AtomicU64::new(1),
             msgid_nonce: rand::random::<u64>() & 0xffff_ffff,
             start: Instant::now(),
-            created: router::format_time(SystemTime::now()),
-            isupport: arc_swap::ArcSwap::from_pointee(isupport),
+            created,
+            burst: arc_swap::ArcSwap::from_pointee(burst),
             config_source: None,
             name: config.server_name.clone(),
             config: arc_swap::ArcSwap::from_pointee(config),
@@ -201,8 +202,9 @@ impl Server {
         self.config.load()
     }
 
-    pub fn isupport(&self) -> Arc<Vec<String>> {
-        self.isupport.load_full()
+    /// The welcome burst's lines that change only with the configuration.
+    pub fn burst(&self) -> arc_swap::Guard<Arc<isupport::Burst>> {
+        self.burst.load()
     }
 
     /// Reads the configuration file again and applies it (REHASH, SIGHUP):
@@ -243,7 +245,8 @@ impl Server {
         if new.privacy.cloak_key.is_none() {
             new.privacy.cloak_key = old.privacy.cloak_key.clone();
         }
-        self.isupport.store(Arc::new(isupport::tokens(&new)));
+        self.burst
+            .store(Arc::new(isupport::Burst::new(&new, &self.created)));
         self.budget.set_limit(new.limits.sendq_total_bytes);
         self.config.store(Arc::new(new));
         tls::reload_all(&self.tls.lock().expect("tls lock"));

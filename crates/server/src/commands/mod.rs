@@ -238,11 +238,13 @@ impl<'a> Ctx<'a> {
 
     /// `:server CODE <nick> params...`; the last parameter gets a colon when needed.
     pub fn num(&mut self, code: &str, params: &[&str]) {
-        let nick = self.me().nick();
-        let mut l = Line::new()
-            .source(&self.server.name)
-            .verb(code)
-            .param(&nick);
+        let mut l = {
+            let info = self.s.client.info();
+            Line::new()
+                .source(&self.server.name)
+                .verb(code)
+                .param(&info.nick)
+        };
         if let Some((last, middle)) = params.split_last() {
             for p in middle {
                 // An empty middle parameter cannot be written: `*` stands in.
@@ -250,7 +252,15 @@ impl<'a> Ctx<'a> {
             }
             l = l.param(last);
         }
-        self.reply.line(l.as_str().to_string());
+        self.reply.line(l.into_string());
+    }
+
+    /// Numerics rendered ahead (`isupport::Burst`), for this client's nick.
+    pub fn nick_lines(&mut self, lines: &[crate::isupport::NickLine]) {
+        let info = self.s.client.info();
+        for l in lines {
+            self.reply.line(l.render(&info.nick));
+        }
     }
 
     /// An event this client sees about itself, rendered for its caps.

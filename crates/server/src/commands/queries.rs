@@ -15,19 +15,8 @@ use crate::client::{Client, Info};
 use crate::unix_now;
 
 pub(super) fn isupport_lines(cx: &mut Ctx<'_>) {
-    // UTF8ONLY only for a wire that is UTF-8 without a fallback.
-    let utf8_only = cx.s.charset.is_utf8_only();
-    let all = cx.server.isupport();
-    let tokens: Vec<String> = all
-        .iter()
-        .filter(|t| utf8_only || t.as_str() != "UTF8ONLY")
-        .cloned()
-        .collect();
-    for chunk in tokens.chunks(13) {
-        let mut p: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
-        p.push("are supported by this server");
-        cx.num(RPL_ISUPPORT, &p);
-    }
+    let burst = cx.server.burst();
+    cx.nick_lines(burst.isupport(cx.s.charset.is_utf8_only()));
 }
 
 pub(super) fn send_lusers(cx: &mut Ctx<'_>) {
@@ -69,20 +58,8 @@ pub(super) fn send_lusers(cx: &mut Ctx<'_>) {
 }
 
 pub(super) fn send_motd(cx: &mut Ctx<'_>) {
-    let motd = cx.server.config().motd.clone();
-    if motd.is_empty() {
-        cx.num(ERR_NOMOTD, &["MOTD File is missing"]);
-        return;
-    }
-    let server = cx.server_name().to_string();
-    cx.num(
-        RPL_MOTDSTART,
-        &[&format!("- {server} Message of the day - ")],
-    );
-    for l in motd {
-        cx.num(RPL_MOTD, &[&format!("- {l}")]);
-    }
-    cx.num(RPL_ENDOFMOTD, &["End of /MOTD command."]);
+    let burst = cx.server.burst();
+    cx.nick_lines(&burst.motd);
 }
 
 pub(super) fn motd(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {

@@ -422,26 +422,16 @@ pub(crate) fn force_guest_nick(server: &std::sync::Arc<Server>, s: &mut Session)
 
 fn welcome(cx: &mut Ctx<'_>) {
     let cfg = &cx.server.config();
-    let (server, network) = (cfg.server_name.clone(), cfg.network.clone());
+    let network = cfg.network.clone();
     let prefix = cx.prefix();
     cx.num(
         RPL_WELCOME,
         &[&format!("Welcome to the {network} IRC Network {prefix}")],
     );
-    cx.num(
-        RPL_YOURHOST,
-        &[&format!(
-            "Your host is {server}, running version {}",
-            crate::VERSION
-        )],
-    );
-    let created = format!("This server was created {}", cx.server.created);
-    cx.num(RPL_CREATED, &[&created]);
-    cx.num(
-        RPL_MYINFO,
-        &[&server, crate::VERSION, "Bgiosw", "beIiklmnostv", "beIklov"],
-    );
-    queries::isupport_lines(cx);
+    let burst = cx.server.burst();
+    cx.nick_lines(&burst.intro);
+    cx.nick_lines(burst.isupport(cx.s.charset.is_utf8_only()));
+    drop(burst);
     queries::send_lusers(cx);
     queries::send_motd(cx);
 }
