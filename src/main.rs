@@ -19,6 +19,17 @@ mod send;
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read at its start (`_RJEM_MALLOC_CONF` in the
+/// environment still overrides them): a background thread gives freed
+/// pages back to the system within about a second, instead of only when
+/// the server next allocates. An idle server's memory is then what its
+/// clients hold — parked connections free their task and registration
+/// (crates/server/src/park.rs), which would otherwise stay resident.
+#[cfg(all(unix, not(target_env = "musl")))]
+#[allow(non_upper_case_globals, unsafe_code)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000\0";
+
 #[derive(Parser)]
 #[command(name = "ferry", version, about = "A chat relay server speaking IRC")]
 struct Cli {

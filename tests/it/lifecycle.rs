@@ -1,9 +1,9 @@
 //! How connections end: vanishing clients, server shutdown, registration
 //! and ping timeouts.
 
-use ferry_testkit::{TestClient, TestServer};
+use ferry_testkit::{test_config_with, TestClient, TestServer};
 
-use crate::util::{config, join, quiet};
+use crate::util::{config, join, oper_client, quiet, stats_pairs};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_vanishing_mid_line() {
@@ -125,4 +125,66 @@ async fn ping_timeout() {
     alive
         .until(|l| l == ":ferry.test PONG ferry.test :still")
         .await;
+}
+
+/// Idle clients are parked off the runtime after `limits.park_after_secs`
+/// (`STATS z` counts them) and come back for whatever concerns them: a line
+/// of their own, a message for them, a TLS client as well, and shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_clients_park_and_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (files, _) = ferry_testkit::write_self_signed(dir.path(), "server");
+    let cfg = test_config_with(&format!(
+        "[limits]\npark_after_secs = 1\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n\
+         [[listen]]\naddress = \"127.0.0.1:0\"\n\
+         [[listen]]\naddress = \"127.0.0.1:0\"\ntls = true\n",
+        files.cert.display(),
+        files.key.display()
+    ));
+    let server = TestServer::with_config(cfg).await;
+    let mut alice = server.client("alice").await;
+    let mut bob = server.client("bob").await;
+    let mut carol = server.connect_tls(1, None).await;
+    carol.register("carol").await;
+    let mut boss = oper_client(&server, "boss").await;
+    // All but the one asking are parked within a second or two.
+    let parked = |z: &std::collections::HashMap<String, u64>| z["parked"];
+    let mut z = stats_pairs(&mut boss, "z").await;
+    for _ in 0..40 {
+        if parked(&z) == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        z = stats_pairs(&mut boss, "z").await;
+    }
+    assert_eq!(parked(&z), 3, "{z:?}");
+
+    // A message for a parked client (the sender parked too), both ways,
+    // plain and TLS.
+    bob.send("PRIVMSG alice :wake up").await;
+    alice
+        .expect(":bob!~bob@127.0.0.1 PRIVMSG alice :wake up")
+        .await;
+    alice.send("PRIVMSG carol :you too").await;
+    carol
+        .expect(":alice!~alice@127.0.0.1 PRIVMSG carol :you too")
+        .await;
+    carol.send("PRIVMSG alice :hello").await;
+    alice
+        .expect(":carol!~carol@127.0.0.1 PRIVMSG alice :hello")
+        .await;
+    // A line of its own: the reply comes.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    bob.send("PING :still-there").await;
+    bob.expect(":ferry.test PONG ferry.test :still-there").await;
+    carol.send("WHOIS carol").await;
+    let l = carol.line().await;
+    assert!(l.starts_with(":ferry.test 311 carol carol "), "{l}");
+
+    // Shutdown reaches parked clients too.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    server.stop().await;
+    for c in [&mut alice, &mut bob] {
+        c.until(|l| l.starts_with("ERROR :")).await;
+    }
 }

@@ -312,9 +312,10 @@ async fn trace_lists_connections() {
     let server = TestServer::start().await;
     let mut user = server.client("user").await;
     let mut boss = oper_client(&server, "boss").await;
-    let _lurker = server.connect().await;
-    // Let the unregistered connection be accepted.
-    boss.sync().await;
+    // An unregistered connection, surely accepted once it has an answer.
+    let mut lurker = server.connect().await;
+    lurker.send("CAP LS 302").await;
+    lurker.until(|l| l.contains(" CAP * LS ")).await;
     boss.send("TRACE").await;
     let mut lines = Vec::new();
     loop {

@@ -27,13 +27,13 @@ pub struct Client {
     pub last_active: AtomicU64,
     pub ping_sent: AtomicBool,
     /// Set by whoever ends this connection from outside (KILL, ping timeout).
-    kill: Mutex<Option<String>>,
+    kill: Mutex<Option<Box<str>>>,
     pub connected_at: u64,
     /// The owner's ACCEPT and SILENCE lists, for senders to check.
     lists: Mutex<LazyLists>,
     /// Seconds since server start when this client's nick must be given
     /// up (a registered nick used without logging in); 0: no deadline.
-    pub nick_deadline: AtomicU64,
+    pub nick_deadline: AtomicU32,
     force_nick: AtomicBool,
     /// The SILENCE list is not empty: lets a channel message skip locking
     /// every member's lists (see `sync_silence_flag`).
@@ -177,7 +177,7 @@ impl Client {
             kill: Mutex::new(None),
             connected_at,
             lists: Mutex::new(LazyLists::default()),
-            nick_deadline: AtomicU64::new(0),
+            nick_deadline: AtomicU32::new(0),
             force_nick: AtomicBool::new(false),
             has_silence: AtomicBool::new(false),
             backlog_since: AtomicI64::new(0),
@@ -267,14 +267,18 @@ impl Client {
     pub fn kill(&self, reason: String) {
         let mut k = self.kill.lock().expect("kill lock");
         if k.is_none() {
-            *k = Some(reason);
+            *k = Some(reason.into_boxed_str());
         }
         drop(k);
         self.outbox.wake();
     }
 
     pub fn take_kill(&self) -> Option<String> {
-        self.kill.lock().expect("kill lock").take()
+        self.kill
+            .lock()
+            .expect("kill lock")
+            .take()
+            .map(String::from)
     }
 }
 

@@ -226,6 +226,7 @@ struct RawLimits {
     registration_timeout_secs: u64,
     ping_interval_secs: u64,
     ping_timeout_secs: u64,
+    park_after_secs: u64,
     max_targets: usize,
     channels_per_user: usize,
     channel_members: usize,
@@ -255,6 +256,7 @@ impl Default for RawLimits {
             registration_timeout_secs: 30,
             ping_interval_secs: 120,
             ping_timeout_secs: 240,
+            park_after_secs: 2,
             max_targets: 4,
             channels_per_user: 100,
             channel_members: 100_000,
@@ -384,6 +386,9 @@ pub struct Limits {
     pub registration_timeout: Duration,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
+    /// A registered client idle this long leaves the runtime until its
+    /// next line or message (`park.rs`); zero: never.
+    pub park_after: Duration,
     pub max_targets: usize,
     pub channels_per_user: usize,
     /// Members one channel may have (the server's cap beside +l).
@@ -835,6 +840,7 @@ impl Config {
                 registration_timeout: Duration::from_secs(l.registration_timeout_secs.max(1)),
                 ping_interval: Duration::from_secs(l.ping_interval_secs),
                 ping_timeout: Duration::from_secs(l.ping_timeout_secs),
+                park_after: Duration::from_secs(l.park_after_secs),
                 max_targets: l.max_targets,
                 channels_per_user: l.channels_per_user,
                 channel_members: l.channel_members.max(1),

@@ -130,7 +130,11 @@ impl Harness {
             bytes.push(b'\n');
             feed(&server, s, &bytes).await;
             if let Some(quit) = s.quit.take() {
-                close(&server, sessions[who].take().expect("connected"), quit);
+                close(
+                    &server,
+                    sessions[who].take().expect("connected"),
+                    quit.into(),
+                );
             } else if let Some(reason) = s.client.take_kill() {
                 close(&server, sessions[who].take().expect("connected"), reason);
             }

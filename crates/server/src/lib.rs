@@ -44,6 +44,7 @@ pub mod guard;
 pub mod history;
 pub mod isupport;
 pub mod outbox;
+mod park;
 pub mod reply;
 pub mod router;
 pub mod session;
@@ -140,6 +141,8 @@ pub struct Server {
     pub stats: stats::Stats,
     /// Every listener's counters (STATS P), filled by `serve`.
     pub listeners: Mutex<Vec<Arc<stats::ListenerStats>>>,
+    /// Where idle connections wait off the runtime; set by `serve`.
+    pub(crate) parker: std::sync::OnceLock<Arc<park::Parker>>,
 }
 
 impl Server {
@@ -175,6 +178,7 @@ impl Server {
             shutting_down: std::sync::atomic::AtomicBool::new(false),
             budget: Arc::new(outbox::Budget::new(config.limits.sendq_total_bytes)),
             listeners: Mutex::new(Vec::new()),
+            parker: std::sync::OnceLock::new(),
             clients: DashMap::new(),
             nicks: DashMap::new(),
             channels: DashMap::new(),
@@ -464,6 +468,8 @@ pub async fn serve_with(
         listeners.iter().filter_map(|l| l.tls.clone()).collect();
     let server = Arc::new(server);
     let tracker = TaskTracker::new();
+    let parker = park::Parker::start(&server, tracker.clone())?;
+    let _ = server.parker.set(parker.clone());
     if let Some(mut rx) = control.rehash {
         let (server, cancel) = (server.clone(), cancel.clone());
         tracker.spawn(async move {
@@ -527,6 +533,7 @@ pub async fn serve_with(
     {
         warn!("some connections did not close within 5 s");
     }
+    parker.stop();
     history_stop.cancel();
     let _ = history_task.await;
     Ok(())
@@ -711,7 +718,7 @@ async fn sweeper(server: Arc<Server>, cancel: CancellationToken) {
                 }
                 continue;
             }
-            let deadline = c.nick_deadline.load(Ordering::Relaxed);
+            let deadline = u64::from(c.nick_deadline.load(Ordering::Relaxed));
             if deadline != 0 && now >= deadline {
                 c.request_guest_nick();
             }

@@ -119,6 +119,16 @@ impl Outbox {
         self.waker.wake();
     }
 
+    /// Whether a wake is waiting to be seen by [`Outbox::poll_woken`].
+    pub fn is_woken(&self) -> bool {
+        self.woken.load(Ordering::Acquire)
+    }
+
+    /// Who is woken from now on (a parked connection's parker).
+    pub fn set_waker(&self, w: &std::task::Waker) {
+        self.waker.register(w);
+    }
+
     /// Ready once after each [`Outbox::wake`]; otherwise registers the
     /// task to be woken.
     pub fn poll_woken(&self, cx: &mut Context<'_>) -> Poll<()> {

@@ -72,18 +72,13 @@ pub struct Session {
     /// first write, so that the rest pay one pointer.
     pub more: More,
     /// Set by a command that ends the connection: the text of the ERROR.
-    pub quit: Option<String>,
+    pub quit: Option<Box<str>>,
     /// The account logged in to, casefolded.
     pub account: Option<String>,
-    /// (mechanism, payload so far, step)
-    /// Boxed: only while a SASL exchange is under way.
-    pub sasl: Option<Box<(String, String, Sasl)>>,
     /// Logged in before registration: load the account's state after it.
     pub after_login_pending: bool,
     /// This session used MONITOR: it follows the account's stored list.
     pub monitor_used: bool,
-    /// The last target told "will be delivered later", and when (ms).
-    pub offline_told: Option<Box<(String, i64)>>,
     pub(crate) pending: Option<Box<Pending>>,
     /// Lines are being handled behind a chain of stored messages: every
     /// reply waits in the chain, in order, whether or not it waits itself.
@@ -92,12 +87,8 @@ pub struct Session {
     pub flood: crate::guard::Bucket,
     /// From an exempt network, or flood control is off.
     pub flood_exempt: bool,
-    /// Target-change limit state, from the first private message on.
-    pub targets: Option<Box<crate::guard::TargetChanges>>,
     /// What this connection's wire speaks (its listener's, or `CHARSET`).
     pub charset: Charset,
-    /// Its listener's charset (`CHARSET utf-8` keeps its fallback).
-    pub listener_charset: Charset,
 }
 
 /// The rarely used part of a [`Session`].
@@ -113,6 +104,15 @@ pub struct SessionMore {
     pub stored_monitor: Option<Vec<ListEntry>>,
     /// The last nick refused as in use (REGISTER * before a nick is set).
     pub nick_attempt: Option<String>,
+    /// (mechanism, payload so far, step), while a SASL exchange is under way.
+    pub sasl: Option<(String, String, Sasl)>,
+    /// The last target told "will be delivered later", and when (ms).
+    pub offline_told: Option<(String, i64)>,
+    /// Target-change limit state, from the first private message on.
+    pub targets: Option<crate::guard::TargetChanges>,
+    /// Its listener's charset when that is not UTF-8 (`CHARSET utf-8`
+    /// keeps its fallback).
+    pub listener_charset: Option<Charset>,
 }
 
 /// A [`SessionMore`] made at the first write; reading an absent one reads
@@ -136,6 +136,10 @@ impl More {
                 && m.monitoring.is_empty()
                 && m.stored_monitor.is_none()
                 && m.nick_attempt.is_none()
+                && m.sasl.is_none()
+                && m.offline_told.is_none()
+                && m.targets.is_none()
+                && m.listener_charset.is_none()
             {
                 self.0 = None;
             }
@@ -175,17 +179,13 @@ impl Session {
             more: More::default(),
             quit: None,
             account: None,
-            sasl: None,
             after_login_pending: false,
             monitor_used: false,
-            offline_told: None,
             pending: None,
             in_chain: false,
             flood: crate::guard::Bucket::new(1),
             flood_exempt: false,
-            targets: None,
             charset: Charset::UTF8,
-            listener_charset: Charset::UTF8,
         }
     }
 }

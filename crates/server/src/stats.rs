@@ -27,6 +27,8 @@ pub struct Stats {
     /// Bytes of read buffers connections hold now (a partial line each at
     /// most, plus a throttled client's waiting lines).
     pub read_buffers: AtomicUsize,
+    /// Connections parked off the runtime now (`park.rs`).
+    pub parked: AtomicUsize,
     commands: [Command; COMMAND_COUNT],
 }
 
@@ -49,6 +51,7 @@ impl Default for Stats {
             budget_shed: AtomicU64::new(0),
             target_change_refused: AtomicU64::new(0),
             read_buffers: AtomicUsize::new(0),
+            parked: AtomicUsize::new(0),
             commands: std::array::from_fn(|_| Command::default()),
         }
     }

@@ -303,11 +303,27 @@ impl ClientCertVerifier for AnyClientCert {
     }
 }
 
-/// A connection's socket: plain TCP, or TLS over it.
+/// A connection's socket: plain TCP, or TLS over it; or, while the
+/// connection is parked (`park.rs`), either of them off the runtime.
 #[derive(Debug)]
 pub(crate) enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream>),
+    Parked(std::net::TcpStream, Option<Box<ParkedTls>>),
+    /// Only for the moment of a move between the others.
+    Moving,
+}
+
+/// A TLS session off the runtime (its socket beside it in
+/// `Stream::Parked`): not usable through `Stream` until [`Stream::unpark`].
+#[derive(Debug)]
+pub(crate) struct ParkedTls {
+    conn: ServerConnection,
+    certfp: Option<String>,
+}
+
+fn parked() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the connection is parked")
 }
 
 #[derive(Debug)]
@@ -412,6 +428,60 @@ impl TlsStream {
 }
 
 impl Stream {
+    /// Takes the socket off the runtime (its tokio registration freed);
+    /// returns its descriptor, for the parker to watch. Only with nothing
+    /// buffered: no decrypted bytes or records waiting in TLS.
+    pub(crate) fn park(&mut self) -> io::Result<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        let (tcp, tls) = match std::mem::replace(self, Stream::Moving) {
+            Stream::Plain(t) => (t.into_std()?, None),
+            Stream::Tls(s) => {
+                let TlsStream {
+                    tcp,
+                    conn,
+                    plain_pending,
+                    certfp,
+                } = *s;
+                debug_assert_eq!(plain_pending, 0, "parked with decrypted bytes");
+                (tcp.into_std()?, Some(Box::new(ParkedTls { conn, certfp })))
+            }
+            other => {
+                *self = other;
+                return Err(parked());
+            }
+        };
+        let fd = tcp.as_raw_fd();
+        *self = Stream::Parked(tcp, tls);
+        Ok(fd)
+    }
+
+    /// The parked socket's descriptor.
+    pub(crate) fn parked_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Parked(tcp, _) => Some(tcp.as_raw_fd()),
+            _ => None,
+        }
+    }
+
+    /// Back on the runtime (call from within it).
+    pub(crate) fn unpark(&mut self) -> io::Result<()> {
+        let Stream::Parked(tcp, tls) = std::mem::replace(self, Stream::Moving) else {
+            return Err(parked());
+        };
+        let tcp = TcpStream::from_std(tcp)?;
+        *self = match tls.map(|t| *t) {
+            None => Stream::Plain(tcp),
+            Some(ParkedTls { conn, certfp }) => Stream::Tls(Box::new(TlsStream {
+                tcp,
+                conn,
+                plain_pending: 0,
+                certfp,
+            })),
+        };
+        Ok(())
+    }
+
     /// Ready when the socket is, or at once when TLS holds decrypted bytes.
     pub(crate) fn poll_read_ready(
         &self,
@@ -421,6 +491,7 @@ impl Stream {
             Stream::Plain(t) => t.poll_read_ready(cx),
             Stream::Tls(s) if s.plain_pending > 0 => std::task::Poll::Ready(Ok(())),
             Stream::Tls(s) => s.tcp.poll_read_ready(cx),
+            Stream::Parked(..) | Stream::Moving => std::task::Poll::Ready(Err(parked())),
         }
     }
 
@@ -431,6 +502,7 @@ impl Stream {
         match self {
             Stream::Plain(t) => t.poll_write_ready(cx),
             Stream::Tls(s) => s.tcp.poll_write_ready(cx),
+            Stream::Parked(..) | Stream::Moving => std::task::Poll::Ready(Err(parked())),
         }
     }
 
@@ -438,6 +510,7 @@ impl Stream {
         match self {
             Stream::Plain(t) => t.writable().await,
             Stream::Tls(s) => s.tcp.writable().await,
+            Stream::Parked(..) | Stream::Moving => Err(parked()),
         }
     }
 
@@ -466,6 +539,7 @@ impl Stream {
                 }
             }
             Stream::Tls(s) => s.try_read_buf(buf),
+            Stream::Parked(..) | Stream::Moving => Err(parked()),
         }
     }
 
@@ -475,6 +549,7 @@ impl Stream {
         match self {
             Stream::Plain(t) => t.try_write_vectored(bufs),
             Stream::Tls(s) => s.try_write_vectored(bufs),
+            Stream::Parked(..) | Stream::Moving => Err(parked()),
         }
     }
 
@@ -482,7 +557,7 @@ impl Stream {
     /// is full). Nothing to do for plain TCP.
     pub(crate) fn flush_pending(&mut self) -> io::Result<()> {
         match self {
-            Stream::Plain(_) => Ok(()),
+            Stream::Plain(_) | Stream::Parked(..) | Stream::Moving => Ok(()),
             Stream::Tls(s) => s.flush_tls(),
         }
     }
@@ -490,20 +565,30 @@ impl Stream {
     /// Does the TLS layer hold bytes not written yet?
     pub(crate) fn has_pending_write(&self) -> bool {
         match self {
-            Stream::Plain(_) => false,
+            Stream::Plain(_) | Stream::Parked(..) | Stream::Moving => false,
             Stream::Tls(s) => s.conn.wants_write(),
         }
     }
 
     pub(crate) fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        match self {
+            Stream::Tls(_) => true,
+            Stream::Parked(_, tls) => tls.is_some(),
+            Stream::Plain(_) | Stream::Moving => false,
+        }
+    }
+
+    /// Decrypted bytes TLS holds that were not read yet.
+    pub(crate) fn has_pending_read(&self) -> bool {
+        matches!(self, Stream::Tls(s) if s.plain_pending > 0)
     }
 
     /// The client certificate's SHA-256 fingerprint, if it sent one.
     pub(crate) fn certfp(&self) -> Option<String> {
         match self {
-            Stream::Plain(_) => None,
+            Stream::Plain(_) | Stream::Moving => None,
             Stream::Tls(s) => s.certfp.clone(),
+            Stream::Parked(_, tls) => tls.as_ref().and_then(|t| t.certfp.clone()),
         }
     }
 
@@ -531,6 +616,10 @@ impl Stream {
                 .await;
                 let _ = s.tcp.shutdown().await;
             }
+            Stream::Parked(tcp, _) => {
+                let _ = tcp.shutdown(std::net::Shutdown::Both);
+            }
+            Stream::Moving => {}
         }
     }
 }

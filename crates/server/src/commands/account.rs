@@ -190,7 +190,7 @@ pub(super) fn authenticate(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         ));
     }
     if arg == "*" {
-        if cx.s.sasl.take().is_some() {
+        if cx.s.more.if_made().and_then(|m| m.sasl.take()).is_some() {
             return Err(Reject::Numeric(
                 ERR_SASLABORTED,
                 vec!["SASL authentication aborted".into()],
@@ -201,11 +201,11 @@ pub(super) fn authenticate(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             vec!["SASL authentication failed".into()],
         ));
     }
-    let Some(state) = cx.s.sasl.take() else {
+    let Some(state) = cx.s.more.if_made().and_then(|m| m.sasl.take()) else {
         return sasl_start(cx, arg);
     };
     // Payload chunks of 400 bytes; a shorter chunk (or "+") ends it.
-    let (mechanism, mut buf, step) = *state;
+    let (mechanism, mut buf, step) = state;
     if arg.len() > 400 {
         return Err(Reject::Numeric(
             ERR_SASLTOOLONG,
@@ -219,7 +219,7 @@ pub(super) fn authenticate(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         return Err(sasl_fail());
     }
     if arg.len() == 400 {
-        cx.s.sasl = Some(Box::new((mechanism, buf, step)));
+        cx.s.more.sasl = Some((mechanism, buf, step));
         return Ok(());
     }
     let Ok(payload) = B64.decode(buf.as_bytes()) else {
@@ -288,11 +288,7 @@ fn sasl_start(cx: &mut Ctx<'_>, mechanism: &str) -> Outcome {
             return Err(sasl_fail());
         }
     };
-    cx.s.sasl = Some(Box::new((
-        mechanism.to_ascii_uppercase(),
-        String::new(),
-        step,
-    )));
+    cx.s.more.sasl = Some((mechanism.to_ascii_uppercase(), String::new(), step));
     cx.reply.line("AUTHENTICATE +".into());
     Ok(())
 }
@@ -454,11 +450,11 @@ fn scram_first(cx: &mut Ctx<'_>, payload: &[u8]) -> Outcome {
                 "AUTHENTICATE {}",
                 B64.encode(sf.message.as_bytes())
             ));
-            cx.s.sasl = Some(Box::new((
+            cx.s.more.sasl = Some((
                 "SCRAM-SHA-256".into(),
                 String::new(),
                 Sasl::ScramFinal(Box::new(sf), Box::new(account)),
-            )));
+            ));
         })
     });
     Ok(())
@@ -481,11 +477,11 @@ fn scram_final(
                 "AUTHENTICATE {}",
                 B64.encode(server_final.as_bytes())
             ));
-            cx.s.sasl = Some(Box::new((
+            cx.s.more.sasl = Some((
                 "SCRAM-SHA-256".into(),
                 String::new(),
                 Sasl::ScramDone(account),
-            )));
+            ));
             Ok(())
         }
         Err(_) => {

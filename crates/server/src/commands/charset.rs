@@ -40,7 +40,8 @@ pub(super) fn charset(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         Reject::Fail(code, vec![shown], capitalise(&e.to_string()))
     })?;
     let before = cx.s.charset;
-    let after = Charset::new(enc, cx.s.listener_charset.fallback);
+    let listener = cx.s.more.listener_charset.unwrap_or(Charset::UTF8);
+    let after = Charset::new(enc, listener.fallback);
     cx.s.charset = after;
     note(
         cx,

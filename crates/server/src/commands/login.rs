@@ -17,7 +17,10 @@ use crate::router::{format_time, Event};
 /// The client is now logged in to `a`.
 pub(crate) fn logged_in(cx: &mut Ctx<'_>, a: &Account) {
     cx.s.account = Some(a.name.clone());
-    cx.s.sasl = None;
+    if let Some(m) = cx.s.more.if_made() {
+        m.sasl = None;
+    }
+    cx.s.more.tidy();
     cx.server.registered_names.insert(a.name.clone());
     let me = cx.me().clone();
     let prefix = {

@@ -331,8 +331,9 @@ fn target_change_ok(cx: &mut Ctx<'_>, target: &str, folded: &str) -> bool {
     let (max, every) = (f.target_changes, f.target_change_every);
     drop(cfg);
     let t =
-        cx.s.targets
-            .get_or_insert_with(|| Box::new(crate::guard::TargetChanges::new(max, now)));
+        cx.s.more
+            .targets
+            .get_or_insert_with(|| crate::guard::TargetChanges::new(max, now));
     if t.allow(h, free, now, max, every) {
         return true;
     }
@@ -591,12 +592,12 @@ fn after_store(cx: &mut Ctx<'_>, w: Waiting, outcome: Result<Enqueued, ()>, kind
 fn tell_stored(cx: &mut Ctx<'_>, target: &str) {
     let now = crate::unix_millis();
     let folded = cx.server.fold_nick(target).unwrap_or_default();
-    if let Some((t, at)) = cx.s.offline_told.as_deref() {
+    if let Some((t, at)) = cx.s.more.offline_told.as_ref() {
         if *t == folded && now - at < 60_000 {
             return;
         }
     }
-    cx.s.offline_told = Some(Box::new((folded, now)));
+    cx.s.more.offline_told = Some((folded, now));
     cx.num(
         RPL_AWAY,
         &[

@@ -281,7 +281,7 @@ pub(super) fn quit(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         Some(t) => format!("Quit: {t}"),
         None => "Client Quit".into(),
     };
-    cx.s.quit = Some(text);
+    cx.s.quit = Some(text.into());
     Ok(())
 }
 
@@ -312,7 +312,7 @@ fn try_register(cx: &mut Ctx<'_>) {
                 ERR_YOUREBANNEDCREEP,
                 &[&format!("You are banned from this server: {reason}")],
             );
-            cx.s.quit = Some(format!("K-lined: {reason}"));
+            cx.s.quit = Some(format!("K-lined: {reason}").into());
             return;
         }
     }
@@ -395,6 +395,8 @@ fn may_use_nick(cx: &mut Ctx<'_>, folded: &str, registering: bool) -> bool {
         NickEnforcement::Rename => {
             let grace = cx.server.config().accounts.nick_grace;
             let deadline = cx.server.uptime_secs() + grace.as_secs().max(1);
+            // Uptime seconds: a u32 lasts 136 years.
+            let deadline = u32::try_from(deadline).unwrap_or(u32::MAX);
             cx.me().nick_deadline.store(deadline, Ordering::Relaxed);
             // NickServ speaks after the welcome burst when registering
             // (`try_register`).

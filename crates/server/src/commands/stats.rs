@@ -195,8 +195,9 @@ pub(super) fn stats(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             let b = &server.budget;
             let lines = [
                 format!(
-                    "clients {clients} registered {users} unregistered {} admitted {} max_clients {}",
+                    "clients {clients} registered {users} unregistered {} parked {} admitted {} max_clients {}",
                     clients.saturating_sub(users),
+                    server.stats.parked.load(Ordering::Relaxed),
                     server.admission.total(),
                     cfg.limits.max_clients
                 ),
