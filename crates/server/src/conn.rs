@@ -104,7 +104,7 @@ pub(crate) async fn resume(server: Arc<Server>, mut active: Box<Active>) {
 /// `limits.park_after` and is parked (its task then ends).
 async fn drive(server: Arc<Server>, mut active: Box<Active>) {
     // Held by the task, not by `Active`: only while the client is active.
-    let mut park_timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    let mut park_timer: Option<ParkTimer> = None;
     loop {
         let next = std::future::poll_fn(|cx| match active.poll_drive(cx, &server) {
             Poll::Ready(ending) => Poll::Ready(Some(ending)),
@@ -151,6 +151,12 @@ fn continues_chain(buf: &[u8]) -> bool {
     !targets
         .windows(8)
         .any(|w| w.eq_ignore_ascii_case(b"nickserv"))
+}
+
+/// When a connection may be parked: its timer, and when it was last busy.
+struct ParkTimer {
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    last: tokio::time::Instant,
 }
 
 /// Everything of one connection: its socket and buffers, its session.
@@ -342,31 +348,37 @@ impl Active {
     }
 
     /// After `poll_drive` found nothing to do: ready (`None`: park) once
-    /// the connection has stayed parkable for `limits.park_after`. Each
-    /// poll that is not the timer's own pushes the deadline back.
+    /// the connection has stayed parkable for `limits.park_after`. A poll
+    /// that is not the timer's own only notes the time; the timer is moved
+    /// when it fires early, not at every message.
     fn poll_park(
         &self,
         cx: &mut Context<'_>,
         server: &Server,
-        timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+        timer: &mut Option<ParkTimer>,
     ) -> Poll<Option<Ending>> {
         let after = server.config().limits.park_after;
         if after.is_zero() || !self.parkable() {
             *timer = None;
             return Poll::Pending;
         }
-        let deadline = tokio::time::Instant::now() + after;
-        let t = match timer {
-            Some(t) if t.is_elapsed() => return Poll::Ready(None),
-            Some(t) => {
-                t.as_mut().reset(deadline);
-                t
+        let now = tokio::time::Instant::now();
+        let t = timer.get_or_insert_with(|| ParkTimer {
+            sleep: Box::pin(tokio::time::sleep_until(now + after)),
+            last: now,
+        });
+        if !t.sleep.is_elapsed() {
+            t.last = now;
+        }
+        loop {
+            if t.sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
             }
-            None => timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
-        };
-        match t.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
+            if now >= t.last + after {
+                return Poll::Ready(None);
+            }
+            // Busy since it was set: wait the rest from the last time.
+            t.sleep.as_mut().reset(t.last + after);
         }
     }
 
@@ -533,6 +545,10 @@ impl Active {
         let client = &client;
         drop(pending.take());
         commands::disconnect(server, session, &reason);
+        // Unread input is dropped now, and counted as gone before the
+        // client leaves the table (STATS z never sees one without the other).
+        server.stats.read_buffer(conn.rbuf.capacity(), 0);
+        conn.rbuf = Vec::new();
         server.clients.remove(&client.id);
         conn.use_charset(session.charset);
         let _ = tokio::time::timeout(
@@ -542,7 +558,6 @@ impl Active {
         .await;
         conn.stream.shutdown().await;
         client.outbox.discard(0);
-        server.stats.read_buffer(conn.rbuf.capacity(), 0);
         info!(conn = client.id, reason = %reason.log, "disconnected");
     }
 }

@@ -48,7 +48,6 @@ impl NickLine {
 /// formatted at registration (docs/PERFORMANCE.md, "Registration").
 #[derive(Debug)]
 pub struct Burst {
-    pub tokens: Vec<String>,
     /// 002, 003, 004.
     pub intro: Vec<NickLine>,
     /// 005 lines for a UTF-8-only wire, and for any other.
@@ -116,7 +115,6 @@ impl Burst {
         Burst {
             isupport_utf8_only: isupport_lines(true),
             isupport: isupport_lines(false),
-            tokens,
             intro,
             motd,
         }
