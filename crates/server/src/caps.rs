@@ -1,6 +1,7 @@
 //! IRCv3 capabilities: the list we offer and a bit set per client.
 
-/// One capability ferry offers.
+/// One capability ferry offers, named as IRCv3 spells it (hence `CapNotify`).
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Cap {

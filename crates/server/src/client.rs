@@ -7,11 +7,9 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bytes::Bytes;
-
 use crate::caps::Caps;
 use crate::channel::Channel;
-use crate::outbox::{Budget, Outbox};
+use crate::route::{Budget, Outbox};
 
 pub type ClientId = u64;
 
@@ -19,7 +17,9 @@ pub type ClientId = u64;
 pub struct Client {
     pub id: ClientId,
     pub ip: IpAddr,
-    pub outbox: Outbox,
+    /// Its send queue: filled only by `route` (and, for its own
+    /// connection, through `route::Me`); drained by its connection.
+    pub(crate) outbox: Outbox,
     info: Mutex<Info>,
     caps: AtomicU32,
     registered: AtomicBool,
@@ -246,11 +246,6 @@ impl Client {
 
     pub fn set_registered(&self) {
         self.registered.store(true, Ordering::Release)
-    }
-
-    /// Queues a whole line (CRLF included) for this client.
-    pub fn send_bytes(&self, line: &Bytes, limit: usize) -> bool {
-        self.outbox.push(&[line], limit)
     }
 
     /// Tells the owning task that messages are waiting in the store.

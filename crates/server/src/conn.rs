@@ -40,7 +40,8 @@ use tracing::{debug, info};
 use crate::charset::{self, Charset, OutEncoder};
 use crate::client::Client;
 use crate::commands;
-use crate::outbox::Overflow;
+use crate::lifecycle::Ending;
+use crate::route::{Me, Overflow};
 use crate::session::{Pending, Session};
 use crate::stats::Stats;
 use crate::tls::{Stream, Tls};
@@ -93,8 +94,8 @@ pub(crate) async fn resume(server: Arc<Server>, mut active: Box<Active>) {
         let id = active.session.client.id;
         debug!(conn = id, error = %e, "could not resume");
         let ending = Ending::new(format!("Read error: {e}"), None);
-        commands::disconnect(&server, &mut active.session, &ending);
-        server.clients.remove(&id);
+        crate::lifecycle::disconnect(&server, &mut active.session, &ending);
+        server.registry.remove_client(id);
         return;
     }
     drive(server, active).await;
@@ -203,7 +204,7 @@ async fn start(
         }
     };
     let host = crate::guard::host_for(&server.config(), peer.ip());
-    let client = Arc::new(
+    let client = Me::new(
         Client::new(
             id,
             peer.ip(),
@@ -214,7 +215,7 @@ async fn start(
         )
         .with_transport(stream.is_tls(), stream.certfp()),
     );
-    server.clients.insert(id, client.clone());
+    server.registry.add_client(Arc::clone(&client));
     // Shutdown tells every client in the table; one that came in after
     // that sees the flag instead.
     if server.shutting_down.load(Ordering::Acquire) {
@@ -233,7 +234,7 @@ async fn start(
         out: None,
         throttled: None,
     };
-    let mut session = Session::new(client.clone());
+    let mut session = Session::new(client);
     session.charset = charset;
     if charset != Charset::UTF8 {
         session.more.listener_charset = Some(charset);
@@ -248,26 +249,6 @@ async fn start(
         pending: None,
         _ticket: ticket,
     }))
-}
-
-/// Why a connection ended: what the client and its peers are told.
-pub(crate) struct Ending {
-    /// The QUIT message others see.
-    pub quit: String,
-    /// The ERROR line's text for the client itself (None: no ERROR).
-    pub error: Option<String>,
-    pub log: String,
-}
-
-impl Ending {
-    fn new(quit: impl Into<String>, error: Option<String>) -> Ending {
-        let quit = quit.into();
-        Ending {
-            log: quit.clone(),
-            quit,
-            error,
-        }
-    }
 }
 
 pub(crate) struct Conn {
@@ -488,7 +469,7 @@ impl Active {
                 return Poll::Ready(Ending::new("Excess Flood", Some("Excess Flood".into())));
             }
             if client.take_guest_nick_request() && pending.is_none() && session.registered {
-                commands::force_guest_nick(server, session);
+                crate::lifecycle::force_guest_nick(server, session);
             }
             if pending.is_none()
                 && session.pending.is_none()
@@ -544,12 +525,12 @@ impl Active {
         let client = session.client.clone();
         let client = &client;
         drop(pending.take());
-        commands::disconnect(server, session, &reason);
+        crate::lifecycle::disconnect(server, session, &reason);
         // Unread input is dropped now, and counted as gone before the
         // client leaves the table (STATS z never sees one without the other).
         server.stats.read_buffer(conn.rbuf.capacity(), 0);
         conn.rbuf = Vec::new();
-        server.clients.remove(&client.id);
+        server.registry.remove_client(client.id);
         conn.use_charset(session.charset);
         let _ = tokio::time::timeout(
             Duration::from_secs(2),

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
 use crate::commands;
-use crate::conn::Ending;
+use crate::lifecycle::Ending;
+use crate::route::Me;
 use crate::session::Session;
 use crate::{Config, Server};
 
@@ -95,7 +96,7 @@ impl Harness {
             .map(|i| {
                 let id = server.next_client_id();
                 let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + i as u8));
-                let client = Arc::new(Client::new(
+                let client = Me::new(Client::new(
                     id,
                     ip,
                     ip.to_string(),
@@ -103,7 +104,7 @@ impl Harness {
                     server.uptime_secs(),
                     server.budget.clone(),
                 ));
-                server.clients.insert(id, client.clone());
+                server.registry.add_client(Arc::clone(&client));
                 Some(Session::new(client))
             })
             .collect();
@@ -146,20 +147,18 @@ impl Harness {
             }
         }
         // Everyone is gone: nothing of them may remain.
+        let r = &server.registry;
         assert!(
-            server.nicks.is_empty(),
+            r.held_nicks().is_empty(),
             "nicks left: {:?}",
-            keys(&server.nicks)
+            r.held_nicks()
         );
         assert!(
-            server.channels.is_empty(),
+            r.channel_names().is_empty(),
             "channels left: {:?}",
-            keys(&server.channels)
+            r.channel_names()
         );
-        assert!(
-            server.monitors.iter().all(|m| m.value().is_empty()),
-            "MONITOR entries left"
-        );
+        assert!(r.watched().is_empty(), "MONITOR entries left");
         assert!(server.snotice_watchers.is_empty());
         assert_eq!(server.users.load(Ordering::Relaxed), 0, "users");
         assert_eq!(server.invisible.load(Ordering::Relaxed), 0, "invisible");
@@ -169,10 +168,6 @@ impl Harness {
         cancel.cancel();
         let _ = task.await;
     }
-}
-
-fn keys<V>(m: &dashmap::DashMap<String, V>) -> Vec<String> {
-    m.iter().map(|e| e.key().clone()).collect()
 }
 
 /// What a connection task does with bytes read: frame, handle each line,
@@ -207,8 +202,8 @@ fn close(server: &Arc<Server>, mut s: Session, reason: String) {
         error: Some(reason.clone()),
         log: reason,
     };
-    commands::disconnect(server, &mut s, &ending);
-    server.clients.remove(&s.client.id);
+    crate::lifecycle::disconnect(server, &mut s, &ending);
+    server.registry.remove_client(s.client.id);
     check_queue(&s.client);
     s.client.outbox.discard(0);
 }

@@ -24,7 +24,7 @@ use tracing::warn;
 /// conversation writes each of those pages once for many rows
 /// (docs/PERFORMANCE.md: 10x the batch cut the history cost per message
 /// by most of it).
-pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const BATCH: usize = 16_384;
 const QUEUE: usize = 65_536;
 
@@ -33,14 +33,14 @@ enum Op {
     Flush(oneshot::Sender<()>),
 }
 
-pub struct History {
+pub(crate) struct History {
     tx: mpsc::Sender<Op>,
     pub dropped: AtomicU64,
 }
 
 impl History {
     /// Starts the writer task; it stops (after a last flush) on `cancel`.
-    pub fn start(
+    pub(crate) fn start(
         store: Arc<dyn Store>,
         retention: Duration,
         cancel: CancellationToken,
@@ -57,7 +57,7 @@ impl History {
     }
 
     /// Queues one message for history; never waits.
-    pub fn record(&self, key: String, msg: StoredMessage) {
+    pub(crate) fn record(&self, key: String, msg: StoredMessage) {
         if self.tx.try_send(Op::Row(key, msg)).is_err() {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
@@ -155,5 +155,33 @@ async fn writer(
         for w in waiters.drain(..) {
             let _ = w.send(());
         }
+    }
+}
+
+/// Who someone is in history keys: `a:` and their account if logged in,
+/// else `n:` and their nick — so a nick's conversations do not become an
+/// account's when someone later registers that name.
+pub(crate) fn identity(server: &crate::Server, c: &crate::client::Client) -> String {
+    let i = c.info();
+    match &i.account {
+        Some(a) => format!(
+            "a:{}",
+            server.fold_nick(a).unwrap_or_else(|| a.to_lowercase())
+        ),
+        None => format!(
+            "n:{}",
+            server
+                .fold_nick(&i.nick)
+                .unwrap_or_else(|| i.nick.to_lowercase())
+        ),
+    }
+}
+
+/// [`identity`] of a connection's own client, from what its session
+/// already holds casefolded.
+pub(crate) fn my_identity(s: &crate::session::Session) -> Option<String> {
+    match &s.account {
+        Some(a) => Some(format!("a:{a}")),
+        None => s.folded_nick.as_ref().map(|n| format!("n:{n}")),
     }
 }

@@ -30,35 +30,39 @@
 //! task takes it from the queue ([`charset`]): fan-out still serialises
 //! once, and a UTF-8 client does no transcoding work at all.
 
+mod accounts;
 pub mod auth;
-pub mod caps;
-pub mod channel;
-pub mod charset;
-pub mod client;
+mod caps;
+mod channel;
+mod charset;
+mod client;
 mod commands;
 pub mod config;
 mod conn;
+mod ctx;
+mod event;
 #[doc(hidden)]
 pub mod fuzz;
-pub mod guard;
-pub mod history;
-pub mod isupport;
-pub mod outbox;
+mod guard;
+mod history;
+mod isupport;
+mod lifecycle;
 mod park;
-pub mod reply;
-pub mod router;
-pub mod session;
-pub mod stats;
+mod registry;
+mod reply;
+mod route;
+mod server;
+mod session;
+mod stats;
 pub mod tls;
+mod welcome;
 
-use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
-use dashmap::{DashMap, DashSet};
-use ferry_store::{SqliteStore, Store, StoreError};
+use ferry_store::{SqliteStore, Store};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -66,293 +70,12 @@ use tracing::{info, warn};
 
 pub use charset::Charset;
 pub use config::Config;
+pub(crate) use server::Server;
+pub use server::{unix_millis, unix_now};
 
-use channel::Channel;
-use client::{Client, ClientId};
+use client::Client;
 
 pub const VERSION: &str = concat!("ferry-", env!("CARGO_PKG_VERSION"));
-
-/// A nick that was in use, for WHOWAS.
-#[derive(Debug, Clone)]
-pub struct WhowasEntry {
-    pub folded: String,
-    pub nick: String,
-    pub user: String,
-    pub host: String,
-    pub realname: String,
-    pub at: u64,
-}
-
-/// Everything shared between connection tasks.
-pub struct Server {
-    /// The running configuration: swapped whole by REHASH (and SIGHUP),
-    /// read lock-free ([`Server::config`]).
-    config: arc_swap::ArcSwap<Config>,
-    /// The file the configuration came from, and what the command line
-    /// overrode in it: REHASH reads the file again.
-    config_source: Option<ConfigSource>,
-    /// The server's name (fixed for the run, unlike the rest of `config`).
-    pub name: String,
-    /// TLS listeners' certificates, reloaded by REHASH.
-    pub tls: Mutex<Vec<Arc<tls::Tls>>>,
-    pub clients: DashMap<ClientId, Arc<Client>>,
-    pub nicks: DashMap<String, Arc<Client>>,
-    pub channels: DashMap<String, Arc<Channel>>,
-    /// Casefolded nick -> who MONITORs it.
-    pub monitors: DashMap<String, HashMap<ClientId, Arc<Client>>>,
-    pub whowas: Mutex<VecDeque<WhowasEntry>>,
-    pub users: AtomicUsize,
-    /// Registered users with mode +i.
-    pub invisible: AtomicUsize,
-    pub max_users: AtomicUsize,
-    pub opers: AtomicUsize,
-    next_id: AtomicU64,
-    next_msgid: AtomicU64,
-    msgid_nonce: u64,
-    start: Instant,
-    pub created: String,
-    /// RPL_ISUPPORT tokens (they follow the limits, so REHASH renews them).
-    burst: arc_swap::ArcSwap<isupport::Burst>,
-    /// Where accounts, lists, offline messages and history live.
-    pub store: Arc<dyn Store>,
-    /// Casefolded names of every registered account (loaded at start):
-    /// lets the message path tell "offline account" from "no such nick"
-    /// without touching the store.
-    pub registered_names: DashSet<String>,
-    pub hasher: auth::Hasher,
-    pub login_limiter: auth::LoginLimiter,
-    pub history: history::History,
-    /// Accounts disconnected for SendQ, and when: what they missed comes
-    /// from history at their next login.
-    pub missed_since: DashMap<String, i64>,
-    /// Connection limits' counters.
-    pub admission: Arc<guard::Admission>,
-    /// Operators' KLINEs and DLINEs (rarely written; read at connect and
-    /// registration, never on the message path).
-    pub bans: std::sync::RwLock<Vec<ferry_store::ServerBan>>,
-    /// Operators with user mode +s: who gets server notices, and their
-    /// snomask (bits of [`client::SNOMASKS`]).
-    pub snotice_watchers: DashMap<ClientId, (Arc<Client>, u32)>,
-    /// Set once the server is stopping: connections end (see `serve`).
-    pub shutting_down: std::sync::atomic::AtomicBool,
-    /// The memory budget every client's send queue counts in.
-    pub budget: Arc<outbox::Budget>,
-    /// Traffic and command counters (STATS).
-    pub stats: stats::Stats,
-    /// Every listener's counters (STATS P), filled by `serve`.
-    pub listeners: Mutex<Vec<Arc<stats::ListenerStats>>>,
-    /// Where idle connections wait off the runtime; set by `serve`.
-    pub(crate) parker: std::sync::OnceLock<Arc<park::Parker>>,
-}
-
-impl Server {
-    pub fn new(config: Config, store: Arc<dyn Store>, history: history::History) -> Server {
-        let created = router::format_time(SystemTime::now());
-        let burst = isupport::Burst::new(&config, &created);
-        let registered_names = DashSet::new();
-        match store.accounts() {
-            Ok(all) => all.into_iter().for_each(|a| {
-                registered_names.insert(a.name);
-            }),
-            Err(e) => warn!(error = %e, "could not list accounts"),
-        }
-        let bans = store.bans().unwrap_or_else(|e| {
-            warn!(error = %e, "could not load server bans");
-            Vec::new()
-        });
-        let a = &config.accounts;
-        Server {
-            store,
-            registered_names,
-            hasher: auth::Hasher::new(a.hash_concurrency),
-            login_limiter: auth::LoginLimiter::new(
-                a.login_failures,
-                Duration::from_secs(a.login_window_secs),
-            ),
-            history,
-            missed_since: DashMap::new(),
-            admission: Arc::new(guard::Admission::default()),
-            bans: std::sync::RwLock::new(bans),
-            snotice_watchers: DashMap::new(),
-            stats: stats::Stats::default(),
-            shutting_down: std::sync::atomic::AtomicBool::new(false),
-            budget: Arc::new(outbox::Budget::new(config.limits.sendq_total_bytes)),
-            listeners: Mutex::new(Vec::new()),
-            parker: std::sync::OnceLock::new(),
-            clients: DashMap::new(),
-            nicks: DashMap::new(),
-            channels: DashMap::new(),
-            monitors: DashMap::new(),
-            whowas: Mutex::new(VecDeque::new()),
-            users: AtomicUsize::new(0),
-            invisible: AtomicUsize::new(0),
-            max_users: AtomicUsize::new(0),
-            opers: AtomicUsize::new(0),
-            next_id: AtomicU64::new(1),
-            next_msgid: AtomicU64::new(1),
-            msgid_nonce: rand::random::<u64>() & 0xffff_ffff,
-            start: Instant::now(),
-            created,
-            burst: arc_swap::ArcSwap::from_pointee(burst),
-            config_source: None,
-            name: config.server_name.clone(),
-            config: arc_swap::ArcSwap::from_pointee(config),
-            tls: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// The running configuration (a cheap, lock-free snapshot).
-    pub fn config(&self) -> arc_swap::Guard<Arc<Config>> {
-        self.config.load()
-    }
-
-    /// The welcome burst's lines that change only with the configuration.
-    pub fn burst(&self) -> arc_swap::Guard<Arc<isupport::Burst>> {
-        self.burst.load()
-    }
-
-    /// Reads the configuration file again and applies it (REHASH, SIGHUP):
-    /// limits, flood control, MOTD, operators, accounts and privacy
-    /// settings take effect at once; TLS listeners read their certificate
-    /// files again. What the running server is built on stays: server and
-    /// network name, casemapping, data directory and listeners (they need
-    /// a restart; the reply says so). Returns what was read, or why not.
-    pub fn rehash(&self) -> Result<String, String> {
-        let Some(src) = &self.config_source else {
-            tls::reload_all(&self.tls.lock().expect("tls lock"));
-            return Err(
-                "no configuration file (started on defaults); TLS certificates reloaded".into(),
-            );
-        };
-        let mut new = Config::load(&src.path).map_err(|e| e.to_string())?;
-        let old = self.config();
-        let mut kept = Vec::new();
-        if let Some(l) = &src.listen {
-            new.listen = l.clone();
-        }
-        if let Some(d) = &src.data_dir {
-            new.data_dir = d.clone();
-        }
-        macro_rules! keep {
-            ($($field:ident).+, $what:expr) => {
-                if new.$($field).+ != old.$($field).+ {
-                    kept.push($what);
-                    new.$($field).+ = old.$($field).+.clone();
-                }
-            };
-        }
-        keep!(server_name, "server name");
-        keep!(network, "network name");
-        keep!(casemap, "casemapping");
-        keep!(data_dir, "data directory");
-        keep!(listen, "listeners");
-        if new.privacy.cloak_key.is_none() {
-            new.privacy.cloak_key = old.privacy.cloak_key.clone();
-        }
-        self.burst
-            .store(Arc::new(isupport::Burst::new(&new, &self.created)));
-        self.budget.set_limit(new.limits.sendq_total_bytes);
-        self.config.store(Arc::new(new));
-        tls::reload_all(&self.tls.lock().expect("tls lock"));
-        let path = src.path.display().to_string();
-        if kept.is_empty() {
-            Ok(path)
-        } else {
-            Ok(format!(
-                "{path} (unchanged until restart: {})",
-                kept.join(", ")
-            ))
-        }
-    }
-
-    pub fn next_client_id(&self) -> ClientId {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// A message id unique to this server run.
-    pub fn msgid(&self) -> String {
-        let n = self.next_msgid.fetch_add(1, Ordering::Relaxed);
-        format!("{:08x}{:x}", self.msgid_nonce, n)
-    }
-
-    /// Seconds since the server started (monotonic).
-    pub fn uptime_secs(&self) -> u64 {
-        self.start.elapsed().as_secs()
-    }
-
-    pub fn fold_nick(&self, nick: &str) -> Option<String> {
-        self.config().casemap.fold(nick).map(|c| c.into_owned())
-    }
-
-    pub fn find_nick(&self, nick: &str) -> Option<Arc<Client>> {
-        let f = self.fold_nick(nick)?;
-        self.nicks
-            .get(&f)
-            .map(|c| c.clone())
-            .filter(|c| c.is_registered())
-    }
-
-    pub fn find_channel(&self, name: &str) -> Option<Arc<Channel>> {
-        let f = self.config().casemap.fold(name)?;
-        self.channels.get(f.as_ref()).map(|c| c.clone())
-    }
-
-    /// Runs a store call on the blocking pool.
-    pub async fn store<R: Send + 'static>(
-        self: &Arc<Self>,
-        f: impl FnOnce(&dyn Store) -> ferry_store::Result<R> + Send + 'static,
-    ) -> ferry_store::Result<R> {
-        let s = self.store.clone();
-        tokio::task::spawn_blocking(move || f(&*s))
-            .await
-            .unwrap_or(Err(StoreError::Closed))
-    }
-
-    /// A server notice to every operator watching (+s) with `letter` in
-    /// their snomask (see [`client::SNOMASKS`]): connects, exits, kills,
-    /// floods, refused connections, bans.
-    pub fn snote(&self, letter: char, text: &str) {
-        if self.snotice_watchers.is_empty() {
-            return;
-        }
-        let Some(bit) = client::snomask_bit(letter) else {
-            return;
-        };
-        let cfg = self.config();
-        for w in self.snotice_watchers.iter() {
-            let (c, mask) = w.value();
-            if mask & bit == 0 {
-                continue;
-            }
-            let line = format!(
-                ":{} NOTICE {} :*** Notice -- {text}\r\n",
-                cfg.server_name,
-                c.nick()
-            );
-            c.send_bytes(&bytes::Bytes::from(line), cfg.limits.sendq_bytes);
-        }
-    }
-
-    pub fn add_whowas(&self, e: WhowasEntry) {
-        let mut w = self.whowas.lock().expect("whowas lock");
-        w.push_front(e);
-        w.truncate(self.config().limits.whowas_entries);
-    }
-}
-
-pub fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
 
 /// A bound listening socket and what its clients speak.
 #[derive(Debug)]
@@ -523,9 +246,9 @@ pub async fn serve_with(
     // Connection tasks wait on their own wakers, not on `cancel`: tell
     // each one (those still starting see the flag).
     server.shutting_down.store(true, Ordering::Release);
-    for c in server.clients.iter() {
-        c.kill("Server shutting down".into());
-    }
+    server
+        .registry
+        .for_each_client(|c| c.kill("Server shutting down".into()));
     tracker.close();
     if tokio::time::timeout(Duration::from_secs(5), tracker.wait())
         .await
@@ -646,7 +369,7 @@ async fn refuse(
 /// the soft limit, the clients with the largest queues (the slowest
 /// readers) are disconnected, largest first, until what they hold brings
 /// the total under 9/10 of the limit. Their queues are freed by their own
-/// tasks at once ([`outbox::Outbox::discard`]).
+/// tasks at once (`Outbox::discard`).
 async fn shedder(server: Arc<Server>, cancel: CancellationToken) {
     let budget = server.budget.clone();
     loop {
@@ -660,15 +383,16 @@ async fn shedder(server: Arc<Server>, cancel: CancellationToken) {
             continue;
         }
         let queues: Vec<(usize, Arc<Client>)> = server
-            .clients
-            .iter()
-            .map(|c| (c.outbox.pending(), c.value().clone()))
+            .registry
+            .clients()
+            .into_iter()
+            .map(|c| (c.outbox.pending(), c))
             .filter(|(n, c)| *n > 0 && c.outbox.overflowed().is_none())
             .collect();
         let mut freed = 0;
         let mut shed = 0;
-        for (n, c) in outbox::slowest_first(queues, queued, soft) {
-            c.outbox.overflow(outbox::Overflow::Budget);
+        for (n, c) in route::slowest_first(queues, queued, soft) {
+            c.outbox.overflow(route::Overflow::Budget);
             server.snote(
                 'f',
                 &format!("Memory budget: shedding {} ({} bytes queued)", c.nick(), n),
@@ -710,13 +434,12 @@ async fn sweeper(server: Arc<Server>, cancel: CancellationToken) {
         }
         let now = server.uptime_secs();
         let unix = unix_now();
-        for entry in server.clients.iter() {
-            let c = entry.value();
+        server.registry.for_each_client(|c| {
             if !c.is_registered() {
                 if unix.saturating_sub(c.connected_at) >= limits.registration_timeout.as_secs() {
                     c.kill("Registration timed out".into());
                 }
-                continue;
+                return;
             }
             let deadline = u64::from(c.nick_deadline.load(Ordering::Relaxed));
             if deadline != 0 && now >= deadline {
@@ -728,8 +451,8 @@ async fn sweeper(server: Arc<Server>, cancel: CancellationToken) {
             } else if idle >= limits.ping_interval.as_secs()
                 && !c.ping_sent.swap(true, Ordering::Relaxed)
             {
-                c.send_bytes(&ping, limits.sendq_bytes);
+                route::server_line(c, &ping, limits.sendq_bytes);
             }
-        }
+        });
     }
 }

@@ -43,11 +43,6 @@ impl Reply {
         self.label.is_some()
     }
 
-    /// Drops the label: the command answers later, or not at all here.
-    pub fn take_label(&mut self) -> Option<String> {
-        self.label.take()
-    }
-
     /// Renders the whole reply as one buffer, ready to queue.
     pub fn render(mut self, caps: Caps, batch_id: impl FnOnce() -> String) -> Option<Bytes> {
         let label = self.label.take().filter(|_| caps.has(Cap::LabeledResponse));

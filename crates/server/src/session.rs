@@ -3,16 +3,15 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use ferry_store::{Account, ListEntry};
 
 use crate::auth::scram::ServerFirst;
 use crate::caps::Caps;
 use crate::charset::Charset;
-use crate::client::Client;
-use crate::commands::Then;
+use crate::ctx::Then;
 use crate::reply::Reply;
+use crate::route::Me;
 
 /// Where a SASL exchange is.
 #[derive(Debug)]
@@ -57,7 +56,8 @@ impl Pending {
 
 #[derive(Debug)]
 pub struct Session {
-    pub client: Arc<Client>,
+    /// This connection's client: the one whose queue it may fill.
+    pub client: Me,
     pub caps: Caps,
     /// CAP LS/REQ seen before registration: wait for CAP END.
     pub cap_negotiating: bool,
@@ -167,7 +167,7 @@ impl std::fmt::Debug for Pending {
 }
 
 impl Session {
-    pub fn new(client: Arc<Client>) -> Session {
+    pub fn new(client: Me) -> Session {
         Session {
             client,
             caps: Caps::default(),

@@ -5,24 +5,12 @@ use std::sync::Arc;
 use ferry_proto::validate::is_valid_channel;
 use ferry_proto::{numeric::*, Message};
 
-use super::{Ctx, Outcome, Reject};
 use crate::caps::Cap;
 use crate::channel::{ChanState, Channel, Member, Prefix, Topic};
-use crate::router::Event;
-use crate::{unix_now, Server};
-
-/// Drops a channel from the server's map if nobody is in it.
-pub(crate) fn remove_if_empty(server: &Server, ch: &Arc<Channel>) {
-    server.channels.remove_if(&ch.folded, |_, c| {
-        let mut st = c.lock();
-        if st.members.is_empty() {
-            st.dead = true;
-            true
-        } else {
-            false
-        }
-    });
-}
+use crate::ctx::{Ctx, Outcome, Reject};
+use crate::event::Event;
+use crate::route;
+use crate::unix_now;
 
 pub(super) fn join(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let names = msg.param(0).unwrap_or("");
@@ -40,7 +28,7 @@ pub(super) fn join(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             continue;
         }
         if let Err(r) = join_one(cx, name, key) {
-            super::reject(cx, r);
+            cx.reject(r);
         }
     }
     Ok(())
@@ -83,10 +71,8 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
     loop {
         let ch = cx
             .server
-            .channels
-            .entry(folded.clone())
-            .or_insert_with(|| Arc::new(Channel::new(name.to_string(), folded.clone(), unix_now())))
-            .clone();
+            .registry
+            .channel_or_create(&folded, name, unix_now());
         let mut st = ch.lock();
         if st.dead {
             continue;
@@ -156,22 +142,7 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
         let away_ev = away
             .as_ref()
             .map(|a| Event::new(format!(":{prefix} AWAY :{a}\r\n")));
-        for (id, m) in &st.members {
-            if *id == me.id {
-                continue;
-            }
-            let caps = m.client.caps();
-            if caps.has(Cap::ExtendedJoin) {
-                ext.deliver(&m.client, sendq);
-            } else {
-                plain.deliver(&m.client, sendq);
-            }
-            if let Some(a) = &away_ev {
-                if caps.has(Cap::AwayNotify) {
-                    a.deliver(&m.client, sendq);
-                }
-            }
-        }
+        route::join(&st, me.id, &plain, &ext, away_ev.as_ref(), sendq);
         let topic = st.topic.clone();
         drop(st);
         me.info().channels.push(ch.clone());
@@ -195,7 +166,7 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
 }
 
 /// 353 lines then 366 for one channel, as this client may see them.
-pub(super) fn send_names(cx: &mut Ctx<'_>, ch: &Channel) {
+pub(crate) fn send_names(cx: &mut Ctx<'_>, ch: &Channel) {
     send_names_lines(cx, ch);
     cx.num(RPL_ENDOFNAMES, &[&ch.name, "End of /NAMES list"]);
 }
@@ -263,15 +234,13 @@ fn part_one(cx: &mut Ctx<'_>, ch: &Arc<Channel>, reason: &str) -> bool {
         if st.members.remove(&me.id).is_none() {
             return false;
         }
-        for m in st.members.values() {
-            e.deliver(&m.client, sendq);
-        }
+        route::to_members(&st, None, &e, sendq);
         st.members.is_empty()
     };
     me.info().channels.retain(|c| !Arc::ptr_eq(c, ch));
     cx.push_event(&e);
     if empty {
-        remove_if_empty(cx.server, ch);
+        cx.server.registry.remove_channel_if_empty(ch);
     }
     true
 }
@@ -285,11 +254,11 @@ pub(super) fn part(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         .filter(|n| !n.is_empty())
     {
         let Some(ch) = cx.server.find_channel(name) else {
-            super::reject(cx, Reject::NoSuchChannel(name.into()));
+            cx.reject(Reject::NoSuchChannel(name.into()));
             continue;
         };
         if !part_one(cx, &ch, reason) {
-            super::reject(cx, Reject::NotOnChannel(ch.name.clone()));
+            cx.reject(Reject::NotOnChannel(ch.name.clone()));
         }
     }
     Ok(())
@@ -344,11 +313,7 @@ pub(super) fn topic(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             set_by: prefix.clone(),
             set_at: unix_now(),
         });
-        for (id, m) in &st.members {
-            if *id != me.id {
-                e.deliver(&m.client, sendq);
-            }
-        }
+        route::to_members(&st, Some(me.id), &e, sendq);
     }
     cx.push_event(&e);
     // A channel event, replayed to clients with draft/event-playback.
@@ -433,12 +398,7 @@ pub(super) fn list(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         .filter_map(|f| parse_filter(f, now, casemap))
         .collect();
     let me = cx.me().id;
-    let chans: Vec<Arc<Channel>> = cx
-        .server
-        .channels
-        .iter()
-        .map(|c| c.value().clone())
-        .collect();
+    let chans: Vec<Arc<Channel>> = cx.server.registry.channels();
     cx.num(RPL_LISTSTART, &["Channel", "Users  Name"]);
     let masks: Vec<&Filter> = filters
         .iter()
@@ -523,18 +483,11 @@ pub(super) fn invite(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             ));
         }
         st.invited.insert(target.id);
-        for (id, m) in &st.members {
-            if *id != me.id && m.client.caps().has(Cap::InviteNotify) {
-                e.deliver(&m.client, sendq);
-            }
-        }
+        route::to_members_with(&st, me.id, Cap::InviteNotify, &e, sendq);
     }
     cx.num(RPL_INVITING, &[&tnick, &ch.name]);
     // SILENCE drops invites too, without a word to the inviter.
-    let my_mask = cx.server.config().casemap.fold_lossy(&prefix);
-    if !super::messaging::is_silenced(&target, &my_mask) {
-        e.deliver(&target, sendq);
-    }
+    route::invite(cx.server, &target, &prefix, &e);
     let away = target.info().away.clone();
     if let Some(a) = away {
         cx.num(RPL_AWAY, &[&tnick, &a]);
@@ -562,7 +515,7 @@ pub(super) fn kick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     }
     for (c, u) in chans.iter().zip(users.iter()) {
         if let Err(r) = kick_from(cx, c, &[u], reason) {
-            super::reject(cx, r);
+            cx.reject(r);
         }
     }
     Ok(())
@@ -585,7 +538,7 @@ fn kick_from(cx: &mut Ctx<'_>, name: &str, users: &[&str], reason: Option<&str>)
     let sendq = cx.sendq();
     for &nick in users {
         let Some(target) = cx.server.find_nick(nick) else {
-            super::reject(cx, Reject::NoSuchNick(nick.into()));
+            cx.reject(Reject::NoSuchNick(nick.into()));
             continue;
         };
         let tnick = target.nick();
@@ -600,27 +553,17 @@ fn kick_from(cx: &mut Ctx<'_>, name: &str, users: &[&str], reason: Option<&str>)
             }
             if !st.members.contains_key(&target.id) {
                 drop(st);
-                super::reject(
-                    cx,
-                    Reject::Numeric(
-                        ERR_USERNOTINCHANNEL,
-                        vec![tnick, ch.name.clone(), "They aren't on that channel".into()],
-                    ),
-                );
+                cx.reject(Reject::UserNotInChannel(tnick, ch.name.clone()));
                 continue;
             }
-            for (id, m) in &st.members {
-                if *id != me.id {
-                    e.deliver(&m.client, sendq);
-                }
-            }
+            route::to_members(&st, Some(me.id), &e, sendq);
             st.members.remove(&target.id);
             st.members.is_empty()
         };
         target.info().channels.retain(|c| !Arc::ptr_eq(c, &ch));
         cx.push_event(&e);
         if empty {
-            remove_if_empty(cx.server, &ch);
+            cx.server.registry.remove_channel_if_empty(&ch);
         }
     }
     Ok(())

@@ -9,8 +9,8 @@
 
 use ferry_proto::{numeric::RPL_ISUPPORT, Line, Message};
 
-use super::{Ctx, Outcome, Reject};
 use crate::charset::Charset;
+use crate::ctx::{Ctx, Outcome, Reject};
 
 pub(super) fn charset(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let Some(name) = msg.param(0).filter(|p| !p.is_empty()) else {

@@ -2,13 +2,15 @@
 //! history from the store, and TARGETS.
 
 use ferry_proto::Message;
-use ferry_store::{dm_key, Bound, HistoryQuery, StoredMessage};
+use ferry_store::{dm_key, Bound, HistoryQuery};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::{then, Ctx, Outcome, Reject};
+use crate::accounts::send_batch;
 use crate::caps::Cap;
-use crate::router::format_millis;
+use crate::ctx::{then, Ctx, Outcome, Reject};
+use crate::event::format_millis;
+use crate::history::{identity, my_identity};
 
 fn invalid_params(sub: &str, text: &str) -> Reject {
     Reject::Fail("INVALID_PARAMS", vec![sub.to_string()], text.to_string())
@@ -111,69 +113,11 @@ fn history_key(cx: &Ctx<'_>, target: &str) -> Option<String> {
     }
     let folded = cx.server.fold_nick(target)?;
     let other = match cx.server.find_nick(target) {
-        Some(c) => super::messaging::identity(cx, &c),
+        Some(c) => identity(cx.server, &c),
         None if cx.server.registered_names.contains(&folded) => format!("a:{folded}"),
         None => format!("n:{folded}"),
     };
-    Some(dm_key(&my_identity(cx)?, &other))
-}
-
-/// [`super::messaging::identity`] of this connection's own client, from
-/// what its session already holds casefolded.
-pub(super) fn my_identity(cx: &Ctx<'_>) -> Option<String> {
-    match &cx.s.account {
-        Some(a) => Some(format!("a:{a}")),
-        None => cx.s.folded_nick.as_ref().map(|n| format!("n:{n}")),
-    }
-}
-
-/// Renders stored messages for this client, in a `chathistory` batch.
-pub(crate) fn send_batch(cx: &mut Ctx<'_>, target: &str, rows: &[StoredMessage]) {
-    let caps = cx.caps();
-    let batch = caps.has(Cap::Batch).then(|| cx.server.msgid());
-    if let Some(id) = &batch {
-        cx.reply.line(format!(
-            ":{} BATCH +{id} chathistory {target}",
-            cx.server_name()
-        ));
-    }
-    for m in rows {
-        // TAGMSG and channel events are "events": only with event-playback.
-        let is_message = matches!(m.command.as_str(), "PRIVMSG" | "NOTICE");
-        if !is_message && !caps.has(Cap::EventPlayback) {
-            continue;
-        }
-        if m.command == "TAGMSG" && !caps.has(Cap::MessageTags) {
-            continue;
-        }
-        let mut tags = Vec::new();
-        if let Some(id) = &batch {
-            tags.push(format!("batch={id}"));
-        }
-        if caps.has(Cap::ServerTime) || batch.is_some() {
-            tags.push(format!("time={}", format_millis(m.time_ms)));
-        }
-        if caps.has(Cap::MessageTags) {
-            tags.push(format!("msgid={}", m.msgid));
-            if !m.tags.is_empty() {
-                tags.push(m.tags.clone());
-            }
-        }
-        if caps.has(Cap::AccountTag) {
-            if let Some(a) = &m.account {
-                tags.push(format!("account={a}"));
-            }
-        }
-        let line = match m.command.as_str() {
-            "TAGMSG" => format!(":{} TAGMSG {}", m.source, m.target),
-            _ if m.text.is_empty() => format!(":{} {} {}", m.source, m.command, m.target),
-            _ => format!(":{} {} {} :{}", m.source, m.command, m.target, m.text),
-        };
-        cx.reply.push(tags.join(";"), line);
-    }
-    if let Some(id) = &batch {
-        cx.reply.line(format!(":{} BATCH -{id}", cx.server_name()));
-    }
+    Some(dm_key(&my_identity(cx.s)?, &other))
 }
 
 /// `CHATHISTORY TARGETS <timestamp> <timestamp> <limit>`
@@ -185,7 +129,7 @@ fn targets(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         return Err(invalid_params(sub, "TARGETS takes two timestamps"));
     };
     let limit = parse_limit(cx, msg.param(3)).ok_or_else(|| invalid_params(sub, "Bad limit"))?;
-    let Some(me) = my_identity(cx) else {
+    let Some(me) = my_identity(cx.s) else {
         return Ok(());
     };
     let channels: Vec<(String, String)> = cx

@@ -4,9 +4,10 @@ use std::sync::atomic::Ordering;
 
 use ferry_proto::{mask, numeric::*, Message};
 
-use super::{Ctx, Outcome, Reject};
 use crate::channel::{ChanState, Channel, ListEntry};
 use crate::client;
+use crate::ctx::{Ctx, Outcome, Reject};
+use crate::route;
 use crate::unix_now;
 
 pub(super) fn mode(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
@@ -146,7 +147,7 @@ fn user_mode(
             let server = cx.server_arc();
             cx.defer(async move {
                 let r = server.store(move |s| s.set_callerid(&account, on)).await;
-                super::then(move |cx: &mut Ctx<'_>| {
+                crate::ctx::then(move |cx: &mut Ctx<'_>| {
                     if r.is_err() {
                         cx.fail("TEMPORARILY_UNAVAILABLE", &[], "Mode +g could not be saved");
                     }
@@ -285,14 +286,7 @@ fn channel_mode(cx: &mut Ctx<'_>, ch: &Channel, args: &[&str]) -> Outcome {
                         continue;
                     };
                     let Some(m) = st.members.get_mut(&target.id) else {
-                        errors.push(Reject::Numeric(
-                            ERR_USERNOTINCHANNEL,
-                            vec![
-                                target.nick(),
-                                ch.name.clone(),
-                                "They aren't on that channel".into(),
-                            ],
-                        ));
+                        errors.push(Reject::UserNotInChannel(target.nick(), ch.name.clone()));
                         continue;
                     };
                     let slot = if c == 'o' {
@@ -390,12 +384,7 @@ fn channel_mode(cx: &mut Ctx<'_>, ch: &Channel, args: &[&str]) -> Outcome {
         if !changes.is_empty() {
             let line = render_changes(&prefix, &ch.name, &changes);
             let e = cx.event(line);
-            let sendq = cx.sendq();
-            for (id, m) in &st.members {
-                if *id != me.id {
-                    e.deliver(&m.client, sendq);
-                }
-            }
+            route::to_members(&st, Some(me.id), &e, cx.sendq());
             drop(st);
             cx.push_event(&e);
         }
@@ -404,7 +393,7 @@ fn channel_mode(cx: &mut Ctx<'_>, ch: &Channel, args: &[&str]) -> Outcome {
         send_list(cx, ch, c);
     }
     for e in errors {
-        super::reject(cx, e);
+        cx.reject(e);
     }
     Ok(())
 }

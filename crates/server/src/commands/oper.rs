@@ -7,9 +7,10 @@ use tracing::{info, warn};
 
 use ferry_store::{BanKind, ServerBan};
 
-use super::{then, Ctx, Outcome, Reject};
 use crate::config::verify_password;
-use crate::router::Event;
+use crate::ctx::{then, Ctx, Outcome, Reject};
+use crate::event::Event;
+use crate::route;
 
 pub(super) fn oper(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let (name, password) = (msg.param(0).unwrap_or(""), msg.param(1));
@@ -54,10 +55,7 @@ pub(super) fn oper(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
                 me.ip.to_canonical()
             ),
         );
-        return Err(Reject::Numeric(
-            ERR_PASSWDMISMATCH,
-            vec!["Password incorrect".into()],
-        ));
+        return Err(Reject::PasswdMismatch);
     }
     let was = std::mem::replace(&mut me.info().modes.oper, true);
     if !was {
@@ -110,16 +108,8 @@ pub(super) fn wallops(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     }
     let text = msg.param(0).unwrap_or("");
     let e = Event::new(format!(":{} WALLOPS :{text}\r\n", cx.prefix()));
-    let sendq = cx.sendq();
-    let all: Vec<_> = cx.server.nicks.iter().map(|c| c.value().clone()).collect();
-    for c in all {
-        if c.is_registered() && c.info().modes.wallops {
-            if c.id == me.id {
-                cx.push_event(&e);
-            } else {
-                e.deliver(&c, sendq);
-            }
-        }
+    if route::wallops(cx.server, &me, &e) {
+        cx.push_event(&e);
     }
     Ok(())
 }
@@ -219,12 +209,7 @@ fn set_ban(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: BanKind) -> Outcome {
                 ban.mask, ban.reason
             ));
             // Applied to everyone connected now.
-            let clients: Vec<_> = cx
-                .server
-                .clients
-                .iter()
-                .map(|c| c.value().clone())
-                .collect();
+            let clients = cx.server.registry.clients();
             for c in clients {
                 let (user, host) = {
                     let i = c.info();

@@ -5,9 +5,13 @@ use ferry_proto::{numeric::*, Message};
 use ferry_store::{ListEntry, ListKind};
 use tracing::warn;
 
-use super::{notify_peers, then, Ctx, Outcome, Reject};
+use crate::accounts::{
+    chunk_list, monitor_add, monitor_remove, monitored_names, persist_monitor, send_status,
+};
 use crate::caps::Cap;
-use crate::router::Event;
+use crate::ctx::{then, Ctx, Outcome, Reject};
+use crate::event::Event;
+use crate::route::notify_peers;
 
 pub(super) fn away(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let max = cx.server.config().limits.away_length;
@@ -68,90 +72,12 @@ pub(super) fn setname(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     Ok(())
 }
 
-/// Starts following `nicks` (as typed) in this session; returns the status
-/// lines' contents (online prefixes, offline nicks) and what did not fit.
-fn monitor_add(cx: &mut Ctx<'_>, nicks: &[String]) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let me = cx.me().clone();
-    let limit = cx.server.config().limits.monitor_entries;
-    let (mut online, mut offline, mut overflow) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, nick) in nicks.iter().enumerate() {
-        let Some(folded) = cx.server.fold_nick(nick) else {
-            continue;
-        };
-        if !cx.s.more.monitoring.iter().any(|(f, _)| *f == folded) {
-            if cx.s.more.monitoring.len() >= limit {
-                overflow = nicks[i..].to_vec();
-                break;
-            }
-            cx.s.more
-                .monitoring
-                .push((folded.clone(), nick.to_string()));
-            cx.server
-                .monitors
-                .entry(folded.clone())
-                .or_default()
-                .insert(me.id, me.clone());
-        }
-        match cx.server.find_nick(nick) {
-            Some(c) => online.push(c.info().prefix()),
-            None => offline.push(nick.to_string()),
-        }
-    }
-    (online, offline, overflow)
-}
-
-fn monitor_remove(cx: &mut Ctx<'_>, folded: &str) {
-    let id = cx.me().id;
-    cx.s.more.monitoring.retain(|(f, _)| f != folded);
-    if let Some(mut w) = cx.server.monitors.get_mut(folded) {
-        w.remove(&id);
-    }
-    cx.server.monitors.remove_if(folded, |_, w| w.is_empty());
-}
-
-/// Merges the account's stored MONITOR list into this session and reports
-/// its state (730/731), once per login.
-pub(super) fn sync_stored_monitor(cx: &mut Ctx<'_>) {
-    let Some(stored) = cx.s.more.if_made().and_then(|m| m.stored_monitor.take()) else {
-        return;
-    };
-    let nicks: Vec<String> = stored.into_iter().map(|e| e.display).collect();
-    let (online, offline, _) = monitor_add(cx, &nicks);
-    send_status(cx, online, offline);
-}
-
-/// Saves a MONITOR edit to the logged-in account's stored list.
-fn persist_monitor(cx: &mut Ctx<'_>, clear: bool, add: Vec<ListEntry>, remove: Vec<String>) {
-    let Some(account) = cx.s.account.clone() else {
-        return;
-    };
-    if add.is_empty() && remove.is_empty() && !clear {
-        return;
-    }
-    let server = cx.server_arc();
-    cx.defer(async move {
-        let r = server
-            .store(move |s| s.edit_list(&account, ListKind::Monitor, clear, &add, &remove))
-            .await;
-        then(move |cx: &mut Ctx<'_>| {
-            if let Err(e) = r {
-                warn!(error = %e, "could not save the MONITOR list");
-                cx.fail(
-                    "TEMPORARILY_UNAVAILABLE",
-                    &[],
-                    "Your MONITOR list could not be saved",
-                );
-            }
-        })
-    });
-}
-
 pub(super) fn monitor(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let sub = msg.param(0).unwrap_or("");
     let targets = msg.param(1).unwrap_or("");
     if !cx.s.monitor_used {
         cx.s.monitor_used = true;
-        sync_stored_monitor(cx);
+        crate::accounts::sync_stored_monitor(cx);
     }
     let list: Vec<String> = targets
         .split(',')
@@ -218,9 +144,9 @@ pub(super) fn monitor(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             send_status(cx, online, offline);
         }
         _ => {
-            return Err(Reject::Numeric(
-                ERR_UNKNOWNCOMMAND,
-                vec!["MONITOR".into(), "Unknown MONITOR subcommand".into()],
+            return Err(Reject::UnknownCommand(
+                "MONITOR".into(),
+                "Unknown MONITOR subcommand",
             ))
         }
     }
@@ -378,41 +304,4 @@ fn persist_list(cx: &mut Ctx<'_>, kind: ListKind, add: Vec<ListEntry>, remove: V
             }
         })
     });
-}
-
-/// Comma-separated lists that fit in one line each.
-fn chunk_list(items: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for i in items {
-        if !cur.is_empty() && cur.len() + i.len() > 400 {
-            out.push(std::mem::take(&mut cur));
-        }
-        if !cur.is_empty() {
-            cur.push(',');
-        }
-        cur.push_str(i);
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-fn send_status(cx: &mut Ctx<'_>, online: Vec<String>, offline: Vec<String>) {
-    for chunk in chunk_list(&online) {
-        cx.num(RPL_MONONLINE, &[&chunk]);
-    }
-    for chunk in chunk_list(&offline) {
-        cx.num(RPL_MONOFFLINE, &[&chunk]);
-    }
-}
-
-/// The nicks this session MONITORs, as it gave them.
-fn monitored_names(cx: &Ctx<'_>) -> Vec<String> {
-    cx.s.more
-        .monitoring
-        .iter()
-        .map(|(_, n)| n.clone())
-        .collect()
 }

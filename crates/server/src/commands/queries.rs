@@ -2,65 +2,17 @@
 //! server information commands (MOTD, LUSERS, VERSION, TIME, ADMIN, INFO,
 //! HELP, LINKS).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use ferry_proto::{mask, numeric::*, Message};
 
-use super::{Ctx, Outcome, Reject};
 use crate::caps::Cap;
 use crate::channel::{Channel, Prefix};
 use crate::client::{Client, Info};
+use crate::ctx::{Ctx, Outcome, Reject};
 use crate::unix_now;
-
-pub(super) fn isupport_lines(cx: &mut Ctx<'_>) {
-    let burst = cx.server.burst();
-    cx.nick_lines(burst.isupport(cx.s.charset.is_utf8_only()));
-}
-
-pub(super) fn send_lusers(cx: &mut Ctx<'_>) {
-    let users = cx.server.users.load(Ordering::Relaxed);
-    let invisible = cx.server.invisible.load(Ordering::Relaxed).min(users);
-    let max = cx.server.max_users.load(Ordering::Relaxed).max(users);
-    let opers = cx.server.opers.load(Ordering::Relaxed);
-    let unknown = cx.server.clients.len().saturating_sub(users);
-    let channels = cx.server.channels.len();
-    cx.num(
-        RPL_LUSERCLIENT,
-        &[&format!(
-            "There are {} users and {invisible} invisible on 1 servers",
-            users - invisible
-        )],
-    );
-    cx.num(RPL_LUSEROP, &[&opers.to_string(), "IRC Operators online"]);
-    cx.num(
-        RPL_LUSERUNKNOWN,
-        &[&unknown.to_string(), "unknown connection(s)"],
-    );
-    cx.num(
-        RPL_LUSERCHANNELS,
-        &[&channels.to_string(), "channels formed"],
-    );
-    cx.num(
-        RPL_LUSERME,
-        &[&format!("I have {users} clients and 0 servers")],
-    );
-    let (u, m) = (users.to_string(), max.to_string());
-    cx.num(
-        RPL_LOCALUSERS,
-        &[&u, &m, &format!("Current local users {u}, max {m}")],
-    );
-    cx.num(
-        RPL_GLOBALUSERS,
-        &[&u, &m, &format!("Current global users {u}, max {m}")],
-    );
-}
-
-pub(super) fn send_motd(cx: &mut Ctx<'_>) {
-    let burst = cx.server.burst();
-    cx.nick_lines(&burst.motd);
-}
+use crate::welcome::{isupport_lines, send_lusers, send_motd};
 
 pub(super) fn motd(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
     send_motd(cx);
@@ -81,7 +33,7 @@ pub(super) fn version(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
 
 pub(super) fn time(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
     let server = cx.server_name().to_string();
-    let now = crate::router::format_time(SystemTime::now());
+    let now = crate::event::format_time(SystemTime::now());
     cx.num(RPL_TIME, &[&server, &now]);
     Ok(())
 }
@@ -345,12 +297,7 @@ pub(super) fn who(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         let clients: Vec<Arc<Client>> = if exact {
             cx.server.find_nick(raw_mask).into_iter().collect()
         } else {
-            cx.server
-                .nicks
-                .iter()
-                .map(|e| e.value().clone())
-                .filter(|c| c.is_registered())
-                .collect()
+            cx.server.registry.registered()
         };
         for c in clients {
             let show = {
@@ -473,9 +420,8 @@ pub(super) fn whowas(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             RPL_WHOWASUSER,
             &[&e.nick, &e.user, &e.host, "*", &e.realname],
         );
-        let when = crate::router::format_time(
-            std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.at),
-        );
+        let when =
+            crate::event::format_time(std::time::UNIX_EPOCH + std::time::Duration::from_secs(e.at));
         cx.num(RPL_WHOISSERVER, &[&e.nick, &server, &when]);
     }
     cx.num(RPL_ENDOFWHOWAS, &[nick, "End of WHOWAS"]);

@@ -1,19 +1,14 @@
 //! Connection registration (CAP, PASS, NICK, USER), PING/PONG, QUIT, and
 //! what happens when a connection ends.
 
-use std::sync::atomic::Ordering;
-
-use dashmap::mapref::entry::Entry;
 use ferry_proto::validate::is_valid_nick;
 use ferry_proto::{numeric::*, Message};
-use tracing::info;
 
-use super::{channel_peers, error_line, queries, Ctx, Outcome, Reject};
 use crate::caps::Cap;
-use crate::conn::Ending;
-use crate::router::Event;
-use crate::session::Session;
-use crate::{Server, WhowasEntry};
+use crate::ctx::{Ctx, Outcome, Reject};
+use crate::lifecycle::{may_use_nick, try_register};
+use crate::route;
+use crate::server::WhowasEntry;
 
 pub(super) fn cap(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let sub = msg.param(0).unwrap_or("").to_ascii_uppercase();
@@ -112,10 +107,7 @@ pub(super) fn cap(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
 
 pub(super) fn pass(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     if cx.s.registered {
-        return Err(Reject::Numeric(
-            ERR_ALREADYREGISTERED,
-            vec!["You may not reregister".into()],
-        ));
+        return Err(Reject::AlreadyRegistered);
     }
     cx.s.more.pass = msg.param(0).map(str::to_string);
     Ok(())
@@ -148,32 +140,23 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         && cx.server.registered_names.contains(&folded)
         && cx.s.account.as_deref() != Some(folded.as_str())
     {
-        return Err(Reject::Numeric(
-            ERR_NICKNAMEINUSE,
-            vec![
-                new.into(),
-                "Nickname is reserved by a different account; log in to use it".into(),
-            ],
+        return Err(Reject::NicknameInUse(
+            new.into(),
+            "Nickname is reserved by a different account; log in to use it",
         ));
     }
     if refolded {
-        match cx.server.nicks.entry(folded.clone()) {
-            Entry::Occupied(o) if o.get().id != me.id => {
-                cx.s.more.nick_attempt = Some(new.to_string());
-                return Err(Reject::Numeric(
-                    ERR_NICKNAMEINUSE,
-                    vec![new.into(), "Nickname is already in use".into()],
-                ));
-            }
-            Entry::Occupied(_) => {}
-            Entry::Vacant(v) => {
-                v.insert(me.clone());
-            }
+        if cx.server.registry.claim_nick(&folded, &me).is_err() {
+            cx.s.more.nick_attempt = Some(new.to_string());
+            return Err(Reject::NicknameInUse(
+                new.into(),
+                "Nickname is already in use",
+            ));
         }
         if let Some(old) = cx.s.folded_nick.replace(folded.clone()) {
-            cx.server.nicks.remove_if(&old, |_, c| c.id == me.id);
+            cx.server.registry.release_nick(&old, me.id);
             if cx.s.registered {
-                monitor_offline(cx.server, &old, &old_nick);
+                route::monitor_offline(cx.server, &old, &old_nick);
             }
         }
     }
@@ -211,12 +194,9 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     );
     let e = cx.event(format!(":{prefix} NICK :{new}\r\n"));
     cx.push_event(&e);
-    let sendq = cx.sendq();
-    for p in channel_peers(&me) {
-        e.deliver(&p, sendq);
-    }
+    route::to_channel_peers(cx.server, &me, &e);
     if refolded {
-        monitor_online(cx.server, &me, &folded);
+        route::monitor_online(cx.server, &me, &folded);
         may_use_nick(cx, &folded, false);
     }
     Ok(())
@@ -224,10 +204,7 @@ pub(super) fn nick(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
 
 pub(super) fn user(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     if cx.s.registered {
-        return Err(Reject::Numeric(
-            ERR_ALREADYREGISTERED,
-            vec!["You may not reregister".into()],
-        ));
+        return Err(Reject::AlreadyRegistered);
     }
     let username = msg.param(0).unwrap_or("");
     let realname = msg.param(3).unwrap_or("");
@@ -283,306 +260,4 @@ pub(super) fn quit(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     };
     cx.s.quit = Some(text.into());
     Ok(())
-}
-
-/// Completes registration once NICK, USER (and CAP END) are in.
-fn try_register(cx: &mut Ctx<'_>) {
-    if cx.s.registered || cx.s.cap_negotiating || cx.s.folded_nick.is_none() {
-        return;
-    }
-    let Some((user, realname)) = cx.s.user.as_deref().cloned() else {
-        return;
-    };
-    if let Some(want) = &cx.server.config().password {
-        if cx.s.more.pass.as_deref() != Some(want.as_str()) {
-            cx.num(ERR_PASSWDMISMATCH, &["Password incorrect"]);
-            cx.s.quit = Some("Bad password".into());
-            return;
-        }
-    }
-    let folded = cx.s.folded_nick.clone().expect("checked above");
-    if !may_use_nick(cx, &folded, true) {
-        return;
-    }
-    {
-        let me = cx.me().clone();
-        let host = me.info().host.clone();
-        if let Some(reason) = crate::guard::kline_reason(cx.server, &user, &host, me.ip) {
-            cx.num(
-                ERR_YOUREBANNEDCREEP,
-                &[&format!("You are banned from this server: {reason}")],
-            );
-            cx.s.quit = Some(format!("K-lined: {reason}").into());
-            return;
-        }
-    }
-    let me = cx.me().clone();
-    let nick = {
-        let mut info = me.info();
-        info.user = user.into();
-        info.realname = realname.into();
-        info.signon = crate::unix_now();
-        info.nick.clone()
-    };
-    cx.s.registered = true;
-    // Kept in `info` from now on.
-    cx.s.user = None;
-    if let Some(m) = cx.s.more.if_made() {
-        m.pass = None;
-        m.nick_attempt = None;
-    }
-    cx.s.more.tidy();
-    me.set_registered();
-    let n = cx.server.users.fetch_add(1, Ordering::Relaxed) + 1;
-    cx.server.max_users.fetch_max(n, Ordering::Relaxed);
-    info!(conn = me.id, %nick, "registered");
-    {
-        let i = me.info();
-        let text = format!(
-            "Client connecting: {} ({}@{}) [{}]",
-            i.nick,
-            i.user,
-            i.host,
-            me.ip.to_canonical()
-        );
-        drop(i);
-        cx.server.snote('c', &text);
-    }
-    welcome(cx);
-    monitor_online(cx.server, &me, &folded);
-    if me.info().modes.callerid {
-        cx.reply.line(format!(":{nick} MODE {nick} :+g"));
-    }
-    if me.nick_deadline.load(Ordering::Relaxed) != 0 {
-        let grace = cx.server.config().accounts.nick_grace.as_secs();
-        super::account::nickserv_say(cx, &rename_warning(&nick, grace));
-    }
-    if cx.s.after_login_pending {
-        super::login::after_login(cx);
-    }
-}
-
-/// May this session go by the registered nick `folded`? Under "refuse",
-/// no (433) unless logged in to it; under "rename", yes for a grace period,
-/// after which the sweeper renames it.
-fn may_use_nick(cx: &mut Ctx<'_>, folded: &str, registering: bool) -> bool {
-    use crate::config::NickEnforcement;
-    if !cx.server.registered_names.contains(folded) || cx.s.account.as_deref() == Some(folded) {
-        cx.me().clear_nick_deadline();
-        return true;
-    }
-    let nick = cx.me().nick();
-    match cx.server.config().accounts.nick_enforcement {
-        NickEnforcement::None => true,
-        NickEnforcement::Refuse => {
-            if registering {
-                // Give the nick back: an unregistered connection must not
-                // hold it against its owner while it picks another.
-                let me = cx.me().clone();
-                cx.server.nicks.remove_if(folded, |_, c| c.id == me.id);
-                cx.s.folded_nick = None;
-                me.info().nick = "*".into();
-            }
-            cx.num(
-                ERR_NICKNAMEINUSE,
-                &[
-                    &nick,
-                    "Nickname is reserved by a different account; log in to use it",
-                ],
-            );
-            false
-        }
-        NickEnforcement::Rename => {
-            let grace = cx.server.config().accounts.nick_grace;
-            let deadline = cx.server.uptime_secs() + grace.as_secs().max(1);
-            // Uptime seconds: a u32 lasts 136 years.
-            let deadline = u32::try_from(deadline).unwrap_or(u32::MAX);
-            cx.me().nick_deadline.store(deadline, Ordering::Relaxed);
-            // NickServ speaks after the welcome burst when registering
-            // (`try_register`).
-            if !registering {
-                super::account::nickserv_say(cx, &rename_warning(&nick, grace.as_secs()));
-            }
-            true
-        }
-    }
-}
-
-fn rename_warning(nick: &str, grace_secs: u64) -> String {
-    format!(
-        "{nick} is a registered account. Log in (SASL, or /msg NickServ IDENTIFY <password>) within {grace_secs} seconds, or your nick will be changed."
-    )
-}
-
-/// The sweeper found this client past its nick deadline: rename it.
-pub(crate) fn force_guest_nick(server: &std::sync::Arc<Server>, s: &mut Session) {
-    let n: u32 = rand::random::<u32>() % 100_000;
-    let line = format!("NICK Guest{n:05}");
-    s.client.clear_nick_deadline();
-    super::handle_line(server, s, line.as_bytes());
-}
-
-fn welcome(cx: &mut Ctx<'_>) {
-    let cfg = &cx.server.config();
-    let network = cfg.network.clone();
-    let prefix = cx.prefix();
-    cx.num(
-        RPL_WELCOME,
-        &[&format!("Welcome to the {network} IRC Network {prefix}")],
-    );
-    let burst = cx.server.burst();
-    cx.nick_lines(&burst.intro);
-    cx.nick_lines(burst.isupport(cx.s.charset.is_utf8_only()));
-    drop(burst);
-    queries::send_lusers(cx);
-    queries::send_motd(cx);
-}
-
-/// Tells everyone MONITORing `folded` that `me` is online.
-pub(super) fn monitor_online(server: &Server, me: &crate::client::Client, folded: &str) {
-    let Some(watchers) = server
-        .monitors
-        .get(folded)
-        .map(|w| w.values().cloned().collect::<Vec<_>>())
-    else {
-        return;
-    };
-    let prefix = me.info().prefix();
-    let sendq = server.config().limits.sendq_bytes;
-    for w in watchers {
-        let line = format!(
-            ":{} {RPL_MONONLINE} {} :{prefix}\r\n",
-            server.config().server_name,
-            w.nick()
-        );
-        w.send_bytes(&line.into(), sendq);
-    }
-}
-
-/// Tells everyone MONITORing `folded` that `nick` went offline.
-pub(super) fn monitor_offline(server: &Server, folded: &str, nick: &str) {
-    let Some(watchers) = server
-        .monitors
-        .get(folded)
-        .map(|w| w.values().cloned().collect::<Vec<_>>())
-    else {
-        return;
-    };
-    let sendq = server.config().limits.sendq_bytes;
-    for w in watchers {
-        let line = format!(
-            ":{} {RPL_MONOFFLINE} {} :{nick}\r\n",
-            server.config().server_name,
-            w.nick()
-        );
-        w.send_bytes(&line.into(), sendq);
-    }
-}
-
-/// Everything that happens when a connection ends, for whatever reason:
-/// peers see QUIT, channels and maps forget the client, the client gets ERROR.
-pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
-    let me = s.client.clone();
-    s.client.outbox.close();
-    // Cut off for SendQ: what it missed comes from history at next login.
-    if me.outbox.overflowed().is_some() {
-        if let Some(account) = &s.account {
-            let since = me.backlog_since.load(Ordering::Relaxed);
-            let since = if since == 0 {
-                crate::unix_millis() - 1000
-            } else {
-                since - 1
-            };
-            server.missed_since.insert(account.clone(), since);
-        }
-    }
-    server.snotice_watchers.remove(&me.id);
-    if s.registered {
-        let i = me.info();
-        let text = format!(
-            "Client exiting: {} ({}@{}) [{}]",
-            i.nick,
-            i.user,
-            me.ip.to_canonical(),
-            ending.quit
-        );
-        drop(i);
-        server.snote('c', &text);
-    }
-    // Limits hit, for operators watching floods (b) and limits (f).
-    let hit = if ending.quit == "Excess Flood" {
-        Some('b')
-    } else if ending.quit.starts_with("SendQ exceeded") {
-        Some('f')
-    } else {
-        None
-    };
-    if let Some(letter) = hit {
-        let text = format!(
-            "{} from {} ({})",
-            ending.quit,
-            me.nick(),
-            me.ip.to_canonical()
-        );
-        server.snote(letter, &text);
-    }
-    if s.registered {
-        let info = me.info().clone();
-        let e = Event::new(format!(":{} QUIT :{}\r\n", info.prefix(), ending.quit))
-            .with_msgid(server.msgid())
-            .with_account(info.account.as_deref().map(str::to_string));
-        let sendq = server.config().limits.sendq_bytes;
-        for p in channel_peers(&me) {
-            e.deliver(&p, sendq);
-        }
-        for ch in &info.channels {
-            let empty = {
-                let mut st = ch.lock();
-                st.members.remove(&me.id);
-                st.invited.remove(&me.id);
-                st.members.is_empty()
-            };
-            if empty {
-                super::channels::remove_if_empty(server, ch);
-            }
-        }
-        me.info().channels.clear();
-        server.users.fetch_sub(1, Ordering::Relaxed);
-        if info.modes.oper {
-            server.opers.fetch_sub(1, Ordering::Relaxed);
-        }
-        if info.modes.invisible {
-            server.invisible.fetch_sub(1, Ordering::Relaxed);
-        }
-        if let Some(f) = &s.folded_nick {
-            server.add_whowas(WhowasEntry {
-                folded: f.clone(),
-                nick: info.nick.to_string(),
-                user: info.user.into(),
-                host: info.host.into(),
-                realname: info.realname.into(),
-                at: crate::unix_now(),
-            });
-        }
-    }
-    if let Some(f) = s.folded_nick.take() {
-        server.nicks.remove_if(&f, |_, c| c.id == me.id);
-        if s.registered {
-            monitor_offline(server, &f, &me.nick());
-        }
-    }
-    for (f, _) in s
-        .more
-        .if_made()
-        .map(|m| std::mem::take(&mut m.monitoring))
-        .unwrap_or_default()
-    {
-        if let Some(mut w) = server.monitors.get_mut(&f) {
-            w.remove(&me.id);
-        }
-        server.monitors.remove_if(&f, |_, w| w.is_empty());
-    }
-    if let Some(line) = error_line(ending) {
-        me.outbox.push_final(line);
-    }
 }

@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 
 use ferry_proto::{mask, numeric::*, Line, Message};
 
-use super::{Ctx, Outcome, Reject};
+use crate::ctx::{Ctx, Outcome, Reject};
 use crate::{unix_millis, unix_now};
 
 /// TRACE lists at most this many clients; a mask narrows it down.
@@ -185,10 +185,11 @@ pub(super) fn stats(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         }
         'z' | 'Z' => {
             let cfg = server.config();
-            let clients = server.clients.len();
+            let clients = server.registry.client_count();
             let users = server.users.load(Ordering::Relaxed);
             let (largest, queues) = server
-                .clients
+                .registry
+                .clients()
                 .iter()
                 .map(|c| c.outbox.pending())
                 .fold((0, 0), |(m, n), p| (m.max(p), n + usize::from(p > 0)));
@@ -203,8 +204,8 @@ pub(super) fn stats(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
                 ),
                 format!(
                     "channels {} monitored_nicks {} whowas {}",
-                    server.channels.len(),
-                    server.monitors.len(),
+                    server.registry.channel_count(),
+                    server.registry.watched_count(),
                     server.whowas.lock().expect("whowas lock").len()
                 ),
                 format!(
@@ -269,7 +270,7 @@ pub(super) fn trace(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let mut opers = 0;
     let mut unknown = 0;
     let me = cx.me().id;
-    let all: Vec<_> = server.clients.iter().map(|c| c.value().clone()).collect();
+    let all = server.registry.clients();
     for c in all {
         if !oper && c.id != me {
             continue;

@@ -7,12 +7,16 @@
 use std::collections::HashSet;
 
 use ferry_proto::numeric::*;
-use ferry_store::{Account, Bound, HistoryQuery, ListEntry, ListKind, StoredMessage};
+use ferry_store::{Account, Bound, HistoryQuery, ListEntry, ListKind};
 use tracing::{info, warn};
 
-use super::{notify_peers, then, Ctx};
+use super::monitor::sync_stored_monitor;
+use super::offline::deliver_offline;
+use super::replay::send_batch;
 use crate::caps::Cap;
-use crate::router::{format_time, Event};
+use crate::ctx::{then, Ctx};
+use crate::event::{format_time, Event};
+use crate::route::notify_peers;
 
 /// The client is now logged in to `a`.
 pub(crate) fn logged_in(cx: &mut Ctx<'_>, a: &Account) {
@@ -137,7 +141,7 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
             install_lists(cx, &accept, &silence);
             cx.s.more.stored_monitor = Some(monitor);
             if cx.s.monitor_used || cx.caps().extended_monitor() {
-                super::presence::sync_stored_monitor(cx);
+                sync_stored_monitor(cx);
             }
             for (from, time_ms) in requests {
                 let when = format_time(std::time::UNIX_EPOCH + std::time::Duration::from_millis(time_ms.max(0) as u64));
@@ -149,32 +153,13 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
             let nick = cx.me().nick();
             for rows in missed.iter().filter(|r| !r.is_empty()) {
                 // What was lost when the connection was cut off for SendQ.
-                super::chathistory::send_batch(cx, &nick, rows);
+                send_batch(cx, &nick, rows);
             }
             if !offline.is_empty() {
                 // Everything above first, then the waiting messages.
                 cx.flush_unlabeled();
                 deliver_offline(cx, &account, offline);
             }
-        })
-    });
-}
-
-/// A sender's message to this account was committed after this session's
-/// login fetched the waiting ones (the two raced): fetch and deliver what
-/// waits now, as at login.
-pub(crate) fn offline_poked(cx: &mut Ctx<'_>) {
-    let Some(account) = cx.s.account.clone() else {
-        return;
-    };
-    let server = cx.server_arc();
-    cx.defer(async move {
-        let a = account.clone();
-        let waiting = server.store(move |s| s.offline(&a)).await;
-        then(move |cx: &mut Ctx<'_>| match waiting {
-            Ok(msgs) if !msgs.is_empty() => deliver_offline(cx, &account, msgs),
-            Ok(_) => {}
-            Err(e) => warn!(error = %e, %account, "could not load waiting messages"),
         })
     });
 }
@@ -190,81 +175,4 @@ fn install_lists(cx: &mut Ctx<'_>, accept: &[ListEntry], silence: &[ListEntry]) 
         .map(|e| (e.display.clone(), casemap.fold_lossy(&e.display)))
         .collect();
     me.sync_silence_flag(&l);
-}
-
-/// Sends the messages that waited, in order, with their original time and
-/// msgid, then forgets them in the store.
-fn deliver_offline(cx: &mut Ctx<'_>, account: &str, msgs: Vec<(i64, StoredMessage)>) {
-    let last_id = msgs.last().map(|(id, _)| *id).unwrap_or(0);
-    let caps = cx.caps();
-    let nick = cx.me().nick();
-    let batch = caps.has(Cap::Batch).then(|| cx.server.msgid());
-    // Not a reply to whatever command logged in: its own buffer, queued at
-    // once, so it is on its way before the store forgets the messages.
-    let mut out = crate::reply::Reply::new(cx.server_name(), None);
-    if let Some(id) = &batch {
-        out.line(format!(
-            ":{} BATCH +{id} chathistory {nick}",
-            cx.server_name()
-        ));
-    }
-    for (_, m) in &msgs {
-        let mut tags = Vec::new();
-        if let Some(id) = &batch {
-            tags.push(format!("batch={id}"));
-        }
-        if caps.has(Cap::ServerTime) || batch.is_some() {
-            tags.push(format!("time={}", crate::router::format_millis(m.time_ms)));
-        }
-        if caps.has(Cap::MessageTags) {
-            tags.push(format!("msgid={}", m.msgid));
-            if !m.tags.is_empty() {
-                tags.push(m.tags.clone());
-            }
-        }
-        if caps.has(Cap::AccountTag) {
-            if let Some(a) = &m.account {
-                tags.push(format!("account={a}"));
-            }
-        }
-        let text = if batch.is_none() && !caps.has(Cap::ServerTime) {
-            // No way to carry the time: say it in the text.
-            format!("[{}] {}", crate::router::format_millis(m.time_ms), m.text)
-        } else {
-            m.text.clone()
-        };
-        out.push(
-            tags.join(";"),
-            format!(":{} {} {nick} :{text}", m.source, m.command),
-        );
-    }
-    if let Some(id) = &batch {
-        out.line(format!(":{} BATCH -{id}", cx.server_name()));
-    }
-    if let Some(bytes) = out.render(caps, String::new) {
-        cx.me().outbox.push(&[&bytes], cx.sendq());
-    }
-    info!(%account, count = msgs.len(), "delivered offline messages");
-    let server = cx.server_arc();
-    let account = account.to_string();
-    // Forget them only once they left for the client's socket (or after a
-    // bound, for a client that is not reading; it gets them again later).
-    let me = cx.me().clone();
-    cx.defer(async move {
-        for _ in 0..500 {
-            if me.outbox.pending() == 0 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        if me.outbox.pending() != 0 || me.outbox.overflowed().is_some() {
-            warn!(%account, "offline messages not acknowledged: the client is not reading");
-            return then(|_cx: &mut Ctx<'_>| {});
-        }
-        let a = account.clone();
-        if let Err(e) = server.store(move |s| s.ack_offline(&a, last_id)).await {
-            warn!(error = %e, %account, "could not acknowledge offline messages");
-        }
-        then(|_cx: &mut Ctx<'_>| {})
-    });
 }

@@ -1,10 +1,15 @@
-//! Relaying: one message serialised once, delivered to many queues.
+//! One line for many recipients, serialised once.
 //!
 //! Hand-written because it is the hot path: an [`Event`] keeps the line body
 //! as `Bytes` and renders the tag prefix once per combination of the tag
 //! capabilities (message-tags, server-time, account-tag) that a recipient
 //! actually has, so a channel message to a thousand members costs a few
-//! allocations, not a thousand.
+//! allocations, not a thousand. Who gets it is `route`'s business; this
+//! module only says what each recipient's copy looks like.
+//!
+//! Stored messages (history, offline) are rendered by the same tag writer
+//! ([`write_tags`]), so a replayed line carries the same tags, escaped the
+//! same way, as the live one did.
 
 use std::sync::OnceLock;
 use std::time::SystemTime;
@@ -15,10 +20,9 @@ use time::format_description::well_known::Iso8601;
 use time::OffsetDateTime;
 
 use crate::caps::{Cap, Caps};
-use crate::client::Client;
 
 /// `2026-11-25T16:30:38.123Z`, the server-time format.
-pub fn format_time(t: SystemTime) -> String {
+pub(crate) fn format_time(t: SystemTime) -> String {
     let dt = OffsetDateTime::from(t);
     let fmt = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
@@ -28,13 +32,13 @@ pub fn format_time(t: SystemTime) -> String {
 }
 
 /// [`format_time`] of milliseconds since the Unix epoch.
-pub fn format_millis(ms: i64) -> String {
+pub(crate) fn format_millis(ms: i64) -> String {
     format_time(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64))
 }
 
 /// One line for many recipients.
 #[derive(Debug, Clone)]
-pub struct Event {
+pub(crate) struct Event {
     pub time: String,
     /// The same instant, milliseconds since the Unix epoch (for the store).
     pub time_ms: i64,
@@ -52,7 +56,7 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(body: String) -> Event {
+    pub(crate) fn new(body: String) -> Event {
         let now = SystemTime::now();
         Event {
             time: format_time(now),
@@ -70,12 +74,12 @@ impl Event {
         }
     }
 
-    pub fn with_msgid(mut self, id: String) -> Self {
+    pub(crate) fn with_msgid(mut self, id: String) -> Self {
         self.msgid = Some(id);
         self
     }
 
-    pub fn with_account(mut self, account: Option<String>) -> Self {
+    pub(crate) fn with_account(mut self, account: Option<String>) -> Self {
         self.account = account;
         self
     }
@@ -87,72 +91,94 @@ impl Event {
     }
 
     /// The tags this recipient gets, escaped, without `@` (maybe empty).
-    pub fn tags_for(&self, caps: Caps) -> String {
+    pub(crate) fn tags_for(&self, caps: Caps) -> String {
         let mut t = String::new();
-        let mut add = |k: &str, v: &str| {
-            if !t.is_empty() {
-                t.push(';');
-            }
-            t.push_str(k);
-            if !v.is_empty() {
-                t.push('=');
-                escape_tag_value(v, &mut t);
-            }
-        };
-        if caps.has(Cap::ServerTime) {
-            add("time", &self.time);
-        }
-        if caps.has(Cap::AccountTag) {
-            if let Some(a) = &self.account {
-                add("account", a);
-            }
-        }
-        if caps.has(Cap::MessageTags) {
-            if self.bot {
-                add("bot", "");
-            }
-            if let Some(id) = &self.msgid {
-                add("msgid", id);
-            }
-            if let Some(ct) = &self.client_tags {
-                if !t.is_empty() {
-                    t.push(';');
-                }
-                t.push_str(ct);
-            }
-        }
+        write_tags(
+            &mut t,
+            caps,
+            &Tags {
+                time: &self.time,
+                account: self.account.as_deref(),
+                bot: self.bot,
+                msgid: self.msgid.as_deref(),
+                client_tags: self.client_tags.as_deref(),
+            },
+        );
         t
     }
 
     /// Should this recipient get the event at all?
-    pub fn wanted_by(&self, caps: Caps) -> bool {
+    pub(crate) fn wanted_by(&self, caps: Caps) -> bool {
         !self.tags_only || caps.has(Cap::MessageTags)
     }
 
-    /// Queues the event for `to`. False when its queue refused it.
-    pub fn deliver(&self, to: &Client, sendq: usize) -> bool {
-        let caps = to.caps();
-        if !self.wanted_by(caps) {
-            return true;
-        }
-        let prefix = self.prefixes[Self::index(caps)].get_or_init(|| {
+    /// `@tags ` for a recipient with `caps`, rendered once per combination
+    /// of tag capabilities and shared by every recipient with it (empty:
+    /// no tags).
+    pub(crate) fn prefix_for(&self, caps: Caps) -> &Bytes {
+        self.prefixes[Self::index(caps)].get_or_init(|| {
             let t = self.tags_for(caps);
             if t.is_empty() {
                 Bytes::new()
             } else {
                 Bytes::from(format!("@{t} "))
             }
-        });
-        if prefix.is_empty() {
-            to.outbox.push(&[&self.body], sendq)
-        } else {
-            to.outbox.push(&[prefix, &self.body], sendq)
-        }
+        })
     }
 
     /// The body without CRLF, for a reply buffer.
-    pub fn body_str(&self) -> &str {
+    pub(crate) fn body_str(&self) -> &str {
         let s = std::str::from_utf8(&self.body).unwrap_or("");
         s.trim_end_matches(['\r', '\n'])
+    }
+}
+
+/// What a line's server tags are made of, live or stored.
+pub(crate) struct Tags<'a> {
+    /// server-time, already formatted ([`format_time`]).
+    pub time: &'a str,
+    pub account: Option<&'a str>,
+    pub bot: bool,
+    pub msgid: Option<&'a str>,
+    /// Client-only tags as received, already escaped.
+    pub client_tags: Option<&'a str>,
+}
+
+/// Appends the tags a recipient with `caps` gets, escaped, `;`-separated,
+/// after whatever `out` holds (a `batch` tag, say). The one writer of
+/// server tags: live delivery ([`Event`]) and replay (`accounts::replay`)
+/// both use it, so both escape values the same way.
+pub(crate) fn write_tags(out: &mut String, caps: Caps, t: &Tags<'_>) {
+    let add = |out: &mut String, k: &str, v: &str| {
+        if !out.is_empty() {
+            out.push(';');
+        }
+        out.push_str(k);
+        if !v.is_empty() {
+            out.push('=');
+            escape_tag_value(v, out);
+        }
+    };
+    if caps.has(Cap::ServerTime) {
+        add(out, "time", t.time);
+    }
+    if caps.has(Cap::AccountTag) {
+        if let Some(a) = t.account {
+            add(out, "account", a);
+        }
+    }
+    if caps.has(Cap::MessageTags) {
+        if t.bot {
+            add(out, "bot", "");
+        }
+        if let Some(id) = t.msgid {
+            add(out, "msgid", id);
+        }
+        if let Some(ct) = t.client_tags.filter(|c| !c.is_empty()) {
+            if !out.is_empty() {
+                out.push(';');
+            }
+            out.push_str(ct);
+        }
     }
 }

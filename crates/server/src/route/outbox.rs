@@ -25,11 +25,11 @@ use tokio::sync::Notify;
 
 /// A queue at least this far behind is shed by a push over the hard limit
 /// (so the overshoot past it is at most this much per client).
-pub const SHED_FLOOR: usize = 16 * 1024;
+pub(crate) const SHED_FLOOR: usize = 16 * 1024;
 
 /// Bytes queued for all clients, against the configured budget.
 #[derive(Debug, Default)]
-pub struct Budget {
+pub(crate) struct Budget {
     queued: AtomicUsize,
     soft: AtomicUsize,
     hard: AtomicUsize,
@@ -39,13 +39,13 @@ pub struct Budget {
 
 impl Budget {
     /// A budget of `soft` bytes (`0`: none); the hard limit is 5/4 of it.
-    pub fn new(soft: usize) -> Budget {
+    pub(crate) fn new(soft: usize) -> Budget {
         let b = Budget::default();
         b.set_limit(soft);
         b
     }
 
-    pub fn set_limit(&self, soft: usize) {
+    pub(crate) fn set_limit(&self, soft: usize) {
         let soft = if soft == 0 { usize::MAX / 2 } else { soft };
         self.soft.store(soft, Ordering::Relaxed);
         self.hard
@@ -53,15 +53,15 @@ impl Budget {
     }
 
     /// Bytes queued (or taken and not yet written) for all clients.
-    pub fn queued(&self) -> usize {
+    pub(crate) fn queued(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
     }
 
-    pub fn soft(&self) -> usize {
+    pub(crate) fn soft(&self) -> usize {
         self.soft.load(Ordering::Relaxed)
     }
 
-    pub fn hard(&self) -> usize {
+    pub(crate) fn hard(&self) -> usize {
         self.hard.load(Ordering::Relaxed)
     }
 
@@ -76,7 +76,7 @@ impl Budget {
 
 /// Why a queue was closed by its producers' side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Overflow {
+pub(crate) enum Overflow {
     /// Its own SendQ limit.
     SendQ,
     /// The server's memory budget: shed as one of the slowest.
@@ -84,7 +84,7 @@ pub enum Overflow {
 }
 
 #[derive(Debug)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     queue: Mutex<VecDeque<Bytes>>,
     /// Bytes queued or taken by the writer but not yet written.
     pending: AtomicUsize,
@@ -101,7 +101,7 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(budget: Arc<Budget>) -> Outbox {
+    pub(crate) fn new(budget: Arc<Budget>) -> Outbox {
         Outbox {
             queue: Mutex::default(),
             pending: AtomicUsize::new(0),
@@ -114,24 +114,24 @@ impl Outbox {
     }
 
     /// Wakes the owning task.
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.woken.store(true, Ordering::Release);
         self.waker.wake();
     }
 
     /// Whether a wake is waiting to be seen by [`Outbox::poll_woken`].
-    pub fn is_woken(&self) -> bool {
+    pub(crate) fn is_woken(&self) -> bool {
         self.woken.load(Ordering::Acquire)
     }
 
     /// Who is woken from now on (a parked connection's parker).
-    pub fn set_waker(&self, w: &std::task::Waker) {
+    pub(crate) fn set_waker(&self, w: &std::task::Waker) {
         self.waker.register(w);
     }
 
     /// Ready once after each [`Outbox::wake`]; otherwise registers the
     /// task to be woken.
-    pub fn poll_woken(&self, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll_woken(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.woken.swap(false, Ordering::Acquire) {
             return Poll::Ready(());
         }
@@ -144,10 +144,11 @@ impl Outbox {
     }
 
     /// Queues `parts` (one line, possibly split in a tag prefix and a body).
+    /// Visible in `route` alone: nothing else fills another client's queue.
     /// Returns false when the queue is closed or would exceed `limit` (or
     /// the server's hard budget while this client is behind); then the
     /// queue is marked overflowed and closed.
-    pub fn push(&self, parts: &[&Bytes], limit: usize) -> bool {
+    pub(super) fn push(&self, parts: &[&Bytes], limit: usize) -> bool {
         if self.closed.load(Ordering::Relaxed) {
             return false;
         }
@@ -177,7 +178,7 @@ impl Outbox {
     }
 
     /// Closes the queue for `why`; its owner ends the connection.
-    pub fn overflow(&self, why: Overflow) {
+    pub(crate) fn overflow(&self, why: Overflow) {
         let code = match why {
             Overflow::SendQ => 1,
             Overflow::Budget => 2,
@@ -191,7 +192,7 @@ impl Outbox {
 
     /// Queues a last line even on a closed or full queue (the ERROR that
     /// tells a client why it is being disconnected).
-    pub fn push_final(&self, line: Bytes) {
+    pub(super) fn push_final(&self, line: Bytes) {
         self.pending.fetch_add(line.len(), Ordering::Relaxed);
         self.budget.add(line.len());
         self.queue.lock().expect("outbox lock").push_back(line);
@@ -203,7 +204,7 @@ impl Outbox {
     /// The queue keeps no buffer behind: an idle client holds none (the
     /// writer frees its own once all is written), and a busy one makes one
     /// per burst.
-    pub fn take_into(&self, out: &mut VecDeque<Bytes>) {
+    pub(crate) fn take_into(&self, out: &mut VecDeque<Bytes>) {
         let taken = std::mem::take(&mut *self.queue.lock().expect("outbox lock"));
         if out.is_empty() {
             *out = taken;
@@ -213,14 +214,14 @@ impl Outbox {
     }
 
     /// Called by the writer after `n` bytes reached the socket.
-    pub fn written(&self, n: usize) {
+    pub(crate) fn written(&self, n: usize) {
         self.pending.fetch_sub(n, Ordering::Relaxed);
         self.budget.sub(n);
     }
 
     /// The writer turned `queued` bytes taken from the queue into `now`
     /// bytes to write (a charset other than UTF-8): count the latter.
-    pub fn recount(&self, queued: usize, now: usize) {
+    pub(crate) fn recount(&self, queued: usize, now: usize) {
         self.pending.fetch_add(now, Ordering::Relaxed);
         self.pending.fetch_sub(queued, Ordering::Relaxed);
         self.budget.add(now);
@@ -231,7 +232,7 @@ impl Outbox {
     /// took and will not write (the caller drops that), but for `keep`
     /// bytes the writer still writes: a client being disconnected for its
     /// queue frees the memory at once.
-    pub fn discard(&self, keep: usize) {
+    pub(crate) fn discard(&self, keep: usize) {
         self.closed.store(true, Ordering::Relaxed);
         let dropped = std::mem::take(&mut *self.queue.lock().expect("outbox lock"));
         let n = self.pending.swap(keep, Ordering::Relaxed);
@@ -239,11 +240,11 @@ impl Outbox {
         drop(dropped);
     }
 
-    pub fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         self.pending.load(Ordering::Relaxed)
     }
 
-    pub fn overflowed(&self) -> Option<Overflow> {
+    pub(crate) fn overflowed(&self) -> Option<Overflow> {
         match self.overflowed.load(Ordering::Relaxed) {
             0 => None,
             1 => Some(Overflow::SendQ),
@@ -251,11 +252,11 @@ impl Outbox {
         }
     }
 
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Relaxed);
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.queue.lock().expect("outbox lock").is_empty()
     }
 }
@@ -270,7 +271,7 @@ impl Drop for Outbox {
 /// Which clients to shed when `queued` bytes are over the `soft` budget:
 /// the largest queues first (the slowest readers), until what they hold
 /// brings the total under 9/10 of the budget.
-pub fn slowest_first<T>(
+pub(crate) fn slowest_first<T>(
     mut queues: Vec<(usize, T)>,
     queued: usize,
     soft: usize,

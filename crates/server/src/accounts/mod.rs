@@ -1,0 +1,56 @@
+//! Accounts: logging in and out, registering, passwords, NickServ, the
+//! account's stored MONITOR list, its offline messages, and the one
+//! renderer for stored messages (history and offline).
+
+mod login;
+mod monitor;
+mod nickserv;
+mod offline;
+mod password;
+mod register;
+mod replay;
+
+use ferry_proto::numeric::*;
+
+pub(crate) use login::{after_login, logged_in, logged_out};
+pub(crate) use monitor::{
+    chunk_list, monitor_add, monitor_remove, monitored_names, persist_monitor, send_status,
+    sync_stored_monitor,
+};
+pub(crate) use nickserv::nickserv;
+pub(crate) use offline::{offline_poked, store_for_later, Waiting};
+pub(crate) use password::{check_password, Login};
+pub(crate) use register::{fail_register, start_registration, Via};
+pub(crate) use replay::send_batch;
+
+use crate::ctx::{Ctx, Reject};
+
+pub(crate) const NICKSERV: &str = "NickServ";
+
+/// Why REGISTER and SET PASSWORD are refused on a plain-text connection.
+pub(crate) const NEW_PASSWORD_NEEDS_TLS: &str =
+    "This server takes new passwords only over TLS: reconnect with TLS";
+
+/// Why a password is refused on a plain-text connection.
+pub(crate) const PLAIN_NEEDS_TLS: &str = "This server takes passwords only over TLS: \
+    reconnect with TLS, or log in with SASL SCRAM-SHA-256";
+
+/// A NOTICE from NickServ to this client.
+pub(crate) fn nickserv_say(cx: &mut Ctx<'_>, text: &str) {
+    let nick = cx.me().nick();
+    let line = format!(
+        ":{NICKSERV}!{NICKSERV}@{} NOTICE {nick} :{text}",
+        cx.server_name()
+    );
+    cx.reply.line(line);
+}
+
+/// 904, for every way SASL can fail.
+pub(crate) fn sasl_fail() -> Reject {
+    Reject::Numeric(ERR_SASLFAIL, vec!["SASL authentication failed".into()])
+}
+
+/// 903.
+pub(crate) fn sasl_success(cx: &mut Ctx<'_>) {
+    cx.num(RPL_SASLSUCCESS, &["SASL authentication successful"]);
+}

@@ -1,0 +1,271 @@
+//! What a connection goes through: registration completing (the nick's
+//! checks, the welcome burst, friends told it is online), a nick's grace
+//! period running out, and its end, for whatever reason ([`disconnect`]).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferry_proto::{numeric::*, Line};
+use tracing::info;
+
+use crate::ctx::{Ctx, Reject};
+use crate::event::Event;
+use crate::server::WhowasEntry;
+use crate::session::Session;
+use crate::{accounts, route, welcome, Server};
+
+/// Completes registration once NICK, USER (and CAP END) are in.
+pub(crate) fn try_register(cx: &mut Ctx<'_>) {
+    if cx.s.registered || cx.s.cap_negotiating || cx.s.folded_nick.is_none() {
+        return;
+    }
+    let Some((user, realname)) = cx.s.user.as_deref().cloned() else {
+        return;
+    };
+    if let Some(want) = &cx.server.config().password {
+        if cx.s.more.pass.as_deref() != Some(want.as_str()) {
+            cx.reject(Reject::PasswdMismatch);
+            cx.s.quit = Some("Bad password".into());
+            return;
+        }
+    }
+    let folded = cx.s.folded_nick.clone().expect("checked above");
+    if !may_use_nick(cx, &folded, true) {
+        return;
+    }
+    {
+        let me = cx.me().clone();
+        let host = me.info().host.clone();
+        if let Some(reason) = crate::guard::kline_reason(cx.server, &user, &host, me.ip) {
+            cx.num(
+                ERR_YOUREBANNEDCREEP,
+                &[&format!("You are banned from this server: {reason}")],
+            );
+            cx.s.quit = Some(format!("K-lined: {reason}").into());
+            return;
+        }
+    }
+    let me = cx.me().clone();
+    let nick = {
+        let mut info = me.info();
+        info.user = user.into();
+        info.realname = realname.into();
+        info.signon = crate::unix_now();
+        info.nick.clone()
+    };
+    cx.s.registered = true;
+    // Kept in `info` from now on.
+    cx.s.user = None;
+    if let Some(m) = cx.s.more.if_made() {
+        m.pass = None;
+        m.nick_attempt = None;
+    }
+    cx.s.more.tidy();
+    me.set_registered();
+    let n = cx.server.users.fetch_add(1, Ordering::Relaxed) + 1;
+    cx.server.max_users.fetch_max(n, Ordering::Relaxed);
+    info!(conn = me.id, %nick, "registered");
+    {
+        let i = me.info();
+        let text = format!(
+            "Client connecting: {} ({}@{}) [{}]",
+            i.nick,
+            i.user,
+            i.host,
+            me.ip.to_canonical()
+        );
+        drop(i);
+        cx.server.snote('c', &text);
+    }
+    welcome::welcome(cx);
+    route::monitor_online(cx.server, &me, &folded);
+    if me.info().modes.callerid {
+        cx.reply.line(format!(":{nick} MODE {nick} :+g"));
+    }
+    if me.nick_deadline.load(Ordering::Relaxed) != 0 {
+        let grace = cx.server.config().accounts.nick_grace.as_secs();
+        accounts::nickserv_say(cx, &rename_warning(&nick, grace));
+    }
+    if cx.s.after_login_pending {
+        accounts::after_login(cx);
+    }
+}
+
+/// May this session go by the registered nick `folded`? Under "refuse",
+/// no (433) unless logged in to it; under "rename", yes for a grace period,
+/// after which the sweeper renames it.
+pub(crate) fn may_use_nick(cx: &mut Ctx<'_>, folded: &str, registering: bool) -> bool {
+    use crate::config::NickEnforcement;
+    if !cx.server.registered_names.contains(folded) || cx.s.account.as_deref() == Some(folded) {
+        cx.me().clear_nick_deadline();
+        return true;
+    }
+    let nick = cx.me().nick();
+    match cx.server.config().accounts.nick_enforcement {
+        NickEnforcement::None => true,
+        NickEnforcement::Refuse => {
+            if registering {
+                // Give the nick back: an unregistered connection must not
+                // hold it against its owner while it picks another.
+                let me = cx.me().clone();
+                cx.server.registry.release_nick(folded, me.id);
+                cx.s.folded_nick = None;
+                me.info().nick = "*".into();
+            }
+            cx.reject(Reject::NicknameInUse(
+                nick,
+                "Nickname is reserved by a different account; log in to use it",
+            ));
+            false
+        }
+        NickEnforcement::Rename => {
+            let grace = cx.server.config().accounts.nick_grace;
+            let deadline = cx.server.uptime_secs() + grace.as_secs().max(1);
+            // Uptime seconds: a u32 lasts 136 years.
+            let deadline = u32::try_from(deadline).unwrap_or(u32::MAX);
+            cx.me().nick_deadline.store(deadline, Ordering::Relaxed);
+            // NickServ speaks after the welcome burst when registering
+            // (`try_register`).
+            if !registering {
+                accounts::nickserv_say(cx, &rename_warning(&nick, grace.as_secs()));
+            }
+            true
+        }
+    }
+}
+
+pub(crate) fn rename_warning(nick: &str, grace_secs: u64) -> String {
+    format!(
+        "{nick} is a registered account. Log in (SASL, or /msg NickServ IDENTIFY <password>) within {grace_secs} seconds, or your nick will be changed."
+    )
+}
+
+/// The sweeper found this client past its nick deadline: rename it.
+pub(crate) fn force_guest_nick(server: &Arc<Server>, s: &mut Session) {
+    let n: u32 = rand::random::<u32>() % 100_000;
+    let line = format!("NICK Guest{n:05}");
+    s.client.clear_nick_deadline();
+    crate::commands::handle_line(server, s, line.as_bytes());
+}
+
+/// Everything that happens when a connection ends, for whatever reason:
+/// peers see QUIT, channels and maps forget the client, the client gets ERROR.
+pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
+    let me = s.client.clone();
+    s.client.outbox.close();
+    // Cut off for SendQ: what it missed comes from history at next login.
+    if me.outbox.overflowed().is_some() {
+        if let Some(account) = &s.account {
+            let since = me.backlog_since.load(Ordering::Relaxed);
+            let since = if since == 0 {
+                crate::unix_millis() - 1000
+            } else {
+                since - 1
+            };
+            server.missed_since.insert(account.clone(), since);
+        }
+    }
+    server.snotice_watchers.remove(&me.id);
+    if s.registered {
+        let i = me.info();
+        let text = format!(
+            "Client exiting: {} ({}@{}) [{}]",
+            i.nick,
+            i.user,
+            me.ip.to_canonical(),
+            ending.quit
+        );
+        drop(i);
+        server.snote('c', &text);
+    }
+    // Limits hit, for operators watching floods (b) and limits (f).
+    let hit = if ending.quit == "Excess Flood" {
+        Some('b')
+    } else if ending.quit.starts_with("SendQ exceeded") {
+        Some('f')
+    } else {
+        None
+    };
+    if let Some(letter) = hit {
+        let text = format!(
+            "{} from {} ({})",
+            ending.quit,
+            me.nick(),
+            me.ip.to_canonical()
+        );
+        server.snote(letter, &text);
+    }
+    if s.registered {
+        let info = me.info().clone();
+        let e = Event::new(format!(":{} QUIT :{}\r\n", info.prefix(), ending.quit))
+            .with_msgid(server.msgid())
+            .with_account(info.account.as_deref().map(str::to_string));
+        route::to_channel_peers(server, &me, &e);
+        for ch in &info.channels {
+            server.registry.leave(ch, me.id);
+        }
+        me.info().channels.clear();
+        server.users.fetch_sub(1, Ordering::Relaxed);
+        if info.modes.oper {
+            server.opers.fetch_sub(1, Ordering::Relaxed);
+        }
+        if info.modes.invisible {
+            server.invisible.fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(f) = &s.folded_nick {
+            server.add_whowas(WhowasEntry {
+                folded: f.clone(),
+                nick: info.nick.to_string(),
+                user: info.user.into(),
+                host: info.host.into(),
+                realname: info.realname.into(),
+                at: crate::unix_now(),
+            });
+        }
+    }
+    if let Some(f) = s.folded_nick.take() {
+        server.registry.release_nick(&f, me.id);
+        if s.registered {
+            route::monitor_offline(server, &f, &me.nick());
+        }
+    }
+    for (f, _) in s
+        .more
+        .if_made()
+        .map(|m| std::mem::take(&mut m.monitoring))
+        .unwrap_or_default()
+    {
+        server.registry.unwatch(&f, me.id);
+    }
+    if let Some(line) = error_line(ending) {
+        s.client.send_final(line);
+    }
+}
+
+/// Why a connection ended: what the client and its peers are told.
+pub(crate) struct Ending {
+    /// The QUIT message others see.
+    pub quit: String,
+    /// The ERROR line's text for the client itself (None: no ERROR).
+    pub error: Option<String>,
+    pub log: String,
+}
+
+impl Ending {
+    pub(crate) fn new(quit: impl Into<String>, error: Option<String>) -> Ending {
+        let quit = quit.into();
+        Ending {
+            log: quit.clone(),
+            quit,
+            error,
+        }
+    }
+}
+
+/// The ERROR line a closing client gets.
+pub(crate) fn error_line(e: &Ending) -> Option<Bytes> {
+    e.error
+        .as_ref()
+        .map(|t| Bytes::from(Line::new().verb("ERROR").trailing(t).finish()))
+}

@@ -1,0 +1,266 @@
+//! The server's shared state: the running configuration, ids, counters,
+//! the registry of who is here, the store and history, and the limits'
+//! bookkeeping. One `Arc<Server>` is shared by every task.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use dashmap::{DashMap, DashSet};
+use ferry_store::{Store, StoreError};
+use tracing::warn;
+
+use crate::channel::Channel;
+use crate::client::{Client, ClientId};
+use crate::registry::Registry;
+use crate::{auth, event, guard, history, isupport, park, route, stats, tls, Config, ConfigSource};
+
+/// A nick that was in use, for WHOWAS.
+#[derive(Debug, Clone)]
+pub struct WhowasEntry {
+    pub folded: String,
+    pub nick: String,
+    pub user: String,
+    pub host: String,
+    pub realname: String,
+    pub at: u64,
+}
+
+/// Everything shared between connection tasks.
+pub struct Server {
+    /// The running configuration: swapped whole by REHASH (and SIGHUP),
+    /// read lock-free ([`Server::config`]).
+    config: arc_swap::ArcSwap<Config>,
+    /// The file the configuration came from, and what the command line
+    /// overrode in it: REHASH reads the file again.
+    pub(crate) config_source: Option<ConfigSource>,
+    /// The server's name (fixed for the run, unlike the rest of `config`).
+    pub name: String,
+    /// TLS listeners' certificates, reloaded by REHASH.
+    pub tls: Mutex<Vec<Arc<tls::Tls>>>,
+    /// Who is here: clients, nicks, channels, MONITOR watchers.
+    pub(crate) registry: Registry,
+    pub whowas: Mutex<VecDeque<WhowasEntry>>,
+    pub users: AtomicUsize,
+    /// Registered users with mode +i.
+    pub invisible: AtomicUsize,
+    pub max_users: AtomicUsize,
+    pub opers: AtomicUsize,
+    next_id: AtomicU64,
+    next_msgid: AtomicU64,
+    msgid_nonce: u64,
+    start: Instant,
+    pub created: String,
+    /// RPL_ISUPPORT tokens (they follow the limits, so REHASH renews them).
+    burst: arc_swap::ArcSwap<isupport::Burst>,
+    /// Where accounts, lists, offline messages and history live.
+    pub store: Arc<dyn Store>,
+    /// Casefolded names of every registered account (loaded at start):
+    /// lets the message path tell "offline account" from "no such nick"
+    /// without touching the store.
+    pub registered_names: DashSet<String>,
+    pub hasher: auth::Hasher,
+    pub login_limiter: auth::LoginLimiter,
+    pub history: history::History,
+    /// Accounts disconnected for SendQ, and when: what they missed comes
+    /// from history at their next login.
+    pub missed_since: DashMap<String, i64>,
+    /// Connection limits' counters.
+    pub admission: Arc<guard::Admission>,
+    /// Operators' KLINEs and DLINEs (rarely written; read at connect and
+    /// registration, never on the message path).
+    pub bans: std::sync::RwLock<Vec<ferry_store::ServerBan>>,
+    /// Operators with user mode +s: who gets server notices, and their
+    /// snomask (bits of [`client::SNOMASKS`]).
+    pub snotice_watchers: DashMap<ClientId, (Arc<Client>, u32)>,
+    /// Set once the server is stopping: connections end (see `serve`).
+    pub shutting_down: std::sync::atomic::AtomicBool,
+    /// The memory budget every client's send queue counts in.
+    pub budget: Arc<route::Budget>,
+    /// Traffic and command counters (STATS).
+    pub stats: stats::Stats,
+    /// Every listener's counters (STATS P), filled by `serve`.
+    pub listeners: Mutex<Vec<Arc<stats::ListenerStats>>>,
+    /// Where idle connections wait off the runtime; set by `serve`.
+    pub(crate) parker: std::sync::OnceLock<Arc<park::Parker>>,
+}
+
+impl Server {
+    pub fn new(config: Config, store: Arc<dyn Store>, history: history::History) -> Server {
+        let created = event::format_time(SystemTime::now());
+        let burst = isupport::Burst::new(&config, &created);
+        let registered_names = DashSet::new();
+        match store.accounts() {
+            Ok(all) => all.into_iter().for_each(|a| {
+                registered_names.insert(a.name);
+            }),
+            Err(e) => warn!(error = %e, "could not list accounts"),
+        }
+        let bans = store.bans().unwrap_or_else(|e| {
+            warn!(error = %e, "could not load server bans");
+            Vec::new()
+        });
+        let a = &config.accounts;
+        Server {
+            store,
+            registered_names,
+            hasher: auth::Hasher::new(a.hash_concurrency),
+            login_limiter: auth::LoginLimiter::new(
+                a.login_failures,
+                Duration::from_secs(a.login_window_secs),
+            ),
+            history,
+            missed_since: DashMap::new(),
+            admission: Arc::new(guard::Admission::default()),
+            bans: std::sync::RwLock::new(bans),
+            snotice_watchers: DashMap::new(),
+            stats: stats::Stats::default(),
+            shutting_down: std::sync::atomic::AtomicBool::new(false),
+            budget: Arc::new(route::Budget::new(config.limits.sendq_total_bytes)),
+            listeners: Mutex::new(Vec::new()),
+            parker: std::sync::OnceLock::new(),
+            registry: Registry::default(),
+            whowas: Mutex::new(VecDeque::new()),
+            users: AtomicUsize::new(0),
+            invisible: AtomicUsize::new(0),
+            max_users: AtomicUsize::new(0),
+            opers: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+            next_msgid: AtomicU64::new(1),
+            msgid_nonce: rand::random::<u64>() & 0xffff_ffff,
+            start: Instant::now(),
+            created,
+            burst: arc_swap::ArcSwap::from_pointee(burst),
+            config_source: None,
+            name: config.server_name.clone(),
+            config: arc_swap::ArcSwap::from_pointee(config),
+            tls: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The running configuration (a cheap, lock-free snapshot).
+    pub fn config(&self) -> arc_swap::Guard<Arc<Config>> {
+        self.config.load()
+    }
+
+    /// The welcome burst's lines that change only with the configuration.
+    pub fn burst(&self) -> arc_swap::Guard<Arc<isupport::Burst>> {
+        self.burst.load()
+    }
+
+    /// Reads the configuration file again and applies it (REHASH, SIGHUP):
+    /// limits, flood control, MOTD, operators, accounts and privacy
+    /// settings take effect at once; TLS listeners read their certificate
+    /// files again. What the running server is built on stays: server and
+    /// network name, casemapping, data directory and listeners (they need
+    /// a restart; the reply says so). Returns what was read, or why not.
+    pub fn rehash(&self) -> Result<String, String> {
+        let Some(src) = &self.config_source else {
+            tls::reload_all(&self.tls.lock().expect("tls lock"));
+            return Err(
+                "no configuration file (started on defaults); TLS certificates reloaded".into(),
+            );
+        };
+        let mut new = Config::load(&src.path).map_err(|e| e.to_string())?;
+        let old = self.config();
+        let mut kept = Vec::new();
+        if let Some(l) = &src.listen {
+            new.listen = l.clone();
+        }
+        if let Some(d) = &src.data_dir {
+            new.data_dir = d.clone();
+        }
+        macro_rules! keep {
+            ($($field:ident).+, $what:expr) => {
+                if new.$($field).+ != old.$($field).+ {
+                    kept.push($what);
+                    new.$($field).+ = old.$($field).+.clone();
+                }
+            };
+        }
+        keep!(server_name, "server name");
+        keep!(network, "network name");
+        keep!(casemap, "casemapping");
+        keep!(data_dir, "data directory");
+        keep!(listen, "listeners");
+        if new.privacy.cloak_key.is_none() {
+            new.privacy.cloak_key = old.privacy.cloak_key.clone();
+        }
+        self.burst
+            .store(Arc::new(isupport::Burst::new(&new, &self.created)));
+        self.budget.set_limit(new.limits.sendq_total_bytes);
+        self.config.store(Arc::new(new));
+        tls::reload_all(&self.tls.lock().expect("tls lock"));
+        let path = src.path.display().to_string();
+        if kept.is_empty() {
+            Ok(path)
+        } else {
+            Ok(format!(
+                "{path} (unchanged until restart: {})",
+                kept.join(", ")
+            ))
+        }
+    }
+
+    pub fn next_client_id(&self) -> ClientId {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A message id unique to this server run.
+    pub fn msgid(&self) -> String {
+        let n = self.next_msgid.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}{:x}", self.msgid_nonce, n)
+    }
+
+    /// Seconds since the server started (monotonic).
+    pub fn uptime_secs(&self) -> u64 {
+        self.start.elapsed().as_secs()
+    }
+
+    pub fn fold_nick(&self, nick: &str) -> Option<String> {
+        self.config().casemap.fold(nick).map(|c| c.into_owned())
+    }
+
+    /// The registered client going by `nick` (any case).
+    pub(crate) fn find_nick(&self, nick: &str) -> Option<Arc<Client>> {
+        self.registry.find_nick(&self.fold_nick(nick)?)
+    }
+
+    /// The channel called `name` (any case).
+    pub(crate) fn find_channel(&self, name: &str) -> Option<Arc<Channel>> {
+        let f = self.config().casemap.fold(name)?;
+        self.registry.channel(&f)
+    }
+
+    /// Runs a store call on the blocking pool.
+    pub async fn store<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&dyn Store) -> ferry_store::Result<R> + Send + 'static,
+    ) -> ferry_store::Result<R> {
+        let s = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&*s))
+            .await
+            .unwrap_or(Err(StoreError::Closed))
+    }
+
+    pub fn add_whowas(&self, e: WhowasEntry) {
+        let mut w = self.whowas.lock().expect("whowas lock");
+        w.push_front(e);
+        w.truncate(self.config().limits.whowas_entries);
+    }
+}
+
+pub fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
