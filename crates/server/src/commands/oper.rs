@@ -8,7 +8,7 @@ use tracing::{info, warn};
 use ferry_store::{BanKind, ServerBan};
 
 use super::{then, Ctx, Outcome, Reject};
-use crate::config::verify_password;
+use crate::auth::verify_password;
 use crate::router::Event;
 
 pub(super) fn oper(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
