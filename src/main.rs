@@ -161,7 +161,7 @@ fn main() -> Result<()> {
                     .context("read password from stdin")?;
                 let pw = line.trim_end_matches(['\r', '\n']);
                 anyhow::ensure!(!pw.is_empty(), "empty password");
-                println!("{}", config::hash_password(pw));
+                println!("{}", ferry_server::auth::hash_password(pw));
                 Ok(())
             }
             ConfigCommand::Check { file } => {
@@ -229,7 +229,7 @@ fn account(args: AccountArgs) -> Result<()> {
             let account = Account {
                 name: key,
                 display: name.clone(),
-                password_hash: config::hash_password(&pw),
+                password_hash: ferry_server::auth::hash_password(&pw),
                 scram: ferry_server::auth::scram::credentials(&pw),
                 email: None,
                 callerid: cfg.accounts.callerid_default,
@@ -249,7 +249,7 @@ fn account(args: AccountArgs) -> Result<()> {
             let pw = read_password(password_file.as_ref())?;
             let scram = ferry_server::auth::scram::credentials(&pw);
             anyhow::ensure!(
-                store.set_credentials(&key, &config::hash_password(&pw), &scram)?,
+                store.set_credentials(&key, &ferry_server::auth::hash_password(&pw), &scram)?,
                 "no account {name}"
             );
             println!("password of {name} changed");

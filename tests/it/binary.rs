@@ -248,7 +248,7 @@ async fn rehash_reloads_the_configuration() {
     let port = free_port();
     let dir = scratch("rehash");
     let file = dir.join("ferry.toml");
-    let hash = ferry_server::config::hash_password("operpass");
+    let hash = ferry_server::auth::hash_password("operpass");
     let write = |motd: &str, nicklen: u32, name: &str| {
         let text = format!(
             "[server]\nname = \"{name}\"\nmotd = \"{motd}\"\ndata_dir = \"{}\"\n\

@@ -765,7 +765,7 @@ async fn oper_by_certificate_fingerprint() {
         "[[oper]]\nname = \"certonly\"\ncertfp = \"{fp}\"\n\
          [[oper]]\nname = \"both\"\ncertfp = \"{}\"\npassword_hash = \"{}\"\n",
         fp.to_uppercase(),
-        ferry_server::config::hash_password("bothpass")
+        ferry_server::auth::hash_password("bothpass")
     );
     let (server, _, _) = tls_server(dir.path(), "", &opers).await;
 

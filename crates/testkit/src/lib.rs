@@ -161,7 +161,7 @@ pub fn test_config_with(extra: &str) -> Config {
     let text = format!(
         "[server]\nname = \"ferry.test\"\nnetwork = \"FerryTest\"\nmotd = \"hello\"\n\
          [[oper]]\nname = \"oper\"\npassword_hash = \"{}\"\n{extra}",
-        ferry_server::config::hash_password("operpass")
+        ferry_server::auth::hash_password("operpass")
     );
     Config::parse(&text, "test").expect("test config")
 }

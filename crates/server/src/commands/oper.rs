@@ -7,7 +7,7 @@ use tracing::{info, warn};
 
 use ferry_store::{BanKind, ServerBan};
 
-use crate::config::verify_password;
+use crate::auth::verify_password;
 use crate::ctx::{then, Ctx, Outcome, Reject};
 use crate::event::Event;
 use crate::route;

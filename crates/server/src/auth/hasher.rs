@@ -1,0 +1,45 @@
+//! The hashing pool: argon2 and PBKDF2 on tokio's blocking pool, at most
+//! `hash_concurrency` at once.
+
+use ferry_store::ScramCredentials;
+use tokio::sync::Semaphore;
+
+use super::{hash_password, scram, verify_password};
+
+pub struct Hasher {
+    permits: Semaphore,
+}
+
+impl Hasher {
+    pub fn new(concurrency: usize) -> Hasher {
+        Hasher {
+            permits: Semaphore::new(concurrency.max(1)),
+        }
+    }
+
+    /// Both stored forms of a new password.
+    pub async fn credentials(&self, password: String) -> (String, ScramCredentials) {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("hasher semaphore is never closed");
+        tokio::task::spawn_blocking(move || {
+            (hash_password(&password), scram::credentials(&password))
+        })
+        .await
+        .expect("hashing does not panic")
+    }
+
+    /// Checks a password against an argon2 PHC string.
+    pub async fn verify(&self, password: String, hash: String) -> bool {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("hasher semaphore is never closed");
+        tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+            .await
+            .unwrap_or(false)
+    }
+}

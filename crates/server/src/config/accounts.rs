@@ -1,0 +1,99 @@
+//! `[accounts]`: registration, nick protection, offline messages and
+//! login limits.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ConfigError, Source};
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawAccounts {
+    register_before_connect: bool,
+    min_password_length: usize,
+    callerid_default: bool,
+    nick_enforcement: String,
+    nick_grace_secs: u64,
+    offline_max_messages: usize,
+    login_failures: u32,
+    login_window_secs: u64,
+    hash_concurrency: usize,
+    require_tls_for_plain: bool,
+}
+
+impl Default for RawAccounts {
+    fn default() -> Self {
+        RawAccounts {
+            register_before_connect: true,
+            min_password_length: 8,
+            callerid_default: false,
+            nick_enforcement: "rename".into(),
+            nick_grace_secs: 60,
+            offline_max_messages: 200,
+            login_failures: 10,
+            login_window_secs: 60,
+            hash_concurrency: 2,
+            require_tls_for_plain: false,
+        }
+    }
+}
+
+/// What happens when someone takes a nick that is a registered account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NickEnforcement {
+    /// Told to identify; renamed to a guest nick after the grace period.
+    Rename,
+    /// The nick cannot be used without logging in to its account.
+    Refuse,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    /// REGISTER allowed before the connection is registered.
+    pub register_before_connect: bool,
+    pub min_password_length: usize,
+    /// New accounts start with user mode +g (QQ: only friends may write).
+    pub callerid_default: bool,
+    pub nick_enforcement: NickEnforcement,
+    pub nick_grace: Duration,
+    /// Messages that may wait for one offline account.
+    pub offline_max_messages: usize,
+    /// Failed logins per IP and per account allowed in `login_window`.
+    pub login_failures: u32,
+    pub login_window_secs: u64,
+    /// Password hashes computed at once.
+    pub hash_concurrency: usize,
+    /// SASL PLAIN and NickServ IDENTIFY only over TLS.
+    pub require_tls_for_plain: bool,
+}
+
+pub(super) fn validate(a: RawAccounts, src: &Source<'_>) -> Result<Accounts, ConfigError> {
+    let nick_enforcement = match a.nick_enforcement.as_str() {
+        "rename" => NickEnforcement::Rename,
+        "refuse" => NickEnforcement::Refuse,
+        "none" => NickEnforcement::None,
+        _ => {
+            return Err(src.invalid(
+                "accounts.nick_enforcement",
+                "must be \"rename\", \"refuse\" or \"none\"".into(),
+            ))
+        }
+    };
+    if a.min_password_length == 0 {
+        return Err(src.invalid("accounts.min_password_length", "must be at least 1".into()));
+    }
+    Ok(Accounts {
+        register_before_connect: a.register_before_connect,
+        min_password_length: a.min_password_length,
+        callerid_default: a.callerid_default,
+        nick_enforcement,
+        nick_grace: Duration::from_secs(a.nick_grace_secs),
+        offline_max_messages: a.offline_max_messages,
+        login_failures: a.login_failures.max(1),
+        login_window_secs: a.login_window_secs.max(1),
+        hash_concurrency: a.hash_concurrency.max(1),
+        require_tls_for_plain: a.require_tls_for_plain,
+    })
+}

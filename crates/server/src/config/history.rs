@@ -1,0 +1,38 @@
+//! `[history]`: how long messages are kept and how many one query returns.
+
+use serde::Deserialize;
+
+use super::{ConfigError, Source};
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct RawHistory {
+    retention_days: u64,
+    max_query: usize,
+}
+
+impl Default for RawHistory {
+    fn default() -> Self {
+        RawHistory {
+            retention_days: 30,
+            max_query: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryConfig {
+    pub retention_days: u64,
+    /// Most messages one CHATHISTORY reply carries.
+    pub max_query: usize,
+}
+
+pub(super) fn validate(h: RawHistory, src: &Source<'_>) -> Result<HistoryConfig, ConfigError> {
+    if h.max_query == 0 {
+        return Err(src.invalid("history.max_query", "must be at least 1".into()));
+    }
+    Ok(HistoryConfig {
+        retention_days: h.retention_days,
+        max_query: h.max_query,
+    })
+}
