@@ -198,7 +198,7 @@ fn read_password(file: Option<&PathBuf>) -> Result<String> {
 }
 
 fn account(args: AccountArgs) -> Result<()> {
-    use ferry_store::{Account, SqliteStore, Store, StoreError};
+    use ferry_store::{SqliteStore, Store};
     let mut cfg = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -220,38 +220,21 @@ fn account(args: AccountArgs) -> Result<()> {
             .into_owned())
     };
     match args.command {
+        // The same checks and the same code as REGISTER.
         AccountCommand::Add {
             name,
             password_file,
         } => {
-            let key = fold(&name)?;
             let pw = read_password(password_file.as_ref())?;
-            let account = Account {
-                name: key,
-                display: name.clone(),
-                password_hash: ferry_server::auth::hash_password(&pw),
-                scram: ferry_server::auth::scram::credentials(&pw),
-                email: None,
-                callerid: cfg.accounts.callerid_default,
-                created_ms: ferry_server::unix_millis(),
-            };
-            match store.create_account(&account) {
-                Ok(()) => println!("account {name} created"),
-                Err(StoreError::AccountExists) => anyhow::bail!("account {name} already exists"),
-                Err(e) => return Err(e.into()),
-            }
+            ferry_server::create_account(&store, &cfg, &name, &pw)?;
+            println!("account {name} created");
         }
         AccountCommand::Passwd {
             name,
             password_file,
         } => {
-            let key = fold(&name)?;
             let pw = read_password(password_file.as_ref())?;
-            let scram = ferry_server::auth::scram::credentials(&pw);
-            anyhow::ensure!(
-                store.set_credentials(&key, &ferry_server::auth::hash_password(&pw), &scram)?,
-                "no account {name}"
-            );
+            ferry_server::set_password(&store, &cfg, &name, &pw)?;
             println!("password of {name} changed");
         }
         AccountCommand::Del { name } => {

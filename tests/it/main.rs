@@ -18,6 +18,7 @@ mod offline;
 mod oper;
 mod queries;
 mod registration;
+mod replay;
 mod scale;
 mod send;
 mod slow_reader;

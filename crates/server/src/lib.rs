@@ -68,6 +68,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
+pub use accounts::{check_new_account, create_account, set_password, AccountError};
 pub use charset::Charset;
 pub use config::Config;
 pub(crate) use server::Server;

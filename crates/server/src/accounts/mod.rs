@@ -20,6 +20,7 @@ pub(crate) use monitor::{
 pub(crate) use nickserv::nickserv;
 pub(crate) use offline::{offline_poked, store_for_later, Waiting};
 pub(crate) use password::{check_password, Login};
+pub use register::{check_new_account, create_account, set_password, AccountError};
 pub(crate) use register::{fail_register, start_registration, Via};
 pub(crate) use replay::send_batch;
 

@@ -1,11 +1,105 @@
 //! Registering an account (REGISTER, NickServ REGISTER, `ferry account add`).
 
 use ferry_proto::validate::is_valid_nick;
-use ferry_store::{Account, StoreError};
+use ferry_store::{Account, Store, StoreError};
 use tracing::{info, warn};
 
 use super::{logged_in, nickserv_say, NEW_PASSWORD_NEEDS_TLS, NICKSERV};
+use crate::auth::{hash_password, scram};
 use crate::ctx::{then, Ctx, Outcome, Reject};
+use crate::Config;
+
+/// Why an account could not be made or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0:?} is not a valid account name (it must be a valid nick)")]
+    BadName(String),
+    #[error("passwords must be at least {0} characters, without spaces")]
+    WeakPassword(usize),
+    #[error("account {0} already exists")]
+    Exists(String),
+    #[error("no account {0}")]
+    NoSuchAccount(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The rules every new account and password follows, however it is made
+/// (REGISTER, NickServ, `ferry account`): the name is a valid nick and not
+/// a service's, the password long enough and without spaces. Returns the
+/// casefolded name.
+pub fn check_new_account(cfg: &Config, name: &str, password: &str) -> Result<String, AccountError> {
+    if !is_valid_nick(name, cfg.casemap, cfg.limits.nick_length)
+        || name.eq_ignore_ascii_case(NICKSERV)
+    {
+        return Err(AccountError::BadName(name.into()));
+    }
+    check_password_rules(cfg, password)?;
+    Ok(cfg
+        .casemap
+        .fold(name)
+        .expect("valid nicks fold")
+        .into_owned())
+}
+
+fn check_password_rules(cfg: &Config, password: &str) -> Result<(), AccountError> {
+    let min = cfg.accounts.min_password_length;
+    if password.chars().count() < min || password.contains(' ') {
+        return Err(AccountError::WeakPassword(min));
+    }
+    Ok(())
+}
+
+/// Makes the account `name` with `password` (argon2 and SCRAM forms) and
+/// commits it: what REGISTER, NickServ REGISTER and `ferry account add` all
+/// call. Blocking (hashing, the store): run it off the async runtime.
+pub fn create_account(
+    store: &dyn Store,
+    cfg: &Config,
+    name: &str,
+    password: &str,
+) -> Result<Account, AccountError> {
+    let folded = check_new_account(cfg, name, password)?;
+    let account = Account {
+        name: folded,
+        display: name.to_string(),
+        password_hash: hash_password(password),
+        scram: scram::credentials(password),
+        email: None,
+        callerid: cfg.accounts.callerid_default,
+        created_ms: crate::unix_millis(),
+    };
+    match store.create_account(&account) {
+        Ok(()) => Ok(account),
+        Err(StoreError::AccountExists) => Err(AccountError::Exists(name.into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Gives the account `name` a new password, under the same rules: what
+/// NickServ SET PASSWORD and `ferry account passwd` call. Blocking.
+pub fn set_password(
+    store: &dyn Store,
+    cfg: &Config,
+    name: &str,
+    password: &str,
+) -> Result<(), AccountError> {
+    check_password_rules(cfg, password)?;
+    let folded = cfg
+        .casemap
+        .fold(name)
+        .ok_or_else(|| AccountError::NoSuchAccount(name.into()))?;
+    let changed = store.set_credentials(
+        &folded,
+        &hash_password(password),
+        &scram::credentials(password),
+    )?;
+    if changed {
+        Ok(())
+    } else {
+        Err(AccountError::NoSuchAccount(name.into()))
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Via {
@@ -65,10 +159,9 @@ pub(crate) fn start_registration(
             return fail(cx, "ACCOUNT_EXISTS", &name, "That name is in use");
         }
     }
-    let cfg = &cx.server.config();
-    if !is_valid_nick(&name, cfg.casemap, cfg.limits.nick_length)
-        || name.eq_ignore_ascii_case(NICKSERV)
-    {
+    let cfg = cx.server.config();
+    let checked = check_new_account(&cfg, &name, &password);
+    if let Err(AccountError::BadName(_)) = checked {
         return fail(
             cx,
             "BAD_ACCOUNT_NAME",
@@ -84,34 +177,35 @@ pub(crate) fn start_registration(
             "The account name must be your current nick",
         );
     }
-    if password.chars().count() < cfg.accounts.min_password_length || password.contains(' ') {
-        let text = format!(
-            "Passwords must be at least {} characters",
-            cfg.accounts.min_password_length
-        );
-        return fail(cx, "WEAK_PASSWORD", &name, &text);
-    }
-    let folded = cx.server.fold_nick(&name).expect("valid names fold");
+    let folded = match checked {
+        Ok(f) => f,
+        Err(AccountError::WeakPassword(min)) => {
+            let text = format!("Passwords must be at least {min} characters");
+            return fail(cx, "WEAK_PASSWORD", &name, &text);
+        }
+        Err(_) => {
+            return fail(
+                cx,
+                "BAD_ACCOUNT_NAME",
+                &name,
+                "That account name is not allowed",
+            )
+        }
+    };
     if cx.server.registered_names.contains(&folded) {
         return fail(cx, "ACCOUNT_EXISTS", &name, "That account already exists");
     }
     let server = cx.server_arc();
-    let callerid = cfg.accounts.callerid_default;
+    let cfg = std::sync::Arc::clone(&cfg);
+    let display = name.clone();
     cx.defer(async move {
-        let (hash, scram) = server.hasher.credentials(password).await;
-        let account = Account {
-            name: folded.clone(),
-            display: name.clone(),
-            password_hash: hash,
-            scram,
-            email: None,
-            callerid,
-            created_ms: crate::unix_millis(),
-        };
-        let a = account.clone();
-        let r = server.store(move |s| s.create_account(&a)).await;
+        let store = server.store.clone();
+        let r = server
+            .hasher
+            .run(move || create_account(&*store, &cfg, &name, &password))
+            .await;
         then(move |cx: &mut Ctx<'_>| match r {
-            Ok(()) => {
+            Ok(account) => {
                 cx.server.registered_names.insert(account.name.clone());
                 info!(account = %account.display, "account registered");
                 match via {
@@ -130,11 +224,11 @@ pub(crate) fn start_registration(
                 }
                 logged_in(cx, &account);
             }
-            Err(StoreError::AccountExists) => {
+            Err(AccountError::Exists(_)) => {
                 let _ = fail(
                     cx,
                     "ACCOUNT_EXISTS",
-                    &account.display,
+                    &display,
                     "That account already exists",
                 )
                 .map_err(|r| cx.reject(r));
@@ -144,7 +238,7 @@ pub(crate) fn start_registration(
                 let _ = fail(
                     cx,
                     "TEMPORARILY_UNAVAILABLE",
-                    &account.display,
+                    &display,
                     "Could not register now, try later",
                 )
                 .map_err(|r| cx.reject(r));

@@ -31,6 +31,19 @@ impl Hasher {
         .expect("hashing does not panic")
     }
 
+    /// Runs `job` (which hashes) on the blocking pool, within the pool's
+    /// concurrency: account creation, password changes.
+    pub async fn run<R: Send + 'static>(&self, job: impl FnOnce() -> R + Send + 'static) -> R {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("hasher semaphore is never closed");
+        tokio::task::spawn_blocking(job)
+            .await
+            .expect("hashing does not panic")
+    }
+
     /// Checks a password against an argon2 PHC string.
     pub async fn verify(&self, password: String, hash: String) -> bool {
         let _permit = self
