@@ -2,32 +2,45 @@
 //!
 //! # Who owns what
 //! - Each connection is one tokio task (`conn.rs`) that owns its socket, its
-//!   read buffer and its [`session::Session`] (registration state, caps,
-//!   MONITOR list). No other task touches those, so they need no lock.
-//! - What other tasks need of a connection is its [`client::Client`]: a
-//!   bounded send queue ([`outbox::Outbox`]) and a few fields (nick, modes,
+//!   read buffer and its `Session` (registration state, caps, MONITOR
+//!   list). No other task touches those, so they need no lock.
+//! - What other tasks need of a connection is its `Client` (`client.rs`): a
+//!   bounded send queue (`route::Outbox`) and a few fields (nick, modes,
 //!   away) behind a short per-client mutex.
-//! - The server keeps three concurrent maps (`dashmap`, sharded): clients
-//!   by id, clients by casefolded nick, channels by casefolded name. Each
-//!   channel has its own mutex. There is no global lock.
+//! - The `Server` (`server.rs`) holds the `Registry` (`registry.rs`):
+//!   concurrent maps (`dashmap`, sharded) of clients by id, nicks, channels
+//!   and MONITOR watchers. Each channel has its own mutex. There is no
+//!   global lock.
+//!
+//! # Layers and seams
+//! State (`server`, `registry`, `client`, `channel`, `session`, `event`,
+//! `config/`, `auth/`, ...) at the bottom; then the seams: `ctx` (what a
+//! handler works with: `Ctx`, `Reject`, deferred steps) and `route` (every
+//! delivery to anyone but the current client: only `route` can fill
+//! another client's queue); then what commands share (`lifecycle`,
+//! `welcome`, `accounts/`); then `commands/`, whose files never import one
+//! another; and the driver (`conn`, `park`, the tasks below) on top.
+//! docs/ARCHITECTURE.md says what will plug into each seam (a cluster bus
+//! and registry, a WebSocket stream, another event loop, PostgreSQL).
 //!
 //! # How a line travels
 //! A reader wakes on a readable socket, reads what is there, and handles
 //! every complete line before it yields (`conn.rs`). The line is parsed
 //! in place (`ferry_proto::Message`), dispatched by verb (`commands/`),
-//! and the handler writes replies for its own client into a [`reply::Reply`]
-//! (which adds `label` and `batch`), and relays to others through
-//! [`router::Event`]: the body is serialised once into `Bytes`, the tag
-//! prefix once per combination of the recipient's tag capabilities, and
-//! both are pushed (reference-counted, not copied) into each recipient's
-//! queue. The recipient's task wakes and writes everything queued in one
-//! vectored write. A queue over its SendQ limit closes that client alone.
+//! and the handler writes replies for its own client into a `Reply`
+//! (which adds `label` and `batch`), and relays to others through `route`
+//! with an `event::Event`: the body is serialised once into `Bytes`, the
+//! tag prefix once per combination of the recipient's tag capabilities,
+//! and both are pushed (reference-counted, not copied) into each
+//! recipient's queue. The recipient's task wakes and writes everything
+//! queued in one vectored write. A queue over its SendQ limit closes that
+//! client alone.
 //!
 //! # Charsets
 //! Inside the server every line is UTF-8. A client on a GBK listener (or
 //! after `CHARSET gbk`) has each framed line decoded by its own task
 //! before it is handled, and what is queued for it encoded as its own
-//! task takes it from the queue ([`charset`]): fan-out still serialises
+//! task takes it from the queue (`charset.rs`): fan-out still serialises
 //! once, and a UTF-8 client does no transcoding work at all.
 
 mod accounts;

@@ -3,8 +3,10 @@
 use ferry_store::{CertAdded, MAX_CERTS};
 use tracing::info;
 
+use std::sync::Arc;
+
 use super::{
-    check_password, logged_out, nickserv_say, start_registration, Login, Via,
+    check_password, logged_out, nickserv_say, set_password, start_registration, Login, Via,
     NEW_PASSWORD_NEEDS_TLS, PLAIN_NEEDS_TLS,
 };
 use crate::ctx::{then, Ctx, Outcome};
@@ -75,13 +77,14 @@ pub(crate) fn nickserv(cx: &mut Ctx<'_>, text: &str) -> Outcome {
             }
             let server = cx.server_arc();
             cx.defer(async move {
-                let (hash, scram) = server.hasher.credentials(password).await;
-                let a = account.clone();
+                // The function `ferry account passwd` calls too.
+                let (store, cfg) = (server.store.clone(), Arc::clone(&server.config()));
                 let r = server
-                    .store(move |s| s.set_credentials(&a, &hash, &scram))
+                    .hasher
+                    .run(move || set_password(&*store, &cfg, &account, &password))
                     .await;
                 then(move |cx: &mut Ctx<'_>| match r {
-                    Ok(true) => nickserv_say(cx, "Password changed."),
+                    Ok(()) => nickserv_say(cx, "Password changed."),
                     _ => nickserv_say(cx, "Could not change the password now, try later."),
                 })
             });

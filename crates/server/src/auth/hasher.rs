@@ -1,10 +1,9 @@
 //! The hashing pool: argon2 and PBKDF2 on tokio's blocking pool, at most
 //! `hash_concurrency` at once.
 
-use ferry_store::ScramCredentials;
 use tokio::sync::Semaphore;
 
-use super::{hash_password, scram, verify_password};
+use super::verify_password;
 
 pub struct Hasher {
     permits: Semaphore,
@@ -15,20 +14,6 @@ impl Hasher {
         Hasher {
             permits: Semaphore::new(concurrency.max(1)),
         }
-    }
-
-    /// Both stored forms of a new password.
-    pub async fn credentials(&self, password: String) -> (String, ScramCredentials) {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("hasher semaphore is never closed");
-        tokio::task::spawn_blocking(move || {
-            (hash_password(&password), scram::credentials(&password))
-        })
-        .await
-        .expect("hashing does not panic")
     }
 
     /// Runs `job` (which hashes) on the blocking pool, within the pool's
