@@ -8,6 +8,8 @@
 # Each run's JSON line is appended to OUT_DIR/results.jsonl (default
 # bench-results/); OUT_DIR/runs.txt says when and how busy the machine was.
 # Set SCENARIOS to run a subset, e.g. SCENARIOS="idle dm-10000".
+# WAIT_QUIET=0 skips the wait for an idle machine (interleaved before/after
+# runs, where both binaries see the same noise); runs.txt still records it.
 set -euo pipefail
 
 FERRY=${1:-target/release/ferry}
@@ -67,6 +69,7 @@ compiling() {
 # noisy: wait up to 10 minutes for a quiet machine, then measure anyway
 # and record how busy it was.
 wait_quiet() {
+    [[ ${WAIT_QUIET:-1} == 0 ]] && return 0
     for _ in $(seq 60); do
         if ! compiling && [[ $(busy_pct) -lt 10 ]]; then return 0; fi
         sleep 9
