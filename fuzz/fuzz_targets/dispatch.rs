@@ -1,6 +1,9 @@
-//! The whole command dispatcher with three clients fed arbitrary lines
-//! (checks in `ferry_server::fuzz`): every line queued for anyone is
-//! well-formed, and nothing of a client remains once it is gone.
+//! The whole command dispatcher with three clients (one on a GBK wire) fed
+//! arbitrary bytes through the connection's own line processor — framing,
+//! flood control on a virtual clock, charset decoding, chains of deferred
+//! commands — (checks in `ferry_server::fuzz`): every line written to
+//! anyone is well-formed in its charset, and nothing of a client remains
+//! once it is gone.
 #![no_main]
 
 use std::sync::OnceLock;

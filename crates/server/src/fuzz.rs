@@ -3,31 +3,47 @@
 //!
 //! A [`Harness`] keeps one store and runtime; each [`Harness::run`] starts a
 //! fresh [`Server`] on that store, connects three clients without sockets
-//! (two registered, one not), feeds them the input's lines the way a
-//! connection task does (framing, 417, deferred store calls), checks every
-//! line the server queued for anyone, then disconnects everyone and checks
-//! that the server forgot them all. Any broken promise panics.
+//! (two registered UTF-8 clients, and one not registered on a GBK wire),
+//! and feeds each its lines through the connection's own sans-I/O line
+//! processor (`net::Lines`: framing, 417, flood control, charset decoding,
+//! chains of deferred commands), on a clock of its own that flood control
+//! moves forward instead of sleeping. Every byte the server would write to
+//! anyone is taken through the connection's `net::Writer` (so encoded for
+//! the GBK client) and checked; then everyone disconnects and the server
+//! must have forgotten them all. Any broken promise panics.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use ferry_proto::{next_line, FrameError, Message, MAX_CLIENT_TAGS, MAX_LINE};
+use ferry_proto::{Message, MAX_LINE};
 use ferry_store::{SqliteStore, Store};
 use tokio_util::sync::CancellationToken;
 
+use crate::charset::Charset;
 use crate::client::Client;
-use crate::commands;
 use crate::lifecycle::Ending;
+use crate::net::{lines, Lines, Writer};
 use crate::route::Me;
-use crate::session::Session;
+use crate::session::{Pending, Session};
 use crate::{Config, Server};
 
 /// Clients in each run.
 const CLIENTS: usize = 3;
 /// Lines in one run, at most (keeps each run short).
 const MAX_LINES: usize = 256;
+/// Rounds of one feed before it must have settled: a processor that
+/// neither handles a line nor waits for something is stuck.
+const MAX_ROUNDS: usize = 100_000;
+
+/// One client as its connection task holds it, without the socket.
+struct Conn {
+    session: Session,
+    lines: Lines,
+    writer: Writer,
+    pending: Option<Box<Pending>>,
+}
 
 pub struct Harness {
     rt: tokio::runtime::Runtime,
@@ -92,7 +108,8 @@ impl Harness {
             self.store.clone(),
             history,
         ));
-        let mut sessions: Vec<Option<Session>> = (0..CLIENTS)
+        let gbk = Charset::new(encoding_rs::GBK, None);
+        let mut conns: Vec<Option<Conn>> = (0..CLIENTS)
             .map(|i| {
                 let id = server.next_client_id();
                 let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + i as u8));
@@ -105,45 +122,50 @@ impl Harness {
                     server.budget.clone(),
                 ));
                 server.registry.add_client(Arc::clone(&client));
-                Some(Session::new(client))
+                let charset = if i == 2 { gbk } else { Charset::UTF8 };
+                Some(Conn {
+                    session: lines::open_session(&server, client, charset, ip),
+                    lines: Lines::new(server.config().flood.burst),
+                    writer: Writer::new(),
+                    pending: None,
+                })
             })
             .collect();
+        let mut clock = Instant::now();
         for (i, nick) in ["alice", "bob"].iter().enumerate() {
-            let s = sessions[i].as_mut().expect("connected");
+            let c = conns[i].as_mut().expect("connected");
             feed(
                 &server,
-                s,
+                c,
                 format!("NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n").as_bytes(),
+                &mut clock,
             )
             .await;
-            assert!(s.registered, "{nick} did not register");
+            assert!(c.session.registered, "{nick} did not register");
         }
-        drain_all(&sessions);
+        drain_all(&mut conns);
         for chunk in data.split(|&b| b == b'\n').take(MAX_LINES) {
             let Some((&who, line)) = chunk.split_first() else {
                 continue;
             };
             let who = who as usize % CLIENTS;
-            let Some(s) = sessions[who].as_mut() else {
+            let Some(c) = conns[who].as_mut() else {
                 continue;
             };
             let mut bytes = line.to_vec();
             bytes.push(b'\n');
-            feed(&server, s, &bytes).await;
-            if let Some(quit) = s.quit.take() {
-                close(
-                    &server,
-                    sessions[who].take().expect("connected"),
-                    quit.into(),
-                );
-            } else if let Some(reason) = s.client.take_kill() {
-                close(&server, sessions[who].take().expect("connected"), reason);
+            feed(&server, c, &bytes, &mut clock).await;
+            if let Some(quit) = c.session.quit.take() {
+                let c = conns[who].take().expect("connected");
+                close(&server, c, quit.into());
+            } else if let Some(reason) = c.session.client.take_kill() {
+                close(&server, conns[who].take().expect("connected"), reason);
             }
-            drain_all(&sessions);
+            drain_all(&mut conns);
         }
-        for s in sessions.iter_mut() {
-            if let Some(s) = s.take() {
-                close(&server, s, "Connection closed".into());
+        for c in conns.iter_mut() {
+            if let Some(c) = c.take() {
+                close(&server, c, "Connection closed".into());
             }
         }
         // Everyone is gone: nothing of them may remain.
@@ -170,59 +192,71 @@ impl Harness {
     }
 }
 
-/// What a connection task does with bytes read: frame, handle each line,
-/// finish deferred commands before the next line.
-async fn feed(server: &Arc<Server>, s: &mut Session, bytes: &[u8]) {
-    let mut rest = bytes;
-    while !rest.is_empty() && s.quit.is_none() {
-        match next_line(rest, MAX_LINE - 2, MAX_CLIENT_TAGS + 2) {
-            Ok(Some(frame)) => {
-                let line = &rest[..frame.len];
-                rest = &rest[frame.consumed..];
-                if !line.iter().all(|&b| b == b' ') {
-                    commands::handle_line(server, s, line);
-                }
-            }
-            Ok(None) => return,
-            Err(FrameError::TooLong { consumed, .. }) => {
-                rest = &rest[consumed..];
-                commands::input_too_long(server, s);
-            }
+/// What a connection task does with bytes read: the line processor
+/// handles them, deferred commands finish in order (each before later
+/// lines), and flood control moves `clock` to when the next line may go.
+async fn feed(server: &Arc<Server>, c: &mut Conn, bytes: &[u8], clock: &mut Instant) {
+    c.lines.read_into().extend_from_slice(bytes);
+    c.lines.received();
+    for _ in 0..MAX_ROUNDS {
+        if c.pending.is_none() {
+            c.pending = c.session.pending.take();
         }
-        while let Some(p) = s.pending.take() {
-            let then = p.fut.await;
-            commands::resume(server, s, then, p.reply, p.verb);
+        if c.session.quit.is_some() {
+            return;
+        }
+        if let Some(p) = c.pending.as_mut() {
+            let then = p.fut.as_mut().await;
+            c.lines
+                .complete(server, &mut c.session, &mut c.pending, then);
+            continue;
+        }
+        if !c.lines.unprocessed() {
+            return;
+        }
+        if let lines::Stop::Throttled(at) =
+            c.lines
+                .process(server, &mut c.session, &mut c.pending, *clock)
+        {
+            assert!(at > *clock, "throttled until a time that has come");
+            *clock = at;
         }
     }
+    panic!("the line processor did not settle");
 }
 
-fn close(server: &Arc<Server>, mut s: Session, reason: String) {
+fn close(server: &Arc<Server>, mut c: Conn, reason: String) {
     let ending = Ending {
         quit: reason.clone(),
         error: Some(reason.clone()),
         log: reason,
     };
-    crate::lifecycle::disconnect(server, &mut s, &ending);
-    server.registry.remove_client(s.client.id);
-    check_queue(&s.client);
-    s.client.outbox.discard(0);
+    drop(c.pending.take());
+    crate::lifecycle::disconnect(server, &mut c.session, &ending);
+    server.registry.remove_client(c.session.client.id);
+    check_queue(&mut c);
+    c.session.client.outbox.discard(0);
 }
 
-fn drain_all(sessions: &[Option<Session>]) {
-    for s in sessions.iter().flatten() {
-        check_queue(&s.client);
+fn drain_all(conns: &mut [Option<Conn>]) {
+    for c in conns.iter_mut().flatten() {
+        check_queue(c);
     }
 }
 
-/// Takes what is queued for `c` and checks every line of it: CRLF-ended,
-/// UTF-8, no NUL or stray CR/LF, parseable, within the sizes a client
-/// must accept; and the queue's byte count matches what was taken.
-fn check_queue(c: &Client) {
-    let mut taken = std::collections::VecDeque::new();
-    c.outbox.take_into(&mut taken);
-    let bytes: Vec<u8> = taken.iter().flat_map(|b| b.iter().copied()).collect();
-    assert_eq!(c.outbox.pending(), bytes.len(), "queued bytes miscounted");
-    c.outbox.written(bytes.len());
+/// Takes what is queued for `c` as its writer would send it and checks
+/// every line: CRLF-ended, valid in the client's charset (UTF-8, or GBK
+/// for the GBK client), no NUL or stray CR/LF, parseable, within the sizes
+/// a client must accept; and the queue's byte count matches what was sent.
+fn check_queue(c: &mut Conn) {
+    let client = &c.session.client;
+    c.writer.use_charset(c.session.charset);
+    let before = client.outbox.pending();
+    let bytes = c.writer.take_all(client);
+    assert_eq!(client.outbox.pending(), 0, "queued bytes miscounted");
+    if c.session.charset.wire.is_none() {
+        assert_eq!(before, bytes.len(), "queued bytes miscounted");
+    }
     if bytes.is_empty() {
         return;
     }
@@ -231,7 +265,16 @@ fn check_queue(c: &Client) {
         "unterminated output {:?}",
         String::from_utf8_lossy(&bytes)
     );
-    let text = std::str::from_utf8(&bytes).expect("output is UTF-8");
+    let decoded;
+    let text = match c.session.charset.wire {
+        None => std::str::from_utf8(&bytes).expect("output is UTF-8"),
+        Some(enc) => {
+            decoded = enc
+                .decode_without_bom_handling_and_without_replacement(&bytes)
+                .unwrap_or_else(|| panic!("output is not valid {}", enc.name()));
+            &decoded
+        }
+    };
     for line in text.split_terminator("\r\n") {
         assert!(!line.is_empty(), "empty line in output");
         assert!(!line.contains(['\r', '\n', '\0']), "bad byte in {line:?}");
@@ -277,5 +320,14 @@ mod tests {
         charset.extend([2u8; 120]);
         charset.push(b'\n');
         h.run(&charset);
+        // Past the flood burst (20 lines): the rest wait on the harness's
+        // clock, in order, behind a chain of messages to an offline account.
+        let mut flood = b"\x00REGISTER * * pw\n".to_vec();
+        for i in 0..40 {
+            flood.extend(format!("\x00PRIVMSG bob :{i}\n\x01PING {i}\n").as_bytes());
+        }
+        h.run(&flood);
+        // The GBK client: its lines decoded, what it is sent encoded.
+        h.run(b"\x02NICK \xc4\xe3\xba\xc3\n\x02USER u 0 * :\xd6\xd0\n\x02JOIN #\xd6\xd0\n\x00JOIN #\xe4\xb8\xad\n\x00PRIVMSG #\xe4\xb8\xad :\xf0\x9f\x98\x80 \xe4\xb8\xad\n\x02CHARSET utf-8\n\x02PRIVMSG alice :\xe4\xb8\xad\n");
     }
 }

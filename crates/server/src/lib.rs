@@ -1,8 +1,8 @@
 //! The ferry relay server.
 //!
 //! # Who owns what
-//! - Each connection is one tokio task (`conn.rs`) that owns its socket, its
-//!   read buffer and its `Session` (registration state, caps, MONITOR
+//! - Each connection is one tokio task (`net/driver.rs`) that owns its
+//!   socket, its line processor (`net/lines.rs`) and its `Session` (registration state, caps, MONITOR
 //!   list). No other task touches those, so they need no lock.
 //! - What other tasks need of a connection is its `Client` (`client.rs`): a
 //!   bounded send queue (`route::Outbox`) and a few fields (nick, modes,
@@ -19,13 +19,15 @@
 //! delivery to anyone but the current client: only `route` can fill
 //! another client's queue); then what commands share (`lifecycle`,
 //! `welcome`, `accounts/`); then `commands/`, whose files never import one
-//! another; and the driver (`conn`, `park`, the tasks below) on top.
+//! another; and the network layer (`net/`: listener, connection driver,
+//! sans-I/O line processor, writer, stream, parker) on top.
 //! docs/ARCHITECTURE.md says what will plug into each seam (a cluster bus
 //! and registry, a WebSocket stream, another event loop, PostgreSQL).
 //!
 //! # How a line travels
 //! A reader wakes on a readable socket, reads what is there, and handles
-//! every complete line before it yields (`conn.rs`). The line is parsed
+//! every complete line before it yields (`net/driver.rs`, through the
+//! sans-I/O `net/lines.rs`: framing, flood control, charsets, chains). The line is parsed
 //! in place (`ferry_proto::Message`), dispatched by verb (`commands/`),
 //! and the handler writes replies for its own client into a `Reply`
 //! (which adds `label` and `batch`), and relays to others through `route`
@@ -51,7 +53,6 @@ mod charset;
 mod client;
 mod commands;
 pub mod config;
-mod conn;
 mod ctx;
 mod event;
 #[doc(hidden)]
@@ -60,7 +61,7 @@ mod guard;
 mod history;
 mod isupport;
 mod lifecycle;
-mod park;
+mod net;
 mod registry;
 mod reply;
 mod route;
@@ -76,7 +77,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_store::{SqliteStore, Store};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -84,49 +84,13 @@ use tracing::{info, warn};
 pub use accounts::{check_new_account, create_account, set_password, AccountError};
 pub use charset::Charset;
 pub use config::Config;
+pub use net::Listener;
 pub(crate) use server::Server;
 pub use server::{unix_millis, unix_now};
 
 use client::Client;
 
 pub const VERSION: &str = concat!("ferry-", env!("CARGO_PKG_VERSION"));
-
-/// A bound listening socket and what its clients speak.
-#[derive(Debug)]
-pub struct Listener {
-    pub tcp: TcpListener,
-    pub charset: Charset,
-    /// TLS on this port: its certificate, reloadable ([`tls::Tls::reload`]).
-    pub tls: Option<Arc<tls::Tls>>,
-}
-
-impl Listener {
-    pub fn new(tcp: TcpListener, charset: Charset) -> Listener {
-        Listener {
-            tcp,
-            charset,
-            tls: None,
-        }
-    }
-
-    /// A bound socket for a configured listener: its charset, and its TLS
-    /// certificate loaded from the files the config names.
-    pub fn configured(tcp: TcpListener, l: &config::Listen) -> Result<Listener, tls::TlsError> {
-        let tls = l.tls.as_ref().map(tls::Tls::load).transpose()?;
-        Ok(Listener {
-            tcp,
-            charset: l.charset,
-            tls: tls.map(Arc::new),
-        })
-    }
-}
-
-/// A UTF-8 listener.
-impl From<TcpListener> for Listener {
-    fn from(tcp: TcpListener) -> Listener {
-        Listener::new(tcp, Charset::UTF8)
-    }
-}
 
 /// The cloak key kept in the data directory, made at first start, so
 /// cloaks stay the same across restarts.
@@ -205,7 +169,7 @@ pub async fn serve_with(
         listeners.iter().filter_map(|l| l.tls.clone()).collect();
     let server = Arc::new(server);
     let tracker = TaskTracker::new();
-    let parker = park::Parker::start(&server, tracker.clone())?;
+    let parker = net::Parker::start(&server, tracker.clone())?;
     let _ = server.parker.set(parker.clone());
     if let Some(mut rx) = control.rehash {
         let (server, cancel) = (server.clone(), cancel.clone());
@@ -244,7 +208,7 @@ pub async fn serve_with(
             .lock()
             .expect("listeners lock")
             .push(counters.clone());
-        tracker.spawn(accept_loop(
+        tracker.spawn(net::accept_loop(
             server.clone(),
             listener,
             counters,
@@ -274,109 +238,6 @@ pub async fn serve_with(
     history_stop.cancel();
     let _ = history_task.await;
     Ok(())
-}
-
-async fn accept_loop(
-    server: Arc<Server>,
-    listener: Listener,
-    counters: Arc<stats::ListenerStats>,
-    cancel: CancellationToken,
-    tracker: TaskTracker,
-) {
-    let charset = listener.charset;
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => return,
-            a = listener.tcp.accept() => a,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                server.stats.accepted.fetch_add(1, Ordering::Relaxed);
-                if let Some(reason) = guard::dline_reason(&server, peer.ip()) {
-                    tracker.spawn(refuse(
-                        server.clone(),
-                        stream,
-                        peer,
-                        format!("D-lined: {reason}"),
-                        listener.tls.is_none(),
-                    ));
-                    continue;
-                }
-                let ticket = match server.admission.admit(&server.config(), peer.ip()) {
-                    Ok(t) => t.on_listener(counters.clone()),
-                    Err(reason) => {
-                        tracker.spawn(refuse(
-                            server.clone(),
-                            stream,
-                            peer,
-                            reason,
-                            listener.tls.is_none(),
-                        ));
-                        continue;
-                    }
-                };
-                let accepted = Box::new(conn::Accepted {
-                    stream,
-                    peer,
-                    charset,
-                    tls: listener.tls.clone(),
-                    cancel: cancel.clone(),
-                    ticket,
-                });
-                // Not wrapped in an async block, which would hold the
-                // whole future twice.
-                let run = conn::run(server.clone(), accepted);
-                // What every connection costs the runtime: tokio rounds a
-                // task up to 128-byte lines, and past about 100 bytes of
-                // future it takes three instead of two.
-                debug_assert!(std::mem::size_of_val(&run) <= 96);
-                tracker.spawn(run);
-            }
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning.
-                warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-}
-
-/// Tells a connection over a limit why, then closes it.
-async fn refuse(
-    server: Arc<Server>,
-    mut stream: tokio::net::TcpStream,
-    peer: std::net::SocketAddr,
-    reason: String,
-    plain: bool,
-) {
-    use tokio::io::AsyncWriteExt;
-    warn!(%peer, %reason, "connection refused");
-    server.stats.refused.fetch_add(1, Ordering::Relaxed);
-    let letter = if reason.starts_with("D-lined") {
-        'r'
-    } else {
-        'f'
-    };
-    server.snote(
-        letter,
-        &format!(
-            "Connection refused from {}: {reason}",
-            peer.ip().to_canonical()
-        ),
-    );
-    if !plain {
-        // A TLS client could not read a plain-text ERROR: just close.
-        return;
-    }
-    let line = format!(
-        "ERROR :Closing Link: {} ({reason})\r\n",
-        peer.ip().to_canonical()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        let _ = stream.write_all(line.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
 }
 
 /// Keeps all send queues within the memory budget: when their total passes

@@ -14,7 +14,7 @@ use tracing::warn;
 use crate::channel::Channel;
 use crate::client::{Client, ClientId};
 use crate::registry::Registry;
-use crate::{auth, event, guard, history, isupport, park, route, stats, tls, Config, ConfigSource};
+use crate::{auth, event, guard, history, isupport, route, stats, tls, Config, ConfigSource};
 
 /// A nick that was in use, for WHOWAS.
 #[derive(Debug, Clone)]
@@ -83,7 +83,7 @@ pub struct Server {
     /// Every listener's counters (STATS P), filled by `serve`.
     pub listeners: Mutex<Vec<Arc<stats::ListenerStats>>>,
     /// Where idle connections wait off the runtime; set by `serve`.
-    pub(crate) parker: std::sync::OnceLock<Arc<park::Parker>>,
+    pub(crate) parker: std::sync::OnceLock<Arc<crate::net::Parker>>,
 }
 
 impl Server {

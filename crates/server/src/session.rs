@@ -83,8 +83,6 @@ pub struct Session {
     /// Lines are being handled behind a chain of stored messages: every
     /// reply waits in the chain, in order, whether or not it waits itself.
     pub(crate) in_chain: bool,
-    /// Receive flood control (fake lag).
-    pub flood: crate::guard::Bucket,
     /// From an exempt network, or flood control is off.
     pub flood_exempt: bool,
     /// What this connection's wire speaks (its listener's, or `CHARSET`).
@@ -183,7 +181,6 @@ impl Session {
             monitor_used: false,
             pending: None,
             in_chain: false,
-            flood: crate::guard::Bucket::new(1),
             flood_exempt: false,
             charset: Charset::UTF8,
         }

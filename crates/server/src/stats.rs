@@ -27,7 +27,7 @@ pub struct Stats {
     /// Bytes of read buffers connections hold now (a partial line each at
     /// most, plus a throttled client's waiting lines).
     pub read_buffers: AtomicUsize,
-    /// Connections parked off the runtime now (`park.rs`).
+    /// Connections parked off the runtime now (`net/park.rs`).
     pub parked: AtomicUsize,
     commands: [Command; COMMAND_COUNT],
 }

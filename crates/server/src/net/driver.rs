@@ -1,4 +1,4 @@
-//! One task per connection: read, dispatch, write.
+//! One task per connection: read, process lines, write.
 //!
 //! The task waits on: a deferred command finishing (a store call), its own
 //! send queue waking it (something was queued, or it was told to end:
@@ -13,16 +13,13 @@
 //!
 //! The socket is a [`Stream`]: plain TCP, or TLS over it after a handshake
 //! done here (bounded by the registration timeout). Both are driven by the
-//! same readiness calls; plain TCP goes straight to tokio.
-//!
-//! A client whose wire is not plain UTF-8 (`charset.rs`) has each framed
-//! line decoded before it is handled, and what is queued for it encoded
-//! as it is taken from the queue. For a UTF-8 client both steps are a
-//! single branch.
+//! same readiness calls; plain TCP goes straight to tokio. What is read
+//! goes to the sans-I/O [`Lines`] processor (framing, flood control,
+//! charsets, chains), what is queued for the client out through the
+//! [`Writer`]; this file only decides when each runs.
 
-use std::collections::VecDeque;
 use std::future::Future;
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -30,27 +27,21 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes};
-use ferry_proto::frame::{next_line, FrameError};
-use ferry_proto::{MAX_CLIENT_TAGS, MAX_LINE};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
-use crate::charset::{self, Charset, OutEncoder};
+use super::lines::Stop;
+use super::{Lines, Stream, Writer};
+use crate::charset::Charset;
 use crate::client::Client;
 use crate::commands;
 use crate::lifecycle::Ending;
 use crate::route::{Me, Overflow};
 use crate::session::{Pending, Session};
 use crate::stats::Stats;
-use crate::tls::{Stream, Tls};
+use crate::tls::Tls;
 use crate::{unix_now, Server};
-
-const READ_CHUNK: usize = 4096;
-/// Commands one chain holds at most (see [`Conn::process`]).
-const CHAIN_MAX: usize = 64;
-const MAX_IOV: usize = 64;
 
 /// A connection as the accept loop hands it over: boxed, so that the task's
 /// future does not hold all of it for the connection's whole life.
@@ -134,26 +125,6 @@ async fn drive(server: Arc<Server>, mut active: Box<Active>) {
     }
 }
 
-/// Whether the next complete line in `buf` may join a chain: a PRIVMSG or
-/// NOTICE, not to NickServ (whose commands change who the sender is).
-fn continues_chain(buf: &[u8]) -> bool {
-    let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-        return false;
-    };
-    let mut words = buf[..nl]
-        .split(|&b| b == b' ')
-        .filter(|w| !w.is_empty())
-        .skip_while(|w| w[0] == b'@' || w[0] == b':');
-    let verb = words.next().unwrap_or_default();
-    if !verb.eq_ignore_ascii_case(b"PRIVMSG") && !verb.eq_ignore_ascii_case(b"NOTICE") {
-        return false;
-    }
-    let targets = words.next().unwrap_or_default();
-    !targets
-        .windows(8)
-        .any(|w| w.eq_ignore_ascii_case(b"nickserv"))
-}
-
 /// When a connection may be parked: its timer, and when it was last busy.
 struct ParkTimer {
     sleep: Pin<Box<tokio::time::Sleep>>,
@@ -224,25 +195,11 @@ async fn start(
     info!(conn = id, %peer, "connected");
     let conn = Conn {
         stream,
-        rbuf: Vec::new(),
-        discarding: false,
-        unprocessed: false,
-        eof: false,
-        wq: VecDeque::new(),
-        blocked: false,
-        front_partial: false,
-        out: None,
+        lines: Lines::new(server.config().flood.burst),
         throttled: None,
+        writer: Writer::new(),
     };
-    let mut session = Session::new(client);
-    session.charset = charset;
-    if charset != Charset::UTF8 {
-        session.more.listener_charset = Some(charset);
-    }
-    let cfg = server.config();
-    session.flood = crate::guard::Bucket::new(cfg.flood.burst);
-    session.flood_exempt =
-        cfg.flood.lines_per_second == 0.0 || crate::guard::is_exempt(&cfg, peer.ip());
+    let session = super::lines::open_session(&server, client, charset, peer.ip());
     Some(Box::new(Active {
         conn,
         session,
@@ -253,26 +210,14 @@ async fn start(
 
 pub(crate) struct Conn {
     stream: Stream,
-    rbuf: Vec<u8>,
-    /// Skipping the rest of an over-long line up to its newline.
-    discarding: bool,
-    /// `rbuf` may hold complete lines not handled yet (a command was
-    /// waiting for the store when they arrived).
-    unprocessed: bool,
-    /// The peer closed its side; finish what is buffered, then end.
-    eof: bool,
-    /// Taken from the outbox, not yet written.
-    wq: VecDeque<Bytes>,
-    /// The socket refused bytes: wait for writable before trying again.
-    blocked: bool,
-    /// The front of `wq` was written in part.
-    front_partial: bool,
+    /// What was read, and the framing, flood and chain state over it.
+    lines: Lines,
     /// Over its line budget: the next line waits for this timer (fake lag).
     /// Boxed, and only while throttled: a timer inline in the task would
     /// cost every idle connection its size.
     throttled: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// Encodes what is written, for a wire that is not UTF-8.
-    out: Option<Box<OutEncoder>>,
+    /// What is taken from the send queue and not yet written.
+    writer: Writer,
 }
 
 fn quit_ending(text: String) -> Ending {
@@ -316,13 +261,10 @@ impl Active {
             && pending.is_none()
             && session.pending.is_none()
             && session.quit.is_none()
-            && !conn.unprocessed
-            && !conn.eof
-            && !conn.blocked
-            && !conn.discarding
+            && conn.lines.is_idle()
+            && !conn.writer.blocked
             && conn.throttled.is_none()
-            && conn.rbuf.is_empty()
-            && conn.wq.is_empty()
+            && conn.writer.is_empty()
             && client.outbox.pending() == 0
             && !conn.stream.has_pending_write()
             && !conn.stream.has_pending_read()
@@ -384,7 +326,7 @@ impl Active {
             if pending.is_none() {
                 *pending = session.pending.take();
             }
-            if pending.is_none() && conn.unprocessed && conn.throttled.is_none() {
+            if pending.is_none() && conn.lines.unprocessed() && conn.throttled.is_none() {
                 conn.process(server, session, pending);
             }
             if let Some(text) = session.quit.take() {
@@ -393,7 +335,7 @@ impl Active {
             if pending.is_none() {
                 *pending = session.pending.take();
             }
-            if pending.is_none() && conn.eof && !conn.unprocessed {
+            if pending.is_none() && conn.lines.eof() && !conn.lines.unprocessed() {
                 return Poll::Ready(Ending::new("Connection closed", None));
             }
             let recvq = server.config().flood.recvq_bytes;
@@ -401,15 +343,7 @@ impl Active {
             // Every command of a chain that is done, in order, before the
             // next write: their replies go out together.
             while let Some(Poll::Ready(then)) = pending.as_mut().map(|p| p.fut.as_mut().poll(cx)) {
-                let mut p = pending.take().expect("just polled");
-                *pending = p.next.take();
-                commands::resume(server, session, then, p.reply, p.verb);
-                if let Some(mut step) = session.pending.take() {
-                    // A further step of the same command comes first.
-                    step.next = pending.take();
-                    *pending = Some(step);
-                }
-                conn.unprocessed = !conn.rbuf.is_empty();
+                conn.lines.complete(server, session, pending, then);
                 ready = true;
                 if session.quit.is_some() {
                     break;
@@ -418,13 +352,13 @@ impl Active {
             if !ready && client.outbox.poll_woken(cx).is_ready() {
                 ready = true;
             }
-            if !ready && conn.blocked {
+            if !ready && conn.writer.blocked {
                 match conn.stream.poll_write_ready(cx) {
                     Poll::Ready(Err(_)) => {
                         return Poll::Ready(Ending::new("Connection reset", None))
                     }
                     Poll::Ready(Ok(())) => {
-                        conn.blocked = false;
+                        conn.writer.blocked = false;
                         ready = true;
                     }
                     Poll::Pending => {}
@@ -440,9 +374,8 @@ impl Active {
             }
             // Not while a command waits, after EOF, or while held back with
             // as much waiting as may wait.
-            let may_read = pending.is_none()
-                && !conn.eof
-                && (conn.throttled.is_none() || conn.rbuf.len() < recvq);
+            let may_read =
+                pending.is_none() && (conn.throttled.is_none() || conn.lines.len() < recvq);
             if !ready && may_read {
                 match conn.stream.poll_read_ready(cx) {
                     Poll::Ready(Err(_)) => {
@@ -463,7 +396,7 @@ impl Active {
             if !ready {
                 return Poll::Pending;
             }
-            if conn.throttled.is_some() && conn.rbuf.len() >= recvq {
+            if conn.throttled.is_some() && conn.lines.len() >= recvq {
                 // Held back and still sending: more waits than may wait.
                 server.stats.excess_flood.fetch_add(1, Ordering::Relaxed);
                 return Poll::Ready(Ending::new("Excess Flood", Some("Excess Flood".into())));
@@ -486,13 +419,7 @@ impl Active {
                 // Free the queue now, not after a flush that would never
                 // end; but finish a line half written, or the ERROR would
                 // be glued to its first half.
-                let keep = if conn.front_partial {
-                    conn.wq.truncate(1);
-                    conn.wq.front().map_or(0, |b| b.len())
-                } else {
-                    conn.wq.clear();
-                    0
-                };
+                let keep = conn.writer.drop_unwritten();
                 client.outbox.discard(keep);
                 let (text, counter) = match why {
                     Overflow::SendQ => ("SendQ exceeded", &server.stats.sendq_exceeded),
@@ -504,8 +431,8 @@ impl Active {
                 counter.fetch_add(1, Ordering::Relaxed);
                 return Poll::Ready(Ending::new(text, Some(text.into())));
             }
-            if !conn.blocked {
-                conn.use_charset(session.charset);
+            if !conn.writer.blocked {
+                conn.writer.use_charset(session.charset);
                 if let Err(e) = conn.write_some(client, &server.stats) {
                     return Poll::Ready(Ending::new(format!("Write error: {e}"), None));
                 }
@@ -528,13 +455,13 @@ impl Active {
         crate::lifecycle::disconnect(server, session, &reason);
         // Unread input is dropped now, and counted as gone before the
         // client leaves the table (STATS z never sees one without the other).
-        server.stats.read_buffer(conn.rbuf.capacity(), 0);
-        conn.rbuf = Vec::new();
+        server.stats.read_buffer(conn.lines.clear(), 0);
         server.registry.remove_client(client.id);
-        conn.use_charset(session.charset);
+        conn.writer.use_charset(session.charset);
         let _ = tokio::time::timeout(
             Duration::from_secs(2),
-            conn.flush_all(client, &server.stats),
+            conn.writer
+                .flush_all(&mut conn.stream, client, &server.stats),
         )
         .await;
         conn.stream.shutdown().await;
@@ -544,27 +471,24 @@ impl Active {
 }
 
 impl Conn {
-    /// Reads what the socket has until it would block (or ends).
+    /// Reads what the socket has until it would block (or ends), or a
+    /// whole line's worth is waiting.
     fn fill(&mut self, server: &Server, session: &Session) -> io::Result<()> {
-        let limit = MAX_LINE + MAX_CLIENT_TAGS + 4;
-        let (held, had) = (self.rbuf.capacity(), self.rbuf.len());
-        let r = self.fill_inner(server, session, limit);
-        server.stats.read_buffer(held, self.rbuf.capacity());
+        let (held, had) = (self.lines.capacity(), self.lines.len());
+        let r = self.fill_inner(server, session);
+        server.stats.read_buffer(held, self.lines.capacity());
         server
             .stats
             .bytes_in
-            .fetch_add((self.rbuf.len() - had) as u64, Ordering::Relaxed);
+            .fetch_add((self.lines.len() - had) as u64, Ordering::Relaxed);
         r
     }
 
-    fn fill_inner(&mut self, server: &Server, session: &Session, limit: usize) -> io::Result<()> {
+    fn fill_inner(&mut self, server: &Server, session: &Session) -> io::Result<()> {
         loop {
-            if self.rbuf.capacity() - self.rbuf.len() < 512 {
-                self.rbuf.reserve(READ_CHUNK);
-            }
-            match self.stream.try_read_buf(&mut self.rbuf) {
+            match self.stream.try_read_buf(self.lines.read_into()) {
                 Ok(0) => {
-                    self.eof = true;
+                    self.lines.ended();
                     break;
                 }
                 Ok(_) => {
@@ -573,10 +497,7 @@ impl Conn {
                         .last_active
                         .store(server.uptime_secs(), Ordering::Relaxed);
                     session.client.ping_sent.store(false, Ordering::Relaxed);
-                    // A whole line's worth: handle it before reading on, so
-                    // the buffer never holds much more than one line.
-                    if self.rbuf.len() >= limit {
-                        self.unprocessed = true;
+                    if self.lines.full() {
                         break;
                     }
                 }
@@ -585,226 +506,28 @@ impl Conn {
                 Err(e) => return Err(e),
             }
         }
-        self.unprocessed = true;
+        self.lines.received();
         Ok(())
     }
 
-    /// Handles the complete lines in the read buffer, stopping early when a
-    /// command waits for the store or ends the connection.
-    /// Handles the complete lines in the read buffer, until one waits.
-    ///
-    /// One that waits to store messages for offline accounts need not
-    /// hold back the PRIVMSG and NOTICE lines right behind it: they are
-    /// handled too, into a chain (`pending`) whose replies are released in
-    /// order as each is done. A sender's burst of offline messages then
-    /// shares one commit and one write of its echoes, instead of one each.
-    /// Anything else ends the chain and waits for all of it.
+    /// Handles the complete lines read (`Lines::process`); flood control
+    /// holding the rest back sets the fake-lag timer.
     fn process(
         &mut self,
         server: &Arc<Server>,
         session: &mut Session,
         pending: &mut Option<Box<Pending>>,
     ) {
-        self.process_lines(server, session, pending);
-        session.in_chain = false;
-    }
-
-    fn process_lines(
-        &mut self,
-        server: &Arc<Server>,
-        session: &mut Session,
-        pending: &mut Option<Box<Pending>>,
-    ) {
-        let line_limit = MAX_LINE - 2;
-        let tag_limit = MAX_CLIENT_TAGS + 2;
-        let mut start = 0;
-        // Raw lines in another charset may be longer than their UTF-8
-        // form; the limit is checked on the UTF-8 form after decoding.
-        self.unprocessed = false;
-        let mut lines = 0u64;
-        while start < self.rbuf.len() {
-            let buf = &self.rbuf[start..];
-            if self.discarding {
-                match buf.iter().position(|&b| b == b'\n') {
-                    Some(nl) => {
-                        start += nl + 1;
-                        self.discarding = false;
-                        continue;
-                    }
-                    None => {
-                        start = self.rbuf.len();
-                        break;
-                    }
-                }
-            }
-            let factor = session.charset.frame_factor();
-            match next_line(buf, line_limit * factor, tag_limit * factor) {
-                Ok(Some(frame)) => {
-                    // Receive flood control: over budget, the line waits.
-                    if !session.flood_exempt && session.more.oper_name.is_none() {
-                        let f = &server.config().flood;
-                        if let Err(at) = session.flood.take(
-                            std::time::Instant::now(),
-                            f.lines_per_second,
-                            f.burst,
-                        ) {
-                            self.throttled = Some(Box::pin(tokio::time::sleep_until(at.into())));
-                            self.unprocessed = true;
-                            break;
-                        }
-                    }
-                    let line = &buf[..frame.len];
-                    start += frame.consumed;
-                    lines += 1;
-                    if line.iter().all(|&b| b == b' ') {
-                        // blank: ignored
-                    } else if session.charset.is_utf8_only() {
-                        commands::handle_line(server, session, line);
-                    } else {
-                        let text = session.charset.decode(line);
-                        if charset::too_long(&text, line_limit, tag_limit) {
-                            commands::input_too_long(server, session);
-                        } else {
-                            commands::handle_line(server, session, text.as_bytes());
-                        }
-                    }
-                    if session.quit.is_some() {
-                        self.unprocessed = start < self.rbuf.len();
-                        break;
-                    }
-                    if let Some(p) = session.pending.take() {
-                        let chainable = p.chainable;
-                        let n = Pending::append(pending, p);
-                        if !(chainable && n < CHAIN_MAX && continues_chain(&self.rbuf[start..])) {
-                            session.in_chain = false;
-                            self.unprocessed = start < self.rbuf.len();
-                            break;
-                        }
-                        session.in_chain = true;
-                    }
-                }
-                Ok(None) => break,
-                Err(FrameError::TooLong { consumed, complete }) => {
-                    start += consumed;
-                    self.discarding = !complete;
-                    commands::input_too_long(server, session);
-                }
-            }
-        }
-        session.in_chain = false;
-        server.stats.lines_in.fetch_add(lines, Ordering::Relaxed);
-        self.rbuf.drain(..start);
-        if self.rbuf.is_empty() {
-            // Idle clients hold no read buffer.
-            server.stats.read_buffer(self.rbuf.capacity(), 0);
-            self.rbuf = Vec::new();
+        if let Stop::Throttled(at) =
+            self.lines
+                .process(server, session, pending, std::time::Instant::now())
+        {
+            self.throttled = Some(Box::pin(tokio::time::sleep_until(at.into())));
         }
     }
 
-    /// Follows a change of the session's charset (listener, `CHARSET`):
-    /// what is taken from the queue from now on is encoded for it.
-    fn use_charset(&mut self, cs: Charset) {
-        if self.out.as_ref().map(|o| o.encoding()) != cs.wire {
-            self.out = cs.wire.map(|e| Box::new(OutEncoder::new(e)));
-        }
-    }
-
-    /// Moves what is queued into `wq`, encoded when the wire is not UTF-8.
-    fn take_queued(&mut self, client: &Client) {
-        let Some(enc) = self.out.as_mut() else {
-            client.outbox.take_into(&mut self.wq);
-            return;
-        };
-        let mut taken = VecDeque::new();
-        client.outbox.take_into(&mut taken);
-        if taken.is_empty() {
-            return;
-        }
-        let mut out = Vec::new();
-        let mut queued = 0;
-        for chunk in &taken {
-            queued += chunk.len();
-            enc.push(chunk, &mut out);
-        }
-        client.outbox.recount(queued, out.len());
-        if !out.is_empty() {
-            self.wq.push_back(Bytes::from(out));
-        }
-    }
-
-    /// Writes what is queued, as far as the socket takes it without blocking.
     fn write_some(&mut self, client: &Client, stats: &Stats) -> io::Result<()> {
-        loop {
-            if self.wq.is_empty() {
-                self.take_queued(client);
-                if self.wq.is_empty() {
-                    // All written: an idle connection keeps no buffer.
-                    self.wq = VecDeque::new();
-                    client.backlog_since.store(0, Ordering::Relaxed);
-                    // TLS: what rustls encrypted and could not write yet.
-                    return match self.stream.flush_pending() {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            self.blocked = true;
-                            Ok(())
-                        }
-                        r => r,
-                    };
-                }
-                if client.backlog_since.load(Ordering::Relaxed) == 0 {
-                    client
-                        .backlog_since
-                        .store(crate::unix_millis(), Ordering::Relaxed);
-                }
-            }
-            let mut slices = [IoSlice::new(&[]); MAX_IOV];
-            let mut n_slices = 0;
-            for (slot, b) in slices.iter_mut().zip(self.wq.iter()) {
-                *slot = IoSlice::new(b);
-                n_slices += 1;
-            }
-            match self.stream.try_write_vectored(&slices[..n_slices]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(mut n) => {
-                    client.outbox.written(n);
-                    stats.bytes_out.fetch_add(n as u64, Ordering::Relaxed);
-                    while n > 0 {
-                        let front = self.wq.front_mut().expect("written bytes were queued");
-                        if front.len() <= n {
-                            n -= front.len();
-                            self.wq.pop_front();
-                            self.front_partial = false;
-                        } else {
-                            front.advance(n);
-                            self.front_partial = true;
-                            n = 0;
-                        }
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.blocked = true;
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Writes everything queued, waiting for the socket as needed.
-    async fn flush_all(&mut self, client: &Client, stats: &Stats) {
-        loop {
-            if self.write_some(client, stats).is_err() {
-                return;
-            }
-            if self.wq.is_empty() && client.outbox.is_empty() && !self.stream.has_pending_write() {
-                return;
-            }
-            if self.stream.writable().await.is_err() {
-                return;
-            }
-            self.blocked = false;
-            debug!("flushing");
-        }
+        self.writer.write_some(&mut self.stream, client, stats)
     }
 }
 

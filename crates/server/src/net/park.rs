@@ -29,7 +29,7 @@ use tokio_util::task::task_tracker::TaskTrackerToken;
 use tokio_util::task::TaskTracker;
 use tracing::warn;
 
-use crate::conn::Active;
+use super::Active;
 use crate::Server;
 
 /// The token of the waker that stops the parker's thread.
@@ -194,7 +194,7 @@ impl Parker {
         // Spawned before the last parked one lets go of `alive`: shutdown
         // never sees it in neither place.
         self.tracker
-            .spawn_on(crate::conn::resume(server, active), &self.runtime);
+            .spawn_on(super::driver::resume(server, active), &self.runtime);
         if slots.slab.is_empty() {
             slots.alive = None;
             // Free the slots of a crowd that has gone.
