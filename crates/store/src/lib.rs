@@ -17,8 +17,8 @@
 //! is the implementation ferry ships.
 //!
 //! The contract every implementation keeps:
-//! - **Names arrive casefolded.** Account names, list entries and history
-//!   keys are passed in the server's casefolded form; the store compares
+//! - **Names arrive casefolded.** Account and channel names, list entries
+//!   and history keys are passed in the server's casefolded form; the store compares
 //!   bytes and never folds. Display forms travel beside them where a user
 //!   sees them.
 //! - **Committed means durable.** A write method returns `Ok` only after its
@@ -27,7 +27,9 @@
 //!   (History appends are the exception: nobody is told they were kept; see
 //!   [`HistoryStore`].)
 //! - **Methods block.** They are called from a blocking thread
-//!   (`spawn_blocking`), never on the async message path. Implementations
+//!   (`spawn_blocking`), never on the async message path; the one
+//!   exception, [`OfflineStore::enqueue_offline_batch`], returns at once
+//!   and answers through a callback (below). Implementations
 //!   group concurrent writes into one transaction (group commit), so many
 //!   callers waiting at once cost one fsync.
 //! - **Times are milliseconds since the Unix epoch**, message ids are the

@@ -401,8 +401,11 @@ fn run_cached(c: &Connection, sql: &str) -> rusqlite::Result<usize> {
     c.prepare_cached(sql)?.execute([])
 }
 
+/// A [`StoredMessage`]'s columns, the same in `offline_messages` and
+/// `history`.
 const MSG_COLS: &str = "msgid, time_ms, source, sender_account, command, target, text, tags";
 
+/// Reads a [`StoredMessage`] from the row's columns `at` and on.
 fn msg_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
         msgid: r.get(at)?,
