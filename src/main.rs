@@ -198,7 +198,8 @@ fn read_password(file: Option<&PathBuf>) -> Result<String> {
 }
 
 fn account(args: AccountArgs) -> Result<()> {
-    use ferry_store::{SqliteStore, Store};
+    use ferry_store::prelude::*;
+    use ferry_store::SqliteStore;
     let mut cfg = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),

@@ -1,0 +1,80 @@
+//! Accounts (REGISTER, `ferry account`) and the client certificates that
+//! log in to them (SASL EXTERNAL).
+
+use crate::Result;
+
+/// SCRAM-SHA-256 credentials (RFC 5802 / 7677): the server keeps only these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScramCredentials {
+    pub salt: Vec<u8>,
+    pub iterations: u32,
+    pub stored_key: Vec<u8>,
+    pub server_key: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Casefolded; the key.
+    pub name: String,
+    /// As registered.
+    pub display: String,
+    /// argon2id, PHC string format.
+    pub password_hash: String,
+    pub scram: ScramCredentials,
+    pub email: Option<String>,
+    /// User mode +g (only ACCEPTed accounts may write) for this account.
+    pub callerid: bool,
+    pub created_ms: i64,
+}
+
+/// Certificates one account may list.
+pub const MAX_CERTS: usize = 16;
+
+/// What [`AccountStore::add_cert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertAdded {
+    Added,
+    /// The account already lists it.
+    Already,
+    /// Another account lists it (a certificate logs in to one account).
+    OtherAccount,
+    /// The account lists [`MAX_CERTS`] already.
+    Full,
+}
+
+/// Accounts and their certificates. Every other domain's rows for an
+/// account (lists, requests, offline messages, certificates, channels it
+/// founded) go when the account is deleted.
+///
+/// Every method blocks until it is done (a write: committed), and is
+/// called on the blocking pool (`Server::store`); none is on the message
+/// path. A PostgreSQL backend implements them the same way, blocking on
+/// its runtime handle (see the crate docs).
+pub trait AccountStore: Send + Sync {
+    /// Creates an account; `AccountExists` if the name is taken.
+    fn create_account(&self, account: &Account) -> Result<()>;
+    fn account(&self, name: &str) -> Result<Option<Account>>;
+    /// All accounts, by name.
+    fn accounts(&self) -> Result<Vec<Account>>;
+    /// Replaces both password forms. False if there is no such account.
+    fn set_credentials(
+        &self,
+        name: &str,
+        password_hash: &str,
+        scram: &ScramCredentials,
+    ) -> Result<bool>;
+    fn set_callerid(&self, name: &str, on: bool) -> Result<bool>;
+    /// Deletes the account and everything stored for it. False if absent.
+    fn delete_account(&self, name: &str) -> Result<bool>;
+
+    // --- client certificates (SASL EXTERNAL) ---------------------------
+    /// Lets the certificate with this SHA-256 fingerprint (lowercase hex)
+    /// log in to `account`; at most [`MAX_CERTS`] per account.
+    fn add_cert(&self, account: &str, fingerprint: &str, time_ms: i64) -> Result<CertAdded>;
+    /// False if `account` did not list it.
+    fn del_cert(&self, account: &str, fingerprint: &str) -> Result<bool>;
+    /// The account's fingerprints, oldest first.
+    fn certs(&self, account: &str) -> Result<Vec<String>>;
+    /// The account a certificate logs in to.
+    fn account_by_cert(&self, fingerprint: &str) -> Result<Option<Account>>;
+}

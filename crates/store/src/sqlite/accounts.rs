@@ -1,0 +1,243 @@
+//! Accounts and client certificates in SQLite.
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::offline::forget_recipient;
+use super::{backend, SqliteStore};
+use crate::{Account, AccountStore, CertAdded, Result, ScramCredentials, StoreError, MAX_CERTS};
+
+fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        name: r.get(0)?,
+        display: r.get(1)?,
+        password_hash: r.get(2)?,
+        scram: ScramCredentials {
+            salt: r.get(3)?,
+            iterations: r.get::<_, i64>(4)? as u32,
+            stored_key: r.get(5)?,
+            server_key: r.get(6)?,
+        },
+        email: r.get(7)?,
+        callerid: r.get::<_, i64>(8)? != 0,
+        created_ms: r.get(9)?,
+    })
+}
+
+const ACCOUNT_COLS: &str =
+    "name, display, password_hash, scram_salt, scram_iterations, scram_stored_key, \
+                            scram_server_key, email, callerid, created_ms";
+
+impl AccountStore for SqliteStore {
+    fn create_account(&self, a: &Account) -> Result<()> {
+        let a = a.clone();
+        self.write(move |c| {
+            forget_recipient(&a.name);
+            let r = c.execute(
+                &format!("INSERT INTO accounts ({ACCOUNT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    a.name,
+                    a.display,
+                    a.password_hash,
+                    a.scram.salt,
+                    a.scram.iterations as i64,
+                    a.scram.stored_key,
+                    a.scram.server_key,
+                    a.email,
+                    a.callerid as i64,
+                    a.created_ms
+                ],
+            );
+            match r {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    Err(StoreError::AccountExists)
+                }
+                Err(e) => Err(backend(e)),
+            }
+        })
+    }
+
+    fn account(&self, name: &str) -> Result<Option<Account>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE name = ?1"
+            ))?
+            .query_row([name], account_from_row)
+            .optional()
+        })
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts ORDER BY name"
+            ))?;
+            let rows = st.query_map([], account_from_row)?;
+            rows.collect()
+        })
+    }
+
+    fn set_credentials(&self, name: &str, hash: &str, scram: &ScramCredentials) -> Result<bool> {
+        let (name, hash, s) = (name.to_string(), hash.to_string(), scram.clone());
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE accounts SET password_hash = ?2, scram_salt = ?3, scram_iterations = ?4, \
+                     scram_stored_key = ?5, scram_server_key = ?6 WHERE name = ?1",
+                    params![name, hash, s.salt, s.iterations as i64, s.stored_key, s.server_key],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn set_callerid(&self, name: &str, on: bool) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE accounts SET callerid = ?2 WHERE name = ?1",
+                    params![name, on as i64],
+                )
+                .map_err(backend)?;
+            forget_recipient(&name);
+            Ok(n > 0)
+        })
+    }
+
+    fn delete_account(&self, name: &str) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| {
+            let n = c
+                .execute("DELETE FROM accounts WHERE name = ?1", [&name])
+                .map_err(backend)?;
+            forget_recipient(&name);
+            Ok(n > 0)
+        })
+    }
+
+    fn add_cert(&self, account: &str, fingerprint: &str, time_ms: i64) -> Result<CertAdded> {
+        let (account, fp) = (account.to_string(), fingerprint.to_string());
+        self.write(move |c| {
+            let owner: Option<String> = c
+                .query_row(
+                    "SELECT account FROM account_certs WHERE fingerprint = ?1",
+                    [&fp],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            match owner {
+                Some(o) if o == account => return Ok(CertAdded::Already),
+                Some(_) => return Ok(CertAdded::OtherAccount),
+                None => {}
+            }
+            let n: i64 = c
+                .query_row(
+                    "SELECT COUNT(*) FROM account_certs WHERE account = ?1",
+                    [&account],
+                    |r| r.get(0),
+                )
+                .map_err(backend)?;
+            if n as usize >= MAX_CERTS {
+                return Ok(CertAdded::Full);
+            }
+            c.execute(
+                "INSERT INTO account_certs (fingerprint, account, added_ms) VALUES (?1, ?2, ?3)",
+                params![fp, account, time_ms],
+            )
+            .map_err(backend)?;
+            Ok(CertAdded::Added)
+        })
+    }
+
+    fn del_cert(&self, account: &str, fingerprint: &str) -> Result<bool> {
+        let (account, fp) = (account.to_string(), fingerprint.to_string());
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM account_certs WHERE account = ?1 AND fingerprint = ?2",
+                    params![account, fp],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn certs(&self, account: &str) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT fingerprint FROM account_certs WHERE account = ?1 ORDER BY added_ms, fingerprint",
+            )?;
+            let rows = st.query_map([account], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn account_by_cert(&self, fingerprint: &str) -> Result<Option<Account>> {
+        self.read(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {} FROM accounts WHERE name = \
+                     (SELECT account FROM account_certs WHERE fingerprint = ?1)",
+                    ACCOUNT_COLS
+                ),
+                [fingerprint],
+                account_from_row,
+            )
+            .optional()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{account, temp_store};
+    use crate::{AccountStore, CertAdded, StoreError, MAX_CERTS};
+
+    #[test]
+    fn client_certificates_map_to_accounts() {
+        let (_dir, s) = temp_store();
+        s.create_account(&account("bob")).unwrap();
+        s.create_account(&account("eve")).unwrap();
+        let fp = "ab".repeat(32);
+        assert_eq!(s.account_by_cert(&fp).unwrap(), None);
+        assert_eq!(s.add_cert("bob", &fp, 5).unwrap(), CertAdded::Added);
+        assert_eq!(s.add_cert("bob", &fp, 6).unwrap(), CertAdded::Already);
+        assert_eq!(s.add_cert("eve", &fp, 7).unwrap(), CertAdded::OtherAccount);
+        assert_eq!(s.account_by_cert(&fp).unwrap().unwrap().name, "bob");
+        assert_eq!(s.certs("bob").unwrap(), vec![fp.clone()]);
+        assert!(s.certs("eve").unwrap().is_empty());
+        for i in 1..MAX_CERTS {
+            let other = format!("{i:064x}");
+            assert_eq!(s.add_cert("bob", &other, 8).unwrap(), CertAdded::Added);
+        }
+        assert_eq!(
+            s.add_cert("bob", &"cd".repeat(32), 9).unwrap(),
+            CertAdded::Full
+        );
+        assert!(s.del_cert("bob", &fp).unwrap());
+        assert!(!s.del_cert("bob", &fp).unwrap());
+        assert_eq!(s.account_by_cert(&fp).unwrap(), None);
+        // Deleting the account forgets its certificates.
+        assert!(s.delete_account("bob").unwrap());
+        assert!(s.account_by_cert(&format!("{:064x}", 1)).unwrap().is_none());
+        assert_eq!(
+            s.add_cert("eve", &format!("{:064x}", 1), 10).unwrap(),
+            CertAdded::Added
+        );
+    }
+
+    #[test]
+    fn accounts_are_created_once_and_changed() {
+        let (_dir, s) = temp_store();
+        s.create_account(&account("bob")).unwrap();
+        assert!(matches!(
+            s.create_account(&account("bob")),
+            Err(StoreError::AccountExists)
+        ));
+        assert_eq!(s.account("bob").unwrap().unwrap().display, "BOB");
+        assert!(s.set_callerid("bob", true).unwrap());
+        assert!(s.account("bob").unwrap().unwrap().callerid);
+    }
+}

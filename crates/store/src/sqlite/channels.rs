@@ -1,0 +1,194 @@
+//! Registered channels in SQLite (migration 4: the `channels` table).
+
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::{backend, SqliteStore};
+use crate::{ChannelRegistered, ChannelStore, ChannelTopic, RegisteredChannel, Result};
+
+const CHANNEL_COLS: &str =
+    "name, display, founder, created_ms, topic, topic_set_by, topic_set_ms, modes";
+
+fn channel_from_row(r: &Row<'_>) -> rusqlite::Result<RegisteredChannel> {
+    let topic = match (r.get(4)?, r.get(5)?, r.get(6)?) {
+        (Some(text), Some(set_by), Some(set_ms)) => Some(ChannelTopic {
+            text,
+            set_by,
+            set_ms,
+        }),
+        _ => None,
+    };
+    Ok(RegisteredChannel {
+        name: r.get(0)?,
+        display: r.get(1)?,
+        founder: r.get(2)?,
+        created_ms: r.get(3)?,
+        topic,
+        modes: r.get(7)?,
+    })
+}
+
+impl ChannelStore for SqliteStore {
+    fn register_channel(&self, channel: &RegisteredChannel) -> Result<ChannelRegistered> {
+        let ch = channel.clone();
+        self.write(move |c| {
+            let founder: Option<i64> = c
+                .query_row("SELECT 1 FROM accounts WHERE name = ?1", [&ch.founder], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            if founder.is_none() {
+                return Ok(ChannelRegistered::NoFounder);
+            }
+            let topic = ch.topic.as_ref();
+            let n = c
+                .execute(
+                    &format!(
+                        "INSERT INTO channels ({CHANNEL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                         ON CONFLICT (name) DO NOTHING"
+                    ),
+                    params![
+                        ch.name,
+                        ch.display,
+                        ch.founder,
+                        ch.created_ms,
+                        topic.map(|t| &t.text),
+                        topic.map(|t| &t.set_by),
+                        topic.map(|t| t.set_ms),
+                        ch.modes
+                    ],
+                )
+                .map_err(backend)?;
+            Ok(if n == 0 {
+                ChannelRegistered::Taken
+            } else {
+                ChannelRegistered::Registered
+            })
+        })
+    }
+
+    fn unregister_channel(&self, name: &str) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| {
+            let n = c
+                .execute("DELETE FROM channels WHERE name = ?1", [&name])
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn channel(&self, name: &str) -> Result<Option<RegisteredChannel>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {CHANNEL_COLS} FROM channels WHERE name = ?1"
+            ))?
+            .query_row([name], channel_from_row)
+            .optional()
+        })
+    }
+
+    fn channels(&self) -> Result<Vec<RegisteredChannel>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {CHANNEL_COLS} FROM channels ORDER BY name"
+            ))?;
+            let rows = st.query_map([], channel_from_row)?;
+            rows.collect()
+        })
+    }
+
+    fn set_channel_topic(&self, name: &str, topic: Option<&ChannelTopic>) -> Result<bool> {
+        let (name, topic) = (name.to_string(), topic.cloned());
+        self.write(move |c| {
+            let t = topic.as_ref();
+            let n = c
+                .execute(
+                    "UPDATE channels SET topic = ?2, topic_set_by = ?3, topic_set_ms = ?4 \
+                     WHERE name = ?1",
+                    params![
+                        name,
+                        t.map(|t| &t.text),
+                        t.map(|t| &t.set_by),
+                        t.map(|t| t.set_ms)
+                    ],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn set_channel_modes(&self, name: &str, modes: &str) -> Result<bool> {
+        let (name, modes) = (name.to_string(), modes.to_string());
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE channels SET modes = ?2 WHERE name = ?1",
+                    params![name, modes],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{account, temp_store};
+    use crate::{
+        AccountStore, ChannelRegistered::*, ChannelStore, ChannelTopic, RegisteredChannel,
+    };
+
+    fn rust(founder: &str) -> RegisteredChannel {
+        RegisteredChannel {
+            name: "#rust".into(),
+            display: "#Rust".into(),
+            founder: founder.into(),
+            created_ms: 5,
+            topic: None,
+            modes: "+nt".into(),
+        }
+    }
+
+    #[test]
+    fn channels_register_once_and_keep_topic_and_modes() {
+        let (dir, s) = temp_store();
+        assert_eq!(s.register_channel(&rust("bob")).unwrap(), NoFounder);
+        s.create_account(&account("bob")).unwrap();
+        s.create_account(&account("eve")).unwrap();
+        assert_eq!(s.channel("#rust").unwrap(), None);
+        assert_eq!(s.register_channel(&rust("bob")).unwrap(), Registered);
+        assert_eq!(s.register_channel(&rust("eve")).unwrap(), Taken);
+        assert_eq!(s.channel("#rust").unwrap(), Some(rust("bob")));
+
+        let topic = ChannelTopic {
+            text: "the book".into(),
+            set_by: "bob!~b@h".into(),
+            set_ms: 9,
+        };
+        assert!(s.set_channel_topic("#rust", Some(&topic)).unwrap());
+        assert!(s.set_channel_modes("#rust", "+ntk key").unwrap());
+        assert!(!s.set_channel_topic("#none", Some(&topic)).unwrap());
+        assert!(!s.set_channel_modes("#none", "+n").unwrap());
+        let mut a = rust("eve");
+        a.name = "#a".into();
+        a.display = "#a".into();
+        a.topic = Some(topic.clone());
+        assert_eq!(s.register_channel(&a).unwrap(), Registered);
+        let want = RegisteredChannel {
+            topic: Some(topic),
+            modes: "+ntk key".into(),
+            ..rust("bob")
+        };
+        // Kept across a restart, listed by name.
+        s.close();
+        let s = crate::SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.channels().unwrap(), vec![a.clone(), want.clone()]);
+
+        assert!(s.set_channel_topic("#rust", None).unwrap());
+        assert_eq!(s.channel("#rust").unwrap().unwrap().topic, None);
+        assert!(s.unregister_channel("#rust").unwrap());
+        assert!(!s.unregister_channel("#rust").unwrap());
+        assert_eq!(s.channel("#rust").unwrap(), None);
+        // Deleting the founder's account unregisters what it founded.
+        assert!(s.delete_account("eve").unwrap());
+        assert!(s.channels().unwrap().is_empty());
+    }
+}
