@@ -396,46 +396,8 @@ impl Active {
             if !ready {
                 return Poll::Pending;
             }
-            if conn.throttled.is_some() && conn.lines.len() >= recvq {
-                // Held back and still sending: more waits than may wait.
-                server.stats.excess_flood.fetch_add(1, Ordering::Relaxed);
-                return Poll::Ready(Ending::new("Excess Flood", Some("Excess Flood".into())));
-            }
-            if client.take_guest_nick_request() && pending.is_none() && session.registered {
-                crate::lifecycle::force_guest_nick(server, session);
-            }
-            if pending.is_none()
-                && session.pending.is_none()
-                && session.registered
-                && !session.after_login_pending
-                && client.take_offline_poke()
-            {
-                commands::offline_poked(server, session);
-            }
-            if let Some(reason) = client.take_kill() {
-                return Poll::Ready(Ending::new(reason.clone(), Some(reason)));
-            }
-            if let Some(why) = client.outbox.overflowed() {
-                // Free the queue now, not after a flush that would never
-                // end; but finish a line half written, or the ERROR would
-                // be glued to its first half.
-                let keep = conn.writer.drop_unwritten();
-                client.outbox.discard(keep);
-                let (text, counter) = match why {
-                    Overflow::SendQ => ("SendQ exceeded", &server.stats.sendq_exceeded),
-                    Overflow::Budget => (
-                        "SendQ exceeded (server memory budget)",
-                        &server.stats.budget_shed,
-                    ),
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
-                return Poll::Ready(Ending::new(text, Some(text.into())));
-            }
-            if !conn.writer.blocked {
-                conn.writer.use_charset(session.charset);
-                if let Err(e) = conn.write_some(client, &server.stats) {
-                    return Poll::Ready(Ending::new(format!("Write error: {e}"), None));
-                }
+            if let Err(ending) = settle(server, conn, session, pending, client, recvq) {
+                return Poll::Ready(ending);
             }
         }
     }
@@ -468,6 +430,62 @@ impl Active {
         client.outbox.discard(0);
         info!(conn = client.id, reason = %reason.log, "disconnected");
     }
+}
+
+/// After something was ready: what the lines handled or others asked for
+/// takes effect — held back with too much waiting (Excess Flood), a forced
+/// guest nick, offline messages to deliver, a kill, a send queue over its
+/// limit — and what is queued is written as far as the socket takes it.
+fn settle(
+    server: &Arc<Server>,
+    conn: &mut Conn,
+    session: &mut Session,
+    pending: &Option<Box<Pending>>,
+    client: &Arc<Client>,
+    recvq: usize,
+) -> Result<(), Ending> {
+    if conn.throttled.is_some() && conn.lines.len() >= recvq {
+        // Held back and still sending: more waits than may wait.
+        server.stats.excess_flood.fetch_add(1, Ordering::Relaxed);
+        return Err(Ending::new("Excess Flood", Some("Excess Flood".into())));
+    }
+    if client.take_guest_nick_request() && pending.is_none() && session.registered {
+        crate::lifecycle::force_guest_nick(server, session);
+    }
+    if pending.is_none()
+        && session.pending.is_none()
+        && session.registered
+        && !session.after_login_pending
+        && client.take_offline_poke()
+    {
+        commands::offline_poked(server, session);
+    }
+    if let Some(reason) = client.take_kill() {
+        return Err(Ending::new(reason.clone(), Some(reason)));
+    }
+    if let Some(why) = client.outbox.overflowed() {
+        // Free the queue now, not after a flush that would never
+        // end; but finish a line half written, or the ERROR would
+        // be glued to its first half.
+        let keep = conn.writer.drop_unwritten();
+        client.outbox.discard(keep);
+        let (text, counter) = match why {
+            Overflow::SendQ => ("SendQ exceeded", &server.stats.sendq_exceeded),
+            Overflow::Budget => (
+                "SendQ exceeded (server memory budget)",
+                &server.stats.budget_shed,
+            ),
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        return Err(Ending::new(text, Some(text.into())));
+    }
+    if !conn.writer.blocked {
+        conn.writer.use_charset(session.charset);
+        if let Err(e) = conn.write_some(client, &server.stats) {
+            return Err(Ending::new(format!("Write error: {e}"), None));
+        }
+    }
+    Ok(())
 }
 
 impl Conn {
