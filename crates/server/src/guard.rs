@@ -161,7 +161,7 @@ impl Admission {
 #[derive(Debug, Clone)]
 pub struct Bucket {
     tokens: f64,
-    last_ns: u64,
+    last_ns: i64,
 }
 
 /// The instant bucket times count from.
@@ -170,8 +170,15 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-fn nanos_since_epoch(t: Instant) -> u64 {
-    u64::try_from(t.saturating_duration_since(epoch()).as_nanos()).unwrap_or(u64::MAX)
+/// Signed: an instant taken before the epoch was first read (a caller's
+/// `now` from just before the first bucket) is before it, not at it.
+fn nanos_since_epoch(t: Instant) -> i64 {
+    let e = epoch();
+    let nanos = |d: Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+    match t.checked_duration_since(e) {
+        Some(d) => nanos(d),
+        None => -nanos(e.duration_since(t)),
+    }
 }
 
 impl Bucket {
@@ -185,7 +192,7 @@ impl Bucket {
     /// Takes a token, or returns when the next one will be there.
     pub fn take(&mut self, now: Instant, rate: f64, burst: u32) -> Result<(), Instant> {
         let now_ns = nanos_since_epoch(now);
-        let elapsed = now_ns.saturating_sub(self.last_ns) as f64 / 1e9;
+        let elapsed = now_ns.saturating_sub(self.last_ns).max(0) as f64 / 1e9;
         self.tokens = (self.tokens + elapsed * rate).min(burst as f64);
         self.last_ns = now_ns;
         if self.tokens >= 1.0 {
