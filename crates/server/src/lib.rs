@@ -61,6 +61,7 @@ mod guard;
 mod history;
 mod isupport;
 mod lifecycle;
+mod membership;
 mod net;
 mod registry;
 mod reply;

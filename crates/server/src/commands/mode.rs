@@ -10,7 +10,7 @@ use crate::ctx::{Ctx, Outcome, Reject};
 use crate::route;
 use crate::unix_now;
 
-pub(super) fn mode(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let target = msg.param(0).unwrap_or("");
     if target.starts_with('#') {
         let Some(ch) = cx.server.find_channel(target) else {

@@ -1,4 +1,5 @@
-//! What operators see of the running server: STATS, TRACE, and REHASH.
+//! STATS <letter>: what operators see of the running server (TRACE and
+//! REHASH are their own files).
 //!
 //! `STATS u` and `STATS m` are open to everyone (as on solanum); the rest
 //! need an operator. Letters:
@@ -18,67 +19,20 @@
 
 use std::sync::atomic::Ordering;
 
-use ferry_proto::{mask, numeric::*, Line, Message};
+use ferry_proto::{numeric::*, Message};
 
 use crate::ctx::{Ctx, Outcome, Reject};
 use crate::{unix_millis, unix_now};
-
-/// TRACE lists at most this many clients; a mask narrows it down.
-const TRACE_MAX: usize = 1000;
-
-fn require_oper(cx: &Ctx<'_>) -> Result<(), Reject> {
-    if cx.me().info().modes.oper {
-        Ok(())
-    } else {
-        Err(Reject::NoPrivileges)
-    }
-}
-
-pub(super) fn rehash(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
-    require_oper(cx)?;
-    let nick = cx.me().nick();
-    match cx.server.rehash() {
-        Ok(what) => {
-            tracing::info!(by = %nick, %what, "rehashed");
-            let file = what.split(' ').next().unwrap_or("").to_string();
-            cx.num(RPL_REHASHING, &[&file, "Rehashing"]);
-            if what.len() > file.len() {
-                notice(cx, &format!("Rehashed {what}"));
-            }
-            cx.server.snote(
-                's',
-                &format!("{nick} is rehashing the server config file ({what})"),
-            );
-        }
-        Err(e) => {
-            tracing::warn!(by = %nick, error = %e, "rehash failed");
-            // One line: TOML errors come over several.
-            let e: Vec<&str> = e.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-            notice(cx, &format!("REHASH failed: {}", e.join(" ")));
-        }
-    }
-    Ok(())
-}
-
-fn notice(cx: &mut Ctx<'_>, text: &str) {
-    let nick = cx.me().nick();
-    let l = Line::new()
-        .source(&cx.server.name)
-        .verb("NOTICE")
-        .param(&nick)
-        .trailing(text);
-    cx.reply.line(l.as_str().to_string());
-}
 
 fn debug(cx: &mut Ctx<'_>, letter: &str, text: String) {
     cx.num(RPL_STATSDEBUG, &[letter, &text]);
 }
 
-pub(super) fn stats(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let query = msg.param(0).unwrap_or("");
     let letter = query.chars().next().unwrap_or('*');
     if !matches!(letter, 'u' | 'm') {
-        require_oper(cx)?;
+        cx.require_oper()?;
     }
     let server = cx.server.clone();
     match letter {
@@ -249,98 +203,5 @@ pub(super) fn stats(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     }
     let shown = letter.to_string();
     cx.num(RPL_ENDOFSTATS, &[&shown, "End of /STATS report"]);
-    Ok(())
-}
-
-/// TRACE [mask]: operators see every connection (or those whose nick or
-/// nick!user@host matches the mask), at most [`TRACE_MAX`]; others see
-/// only themselves.
-pub(super) fn trace(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
-    let oper = cx.me().info().modes.oper;
-    let server = cx.server.clone();
-    let casemap = server.config().casemap;
-    let want = msg
-        .param(0)
-        .filter(|m| *m != server.name && !m.is_empty())
-        .map(|m| casemap.fold_lossy(m));
-    let now = server.uptime_secs();
-    let mut shown = 0;
-    let mut matched = 0;
-    let mut users = 0;
-    let mut opers = 0;
-    let mut unknown = 0;
-    let me = cx.me().id;
-    let all = server.registry.clients();
-    for c in all {
-        if !oper && c.id != me {
-            continue;
-        }
-        let (nick, prefix, is_oper) = {
-            let i = c.info();
-            (i.nick.clone(), i.prefix(), i.modes.oper)
-        };
-        if let Some(w) = &want {
-            let folded_nick = casemap.fold_lossy(&nick);
-            let folded_prefix = casemap.fold_lossy(&prefix);
-            if !mask::matches(w, &folded_nick) && !mask::matches(w, &folded_prefix) {
-                continue;
-            }
-        }
-        matched += 1;
-        let registered = c.is_registered();
-        match (registered, is_oper) {
-            (false, _) => unknown += 1,
-            (true, true) => opers += 1,
-            (true, false) => users += 1,
-        }
-        if shown >= TRACE_MAX {
-            continue;
-        }
-        shown += 1;
-        let ip = c.ip.to_canonical().to_string();
-        if !registered {
-            cx.num(
-                RPL_TRACEUNKNOWN,
-                &["????", "unregistered", &format!("[{ip}]")],
-            );
-            continue;
-        }
-        let idle = now
-            .saturating_sub(c.last_active.load(Ordering::Relaxed))
-            .to_string();
-        let ip = format!("({ip})");
-        let sendq = c.outbox.pending().to_string();
-        if is_oper {
-            cx.num(
-                RPL_TRACEOPERATOR,
-                &["Oper", "opers", &prefix, &ip, &idle, &sendq],
-            );
-        } else {
-            cx.num(
-                RPL_TRACEUSER,
-                &["User", "users", &prefix, &ip, &idle, &sendq],
-            );
-        }
-    }
-    if oper {
-        for (class, n) in [
-            ("opers", opers),
-            ("users", users),
-            ("unregistered", unknown),
-        ] {
-            if n > 0 {
-                cx.num(RPL_TRACECLASS, &["Class", class, &n.to_string()]);
-            }
-        }
-        if matched > shown {
-            notice(
-                cx,
-                &format!("TRACE shows {shown} of {matched} connections: give a mask to see others"),
-            );
-        }
-    }
-    let version = crate::VERSION;
-    let name = server.name.clone();
-    cx.num(RPL_TRACEEND, &[&name, version, "End of TRACE"]);
     Ok(())
 }
