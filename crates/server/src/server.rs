@@ -155,14 +155,12 @@ impl Server {
     /// files again. What the running server is built on stays: server and
     /// network name, casemapping, data directory and listeners (they need
     /// a restart; the reply says so). Returns what was read, or why not.
-    pub fn rehash(&self) -> Result<String, String> {
+    pub fn rehash(&self) -> Result<String, RehashError> {
         let Some(src) = &self.config_source else {
             tls::reload_all(&self.tls.lock().expect("tls lock"));
-            return Err(
-                "no configuration file (started on defaults); TLS certificates reloaded".into(),
-            );
+            return Err(RehashError::NoConfigFile);
         };
-        let mut new = Config::load(&src.path).map_err(|e| e.to_string())?;
+        let mut new = Config::load(&src.path)?;
         let old = self.config();
         let mut kept = Vec::new();
         if let Some(l) = &src.listen {
@@ -249,6 +247,18 @@ impl Server {
         w.push_front(e);
         w.truncate(self.config().limits.whowas_entries);
     }
+}
+
+/// Why REHASH kept the running configuration; the text is what the
+/// operator reads (a NOTICE, the log).
+#[derive(Debug, thiserror::Error)]
+pub enum RehashError {
+    /// Started without a file: only the TLS certificates were read again.
+    #[error("no configuration file (started on defaults); TLS certificates reloaded")]
+    NoConfigFile,
+    /// The file could not be read or is not a valid configuration.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 pub fn unix_millis() -> i64 {

@@ -4,7 +4,8 @@ use ferry_proto::validate::is_valid_channel;
 use ferry_proto::{numeric::*, Message};
 
 use crate::caps::Cap;
-use crate::channel::{ChanState, Member, Prefix};
+use crate::channel::{ChanState, Channel, Member, Prefix, Topic};
+use crate::client::ClientId;
 use crate::ctx::{Ctx, Outcome, Reject};
 use crate::event::Event;
 use crate::membership::{part_one, send_names, send_topic};
@@ -82,42 +83,7 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
         let chname = ch.name.clone();
         let new = st.members.is_empty();
         if !new {
-            let invited = st.invited.contains(&me.id);
-            if let Some(k) = &st.modes.key {
-                if key != Some(k.as_str()) && !invited {
-                    return Err(Reject::Numeric(
-                        ERR_BADCHANNELKEY,
-                        vec![chname, "Cannot join channel (+k)".into()],
-                    ));
-                }
-            }
-            if st.members.len() >= cfg.limits.channel_members {
-                // The server's own cap: no invitation gets past it.
-                return Err(Reject::Numeric(
-                    ERR_CHANNELISFULL,
-                    vec![chname, "Cannot join channel (channel is full)".into()],
-                ));
-            }
-            if let Some(l) = st.modes.limit {
-                if st.members.len() >= l && !invited {
-                    return Err(Reject::Numeric(
-                        ERR_CHANNELISFULL,
-                        vec![chname, "Cannot join channel (+l)".into()],
-                    ));
-                }
-            }
-            if st.modes.invite_only && !invited && !ChanState::list_matches(&st.invex, &who) {
-                return Err(Reject::Numeric(
-                    ERR_INVITEONLYCHAN,
-                    vec![chname, "Cannot join channel (+i)".into()],
-                ));
-            }
-            if st.is_banned(&who) && !invited {
-                return Err(Reject::Numeric(
-                    ERR_BANNEDFROMCHAN,
-                    vec![chname, "Cannot join channel (+b)".into()],
-                ));
-            }
+            may_join(&st, me.id, &chname, key, &who, cfg.limits.channel_members)?;
         } else {
             st.modes.no_external = true;
             st.modes.topic_lock = true;
@@ -145,17 +111,58 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
         let topic = st.topic.clone();
         drop(st);
         me.info().channels.push(ch.clone());
-        if cx.caps().has(Cap::ExtendedJoin) {
-            cx.push_event(&ext);
-        } else {
-            cx.push_event(&plain);
-        }
-        if let Some(t) = topic {
-            send_topic(cx, &chname, &t);
-        }
-        if !cx.caps().has(Cap::NoImplicitNames) {
-            send_names(cx, &ch);
-        }
+        joined(cx, &ch, &plain, &ext, topic);
         return Ok(());
+    }
+}
+
+/// Whether this client may join a channel that has members: its key,
+/// the server's member cap, its limit, +i (with invitations and +I), +b.
+fn may_join(
+    st: &ChanState,
+    me: ClientId,
+    chname: &str,
+    key: Option<&str>,
+    who: &crate::channel::Who<'_>,
+    channel_members: usize,
+) -> Result<(), Reject> {
+    let refused =
+        |code, why: &str| Err(Reject::Numeric(code, vec![chname.to_string(), why.into()]));
+    let invited = st.invited.contains(&me);
+    if let Some(k) = &st.modes.key {
+        if key != Some(k.as_str()) && !invited {
+            return refused(ERR_BADCHANNELKEY, "Cannot join channel (+k)");
+        }
+    }
+    if st.members.len() >= channel_members {
+        // The server's own cap: no invitation gets past it.
+        return refused(ERR_CHANNELISFULL, "Cannot join channel (channel is full)");
+    }
+    if let Some(l) = st.modes.limit {
+        if st.members.len() >= l && !invited {
+            return refused(ERR_CHANNELISFULL, "Cannot join channel (+l)");
+        }
+    }
+    if st.modes.invite_only && !invited && !ChanState::list_matches(&st.invex, who) {
+        return refused(ERR_INVITEONLYCHAN, "Cannot join channel (+i)");
+    }
+    if st.is_banned(who) && !invited {
+        return refused(ERR_BANNEDFROMCHAN, "Cannot join channel (+b)");
+    }
+    Ok(())
+}
+
+/// What the joining client sees: its JOIN, the topic, the names.
+fn joined(cx: &mut Ctx<'_>, ch: &Channel, plain: &Event, ext: &Event, topic: Option<Topic>) {
+    if cx.caps().has(Cap::ExtendedJoin) {
+        cx.push_event(ext);
+    } else {
+        cx.push_event(plain);
+    }
+    if let Some(t) = topic {
+        send_topic(cx, &ch.name, &t);
+    }
+    if !cx.caps().has(Cap::NoImplicitNames) {
+        send_names(cx, ch);
     }
 }

@@ -1,12 +1,15 @@
 //! KLINE/DLINE and UNKLINE/UNDLINE: one family, server bans by user@host
 //! or by address, added and removed the same way (operators).
 
+use std::sync::Arc;
+
 use ferry_proto::Message;
 use tracing::{info, warn};
 
 use ferry_store::{BanKind, ServerBan};
 
 use crate::ctx::{then, Ctx, Outcome, Reject};
+use crate::server::Server;
 
 /// `KLINE [minutes] <user@host> :<reason>` / `DLINE [minutes] <address|cidr> :<reason>`.
 fn parse_ban<'m>(msg: &'m Message<'_>) -> Option<(Option<u64>, &'m str, &'m str)> {
@@ -102,28 +105,32 @@ fn set_ban(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: BanKind) -> Outcome {
                 ":{server_name} NOTICE {nick} :Added {how_long} {word} for [{}] ({})",
                 ban.mask, ban.reason
             ));
-            // Applied to everyone connected now.
-            let clients = cx.server.registry.clients();
-            for c in clients {
-                let (user, host) = {
-                    let i = c.info();
-                    (i.user.clone(), i.host.clone())
-                };
-                let hit = match kind {
-                    BanKind::Kline => {
-                        c.is_registered()
-                            && crate::guard::kline_reason(cx.server, &user, &host, c.ip).is_some()
-                    }
-                    BanKind::Dline => crate::guard::parse_net(&ban.mask)
-                        .is_some_and(|n| n.contains(&c.ip.to_canonical())),
-                };
-                if hit {
-                    c.kill(format!("{verb}: {}", ban.reason));
-                }
-            }
+            enforce_ban(cx.server, &ban, verb);
         })
     });
     Ok(())
+}
+
+/// Applies a new ban to everyone connected now.
+fn enforce_ban(server: &Arc<Server>, ban: &ServerBan, verb: &str) {
+    for c in server.registry.clients() {
+        let (user, host) = {
+            let i = c.info();
+            (i.user.clone(), i.host.clone())
+        };
+        let hit = match ban.kind {
+            BanKind::Kline => {
+                c.is_registered()
+                    && crate::guard::kline_reason(server, &user, &host, c.ip).is_some()
+            }
+            BanKind::Dline => {
+                crate::guard::parse_net(&ban.mask).is_some_and(|n| n.contains(&c.ip.to_canonical()))
+            }
+        };
+        if hit {
+            c.kill(format!("{verb}: {}", ban.reason));
+        }
+    }
 }
 
 fn remove_ban(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: BanKind) -> Outcome {

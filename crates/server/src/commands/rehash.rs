@@ -23,6 +23,7 @@ pub(super) fn run(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
         Err(e) => {
             tracing::warn!(by = %nick, error = %e, "rehash failed");
             // One line: TOML errors come over several.
+            let e = e.to_string();
             let e: Vec<&str> = e.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
             cx.server_notice(&format!("REHASH failed: {}", e.join(" ")));
         }
