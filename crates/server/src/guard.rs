@@ -291,6 +291,25 @@ mod tests {
     }
 
     #[test]
+    fn refusals_keep_their_error_lines() {
+        let texts = [
+            (Refused::ServerFull, "Server is full, try again later"),
+            (Refused::TooFast, "Connecting too fast; wait a moment"),
+            (
+                Refused::PerAddress(10),
+                "Too many connections from your address (max 10)",
+            ),
+            (
+                Refused::PerNetwork(50),
+                "Too many connections from your network (max 50)",
+            ),
+        ];
+        for (refused, text) in texts {
+            assert_eq!(refused.to_string(), text);
+        }
+    }
+
+    #[test]
     fn limits_per_ip_and_network() {
         let cfg = Config::parse(
             "[server]\nname = \"a.b\"\n[limits]\nclients_per_ip = 2\nclients_per_cidr = 3\nconnections_per_second = 100\n",

@@ -274,3 +274,19 @@ pub fn unix_now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rehash_errors_read_as_before() {
+        assert_eq!(
+            RehashError::NoConfigFile.to_string(),
+            "no configuration file (started on defaults); TLS certificates reloaded"
+        );
+        let bad = Config::parse("[server]\nname = 1\n", "t").unwrap_err();
+        let shown = bad.to_string();
+        assert_eq!(RehashError::from(bad).to_string(), shown);
+    }
+}
