@@ -220,6 +220,26 @@ impl<'a> Ctx<'a> {
         self.reply.line(l.trailing(desc).as_str().to_string());
     }
 
+    /// `Ok` for an IRC operator (user mode +o), else [`Reject::NoPrivileges`].
+    pub(crate) fn require_oper(&self) -> Result<(), Reject> {
+        if self.me().info().modes.oper {
+            Ok(())
+        } else {
+            Err(Reject::NoPrivileges)
+        }
+    }
+
+    /// `:server NOTICE <nick> :<text>`, from the server to this client.
+    pub(crate) fn server_notice(&mut self, text: &str) {
+        let nick = self.me().nick();
+        let l = Line::new()
+            .source(&self.server.name)
+            .verb("NOTICE")
+            .param(&nick)
+            .trailing(text);
+        self.reply.line(l.as_str().to_string());
+    }
+
     /// The one place a `Reject` becomes a numeric or a FAIL.
     pub(crate) fn reject(&mut self, r: Reject) {
         let verb = self.verb.clone();

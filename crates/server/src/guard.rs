@@ -97,14 +97,31 @@ pub fn is_exempt(config: &Config, ip: IpAddr) -> bool {
     config.limits.exempt.iter().any(|n| n.contains(&ip))
 }
 
+/// Why a new connection was refused; the text is its ERROR line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// `limits.max_clients` connections are open.
+    #[error("Server is full, try again later")]
+    ServerFull,
+    /// Over `limits.connections_per_second` from this address.
+    #[error("Connecting too fast; wait a moment")]
+    TooFast,
+    /// `limits.clients_per_ip` connections from this address are open.
+    #[error("Too many connections from your address (max {0})")]
+    PerAddress(usize),
+    /// `limits.clients_per_cidr` connections from this network are open.
+    #[error("Too many connections from your network (max {0})")]
+    PerNetwork(usize),
+}
+
 impl Admission {
-    /// Admits a new connection from `ip`, or says why not (the text of the
+    /// Admits a new connection from `ip`, or says why not (its text is the
     /// ERROR line it gets before being closed).
-    pub fn admit(self: &Arc<Self>, config: &Config, ip: IpAddr) -> Result<Ticket, String> {
+    pub fn admit(self: &Arc<Self>, config: &Config, ip: IpAddr) -> Result<Ticket, Refused> {
         let l = &config.limits;
         let ip = ip.to_canonical();
         if self.total.load(Ordering::Relaxed) >= l.max_clients {
-            return Err("Server is full, try again later".into());
+            return Err(Refused::ServerFull);
         }
         let exempt = is_exempt(config, ip);
         if !exempt {
@@ -115,7 +132,7 @@ impl Admission {
             }
             r.1 += 1;
             if r.1 > l.connections_per_second {
-                return Err("Connecting too fast; wait a moment".into());
+                return Err(Refused::TooFast);
             }
             drop(r);
             if self.rate.len() > 100_000 {
@@ -123,20 +140,14 @@ impl Admission {
                     .retain(|_, (since, _)| now.duration_since(*since) < Duration::from_secs(1));
             }
             if self.per_ip.get(&ip).is_some_and(|n| *n >= l.clients_per_ip) {
-                return Err(format!(
-                    "Too many connections from your address (max {})",
-                    l.clients_per_ip
-                ));
+                return Err(Refused::PerAddress(l.clients_per_ip));
             }
             if self
                 .per_net
                 .get(&network_of(ip))
                 .is_some_and(|n| *n >= l.clients_per_cidr)
             {
-                return Err(format!(
-                    "Too many connections from your network (max {})",
-                    l.clients_per_cidr
-                ));
+                return Err(Refused::PerNetwork(l.clients_per_cidr));
             }
             *self.per_ip.entry(ip).or_insert(0) += 1;
             *self.per_net.entry(network_of(ip)).or_insert(0) += 1;
@@ -287,6 +298,25 @@ mod tests {
     }
 
     #[test]
+    fn refusals_keep_their_error_lines() {
+        let texts = [
+            (Refused::ServerFull, "Server is full, try again later"),
+            (Refused::TooFast, "Connecting too fast; wait a moment"),
+            (
+                Refused::PerAddress(10),
+                "Too many connections from your address (max 10)",
+            ),
+            (
+                Refused::PerNetwork(50),
+                "Too many connections from your network (max 50)",
+            ),
+        ];
+        for (refused, text) in texts {
+            assert_eq!(refused.to_string(), text);
+        }
+    }
+
+    #[test]
     fn limits_per_ip_and_network() {
         let cfg = Config::parse(
             "[server]\nname = \"a.b\"\n[limits]\nclients_per_ip = 2\nclients_per_cidr = 3\nconnections_per_second = 100\n",
@@ -297,11 +327,16 @@ mod tests {
         let ip1: IpAddr = "192.0.2.1".parse().unwrap();
         let t1 = a.admit(&cfg, ip1).unwrap();
         let _t2 = a.admit(&cfg, ip1).unwrap();
-        assert!(a.admit(&cfg, ip1).unwrap_err().contains("your address"));
+        assert!(a
+            .admit(&cfg, ip1)
+            .unwrap_err()
+            .to_string()
+            .contains("your address"));
         let _t3 = a.admit(&cfg, "192.0.2.9".parse().unwrap()).unwrap();
         assert!(a
             .admit(&cfg, "192.0.2.10".parse().unwrap())
             .unwrap_err()
+            .to_string()
             .contains("your network"));
         assert!(a.admit(&cfg, "198.51.100.1".parse().unwrap()).is_ok());
         drop(t1);

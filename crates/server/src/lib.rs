@@ -18,9 +18,10 @@
 //! handler works with: `Ctx`, `Reject`, deferred steps) and `route` (every
 //! delivery to anyone but the current client: only `route` can fill
 //! another client's queue); then what commands share (`lifecycle`,
-//! `welcome`, `accounts/`); then `commands/`, whose files never import one
-//! another; and the network layer (`net/`: listener, connection driver,
-//! sans-I/O line processor, writer, stream, parker) on top.
+//! `welcome`, `membership`, `accounts/`); then `commands/`, one file per
+//! verb, whose files never import one another; and the network layer
+//! (`net/`: listener, connection driver, sans-I/O line processor, writer,
+//! stream, parker) on top.
 //! docs/ARCHITECTURE.md says what will plug into each seam (a cluster bus
 //! and registry, a WebSocket stream, another event loop, PostgreSQL).
 //!
@@ -61,6 +62,7 @@ mod guard;
 mod history;
 mod isupport;
 mod lifecycle;
+mod membership;
 mod net;
 mod registry;
 mod reply;

@@ -155,14 +155,12 @@ impl Server {
     /// files again. What the running server is built on stays: server and
     /// network name, casemapping, data directory and listeners (they need
     /// a restart; the reply says so). Returns what was read, or why not.
-    pub fn rehash(&self) -> Result<String, String> {
+    pub fn rehash(&self) -> Result<String, RehashError> {
         let Some(src) = &self.config_source else {
             tls::reload_all(&self.tls.lock().expect("tls lock"));
-            return Err(
-                "no configuration file (started on defaults); TLS certificates reloaded".into(),
-            );
+            return Err(RehashError::NoConfigFile);
         };
-        let mut new = Config::load(&src.path).map_err(|e| e.to_string())?;
+        let mut new = Config::load(&src.path)?;
         let old = self.config();
         let mut kept = Vec::new();
         if let Some(l) = &src.listen {
@@ -251,6 +249,18 @@ impl Server {
     }
 }
 
+/// Why REHASH kept the running configuration; the text is what the
+/// operator reads (a NOTICE, the log).
+#[derive(Debug, thiserror::Error)]
+pub enum RehashError {
+    /// Started without a file: only the TLS certificates were read again.
+    #[error("no configuration file (started on defaults); TLS certificates reloaded")]
+    NoConfigFile,
+    /// The file could not be read or is not a valid configuration.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
 pub fn unix_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -263,4 +273,20 @@ pub fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rehash_errors_read_as_before() {
+        assert_eq!(
+            RehashError::NoConfigFile.to_string(),
+            "no configuration file (started on defaults); TLS certificates reloaded"
+        );
+        let bad = Config::parse("[server]\nname = 1\n", "t").unwrap_err();
+        let shown = bad.to_string();
+        assert_eq!(RehashError::from(bad).to_string(), shown);
+    }
 }

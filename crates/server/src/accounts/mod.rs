@@ -1,7 +1,8 @@
 //! Accounts: logging in and out, registering, passwords, NickServ, the
-//! account's stored MONITOR list, its offline messages, and the one
+//! account's stored MONITOR, ACCEPT and SILENCE lists, its offline messages, and the one
 //! renderer for stored messages (history and offline).
 
+mod lists;
 mod login;
 mod monitor;
 mod nickserv;
@@ -12,6 +13,7 @@ mod replay;
 
 use ferry_proto::numeric::*;
 
+pub(crate) use lists::persist_list;
 pub(crate) use login::{after_login, logged_in, logged_out};
 pub(crate) use monitor::{
     chunk_list, monitor_add, monitor_remove, monitored_names, persist_monitor, send_status,

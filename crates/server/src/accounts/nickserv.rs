@@ -24,25 +24,7 @@ pub(crate) fn nickserv(cx: &mut Ctx<'_>, text: &str) -> Outcome {
             };
             start_registration(cx, "*".into(), password.clone(), Via::NickServ)
         }
-        "IDENTIFY" | "LOGIN" => {
-            let (name, password) = match args.as_slice() {
-                [p] => (cx.me().nick(), p.clone()),
-                [a, p, ..] => (a.clone(), p.clone()),
-                [] => {
-                    nickserv_say(cx, "Syntax: IDENTIFY [account] <password>");
-                    return Ok(());
-                }
-            };
-            if cx.s.account.is_some() {
-                nickserv_say(cx, "You are already logged in.");
-                return Ok(());
-            }
-            if !cx.me().tls && cx.server.config().accounts.require_tls_for_plain {
-                nickserv_say(cx, PLAIN_NEEDS_TLS);
-                return Ok(());
-            }
-            check_password(cx, name, password, Login::NickServ)
-        }
+        "IDENTIFY" | "LOGIN" => identify(cx, &args),
         "CERT" => cert(cx, &args),
         "LOGOUT" => {
             if cx.s.account.is_none() {
@@ -58,131 +40,164 @@ pub(crate) fn nickserv(cx: &mut Ctx<'_>, text: &str) -> Outcome {
                 .first()
                 .is_some_and(|a| a.eq_ignore_ascii_case("PASSWORD")) =>
         {
-            let (Some(account), Some(password)) = (cx.s.account.clone(), args.get(1).cloned())
-            else {
-                nickserv_say(cx, "Log in first; syntax: SET PASSWORD <new password>");
-                return Ok(());
-            };
-            if !cx.me().tls && cx.server.config().accounts.require_tls_for_plain {
-                nickserv_say(cx, NEW_PASSWORD_NEEDS_TLS);
-                return Ok(());
-            }
-            if password.chars().count() < cx.server.config().accounts.min_password_length {
-                let text = format!(
-                    "Passwords must be at least {} characters.",
-                    cx.server.config().accounts.min_password_length
-                );
-                nickserv_say(cx, &text);
-                return Ok(());
-            }
-            let server = cx.server_arc();
-            cx.defer(async move {
-                // The function `ferry account passwd` calls too.
-                let (store, cfg) = (server.store.clone(), Arc::clone(&server.config()));
-                let r = server
-                    .hasher
-                    .run(move || set_password(&*store, &cfg, &account, &password))
-                    .await;
-                then(move |cx: &mut Ctx<'_>| match r {
-                    Ok(()) => nickserv_say(cx, "Password changed."),
-                    _ => nickserv_say(cx, "Could not change the password now, try later."),
-                })
-            });
-            Ok(())
+            change_password(cx, &args)
         }
-        "INFO" => {
-            let name = args
-                .first()
-                .cloned()
-                .or_else(|| cx.s.account.clone())
-                .unwrap_or_else(|| cx.me().nick());
-            let Some(folded) = cx.server.fold_nick(&name) else {
-                nickserv_say(cx, "No such account.");
-                return Ok(());
-            };
-            let server = cx.server_arc();
-            cx.defer(async move {
-                let a = server
-                    .store(move |s| s.account(&folded))
-                    .await
-                    .ok()
-                    .flatten();
-                then(move |cx: &mut Ctx<'_>| match a {
-                    Some(a) => {
-                        let when = crate::event::format_time(
-                            std::time::UNIX_EPOCH
-                                + std::time::Duration::from_millis(a.created_ms.max(0) as u64),
-                        );
-                        nickserv_say(cx, &format!("Account {}: registered {when}.", a.display));
-                        let mode = if a.callerid {
-                            "only accepted accounts (+g)"
-                        } else {
-                            "anyone"
-                        };
-                        nickserv_say(cx, &format!("Messages from: {mode}."));
-                    }
-                    None => nickserv_say(cx, "No such account."),
-                })
-            });
-            Ok(())
-        }
-        "DROP" => {
-            let (Some(account), Some(password)) = (cx.s.account.clone(), args.first().cloned())
-            else {
-                nickserv_say(cx, "Log in first; syntax: DROP <password>");
-                return Ok(());
-            };
-            let server = cx.server_arc();
-            cx.defer(async move {
-                let a = account.clone();
-                let stored = server.store(move |s| s.account(&a)).await.ok().flatten();
-                let ok = match &stored {
-                    Some(s) => {
-                        server
-                            .hasher
-                            .verify(password, s.password_hash.clone())
-                            .await
-                    }
-                    None => false,
-                };
-                let dropped = if ok {
-                    let a = account.clone();
-                    server
-                        .store(move |s| s.delete_account(&a))
-                        .await
-                        .unwrap_or(false)
-                } else {
-                    false
-                };
-                then(move |cx: &mut Ctx<'_>| {
-                    if dropped {
-                        cx.server.registered_names.remove(&account);
-                        logged_out(cx);
-                        info!(%account, "account dropped");
-                        nickserv_say(cx, "Your account is gone.");
-                    } else {
-                        nickserv_say(cx, "Wrong password; nothing was dropped.");
-                    }
-                })
-            });
-            Ok(())
-        }
-        _ => {
-            for l in [
-                "NickServ keeps ferry's accounts. Commands:",
-                "REGISTER <password> [email] - make your current nick an account",
-                "IDENTIFY [account] <password> - log in",
-                "LOGOUT - log out",
-                "SET PASSWORD <new password> - change your password",
-                "INFO [account] - about an account",
-                "DROP <password> - delete your account",
-                "CERT ADD [fingerprint] | DEL <fingerprint> | LIST - client certificates that log you in (SASL EXTERNAL)",
-            ] {
-                nickserv_say(cx, l);
-            }
-            Ok(())
-        }
+        "INFO" => info(cx, &args),
+        "DROP" => drop_account(cx, &args),
+        _ => help(cx),
     }
+}
+
+/// `IDENTIFY [account] <password>` (or LOGIN).
+fn identify(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
+    let (name, password) = match args {
+        [p] => (cx.me().nick(), p.clone()),
+        [a, p, ..] => (a.clone(), p.clone()),
+        [] => {
+            nickserv_say(cx, "Syntax: IDENTIFY [account] <password>");
+            return Ok(());
+        }
+    };
+    if cx.s.account.is_some() {
+        nickserv_say(cx, "You are already logged in.");
+        return Ok(());
+    }
+    if !cx.me().tls && cx.server.config().accounts.require_tls_for_plain {
+        nickserv_say(cx, PLAIN_NEEDS_TLS);
+        return Ok(());
+    }
+    check_password(cx, name, password, Login::NickServ)
+}
+
+/// `SET PASSWORD <new password>`, logged in.
+fn change_password(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
+    let (Some(account), Some(password)) = (cx.s.account.clone(), args.get(1).cloned()) else {
+        nickserv_say(cx, "Log in first; syntax: SET PASSWORD <new password>");
+        return Ok(());
+    };
+    if !cx.me().tls && cx.server.config().accounts.require_tls_for_plain {
+        nickserv_say(cx, NEW_PASSWORD_NEEDS_TLS);
+        return Ok(());
+    }
+    if password.chars().count() < cx.server.config().accounts.min_password_length {
+        let text = format!(
+            "Passwords must be at least {} characters.",
+            cx.server.config().accounts.min_password_length
+        );
+        nickserv_say(cx, &text);
+        return Ok(());
+    }
+    let server = cx.server_arc();
+    cx.defer(async move {
+        // The function `ferry account passwd` calls too.
+        let (store, cfg) = (server.store.clone(), Arc::clone(&server.config()));
+        let r = server
+            .hasher
+            .run(move || set_password(&*store, &cfg, &account, &password))
+            .await;
+        then(move |cx: &mut Ctx<'_>| match r {
+            Ok(()) => nickserv_say(cx, "Password changed."),
+            _ => nickserv_say(cx, "Could not change the password now, try later."),
+        })
+    });
+    Ok(())
+}
+
+/// `INFO [account]`: when an account was registered, who may message it.
+fn info(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
+    let name = args
+        .first()
+        .cloned()
+        .or_else(|| cx.s.account.clone())
+        .unwrap_or_else(|| cx.me().nick());
+    let Some(folded) = cx.server.fold_nick(&name) else {
+        nickserv_say(cx, "No such account.");
+        return Ok(());
+    };
+    let server = cx.server_arc();
+    cx.defer(async move {
+        let a = server
+            .store(move |s| s.account(&folded))
+            .await
+            .ok()
+            .flatten();
+        then(move |cx: &mut Ctx<'_>| match a {
+            Some(a) => {
+                let when = crate::event::format_time(
+                    std::time::UNIX_EPOCH
+                        + std::time::Duration::from_millis(a.created_ms.max(0) as u64),
+                );
+                nickserv_say(cx, &format!("Account {}: registered {when}.", a.display));
+                let mode = if a.callerid {
+                    "only accepted accounts (+g)"
+                } else {
+                    "anyone"
+                };
+                nickserv_say(cx, &format!("Messages from: {mode}."));
+            }
+            None => nickserv_say(cx, "No such account."),
+        })
+    });
+    Ok(())
+}
+
+/// `DROP <password>`: deletes the logged-in account.
+fn drop_account(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
+    let (Some(account), Some(password)) = (cx.s.account.clone(), args.first().cloned()) else {
+        nickserv_say(cx, "Log in first; syntax: DROP <password>");
+        return Ok(());
+    };
+    let server = cx.server_arc();
+    cx.defer(async move {
+        let a = account.clone();
+        let stored = server.store(move |s| s.account(&a)).await.ok().flatten();
+        let ok = match &stored {
+            Some(s) => {
+                server
+                    .hasher
+                    .verify(password, s.password_hash.clone())
+                    .await
+            }
+            None => false,
+        };
+        let dropped = if ok {
+            let a = account.clone();
+            server
+                .store(move |s| s.delete_account(&a))
+                .await
+                .unwrap_or(false)
+        } else {
+            false
+        };
+        then(move |cx: &mut Ctx<'_>| {
+            if dropped {
+                cx.server.registered_names.remove(&account);
+                logged_out(cx);
+                info!(%account, "account dropped");
+                nickserv_say(cx, "Your account is gone.");
+            } else {
+                nickserv_say(cx, "Wrong password; nothing was dropped.");
+            }
+        })
+    });
+    Ok(())
+}
+
+/// Anything else: what NickServ understands.
+fn help(cx: &mut Ctx<'_>) -> Outcome {
+    for l in [
+        "NickServ keeps ferry's accounts. Commands:",
+        "REGISTER <password> [email] - make your current nick an account",
+        "IDENTIFY [account] <password> - log in",
+        "LOGOUT - log out",
+        "SET PASSWORD <new password> - change your password",
+        "INFO [account] - about an account",
+        "DROP <password> - delete your account",
+        "CERT ADD [fingerprint] | DEL <fingerprint> | LIST - client certificates that log you in (SASL EXTERNAL)",
+    ] {
+        nickserv_say(cx, l);
+    }
+    Ok(())
 }
 
 /// `NickServ CERT ADD [fingerprint] | DEL <fingerprint> | LIST`: the client

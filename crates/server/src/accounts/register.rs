@@ -119,26 +119,71 @@ pub(crate) fn start_registration(
     password: String,
     via: Via,
 ) -> Outcome {
-    let nick = cx.me().nick();
-    let fail = move |cx: &mut Ctx<'_>, code: &'static str, account: &str, text: &str| -> Outcome {
-        match via {
-            Via::Register => Err(fail_register(code, account, text)),
-            Via::NickServ => {
-                nickserv_say(cx, text);
-                Ok(())
-            }
-        }
+    let name = match registrable_name(cx, name, &password) {
+        Ok(name) => name,
+        Err(r) => return refuse_registration(cx, via, r.code, &r.account, &r.text),
     };
+    let server = cx.server_arc();
+    let cfg = std::sync::Arc::clone(&cx.server.config());
+    let display = name.clone();
+    cx.defer(async move {
+        let store = server.store.clone();
+        let r = server
+            .hasher
+            .run(move || create_account(&*store, &cfg, &name, &password))
+            .await;
+        then(move |cx: &mut Ctx<'_>| registration_done(cx, via, r, &display))
+    });
+    Ok(())
+}
+
+/// Why a registration is refused: the FAIL code, the account it names, and
+/// the text (of the FAIL, or of NickServ's notice).
+struct Refusal {
+    code: &'static str,
+    account: String,
+    text: String,
+}
+
+fn refusal(code: &'static str, account: &str, text: &str) -> Refusal {
+    Refusal {
+        code,
+        account: account.to_string(),
+        text: text.to_string(),
+    }
+}
+
+/// A refusal as the way it was asked for answers: FAIL REGISTER, or a
+/// notice from NickServ.
+fn refuse_registration(
+    cx: &mut Ctx<'_>,
+    via: Via,
+    code: &'static str,
+    account: &str,
+    text: &str,
+) -> Outcome {
+    match via {
+        Via::Register => Err(fail_register(code, account, text)),
+        Via::NickServ => {
+            nickserv_say(cx, text);
+            Ok(())
+        }
+    }
+}
+
+/// The account name to register (`*` resolved to the nick), once every
+/// check before hashing the password has passed.
+fn registrable_name(cx: &mut Ctx<'_>, name: String, password: &str) -> Result<String, Refusal> {
+    let nick = cx.me().nick();
     if cx.s.account.is_some() {
-        return fail(
-            cx,
+        return Err(refusal(
             "ALREADY_AUTHENTICATED",
             &name,
             "You are already logged in",
-        );
+        ));
     }
     if !cx.me().tls && cx.server.config().accounts.require_tls_for_plain {
-        return fail(cx, "TLS_REQUIRED", &name, NEW_PASSWORD_NEEDS_TLS);
+        return Err(refusal("TLS_REQUIRED", &name, NEW_PASSWORD_NEEDS_TLS));
     }
     let name = match name.as_str() {
         // The current nick, or the one just refused as in use.
@@ -147,7 +192,7 @@ pub(crate) fn start_registration(
         _ => name,
     };
     if name == "*" {
-        return fail(cx, "NEED_NICK", "*", "Send NICK first");
+        return Err(refusal("NEED_NICK", "*", "Send NICK first"));
     }
     // No land grabs: a nick someone else is using cannot become an account.
     if let Some(holder) = cx
@@ -156,94 +201,90 @@ pub(crate) fn start_registration(
         .and_then(|f| cx.server.registry.nick_holder(&f))
     {
         if holder.id != cx.me().id {
-            return fail(cx, "ACCOUNT_EXISTS", &name, "That name is in use");
+            return Err(refusal("ACCOUNT_EXISTS", &name, "That name is in use"));
         }
     }
-    let cfg = cx.server.config();
-    let checked = check_new_account(&cfg, &name, &password);
+    let checked = check_new_account(&cx.server.config(), &name, password);
     if let Err(AccountError::BadName(_)) = checked {
-        return fail(
-            cx,
+        return Err(refusal(
             "BAD_ACCOUNT_NAME",
             &name,
             "That account name is not allowed",
-        );
+        ));
     }
     if cx.server.fold_nick(&name) != cx.server.fold_nick(&nick) {
-        return fail(
-            cx,
+        return Err(refusal(
             "ACCOUNT_NAME_MUST_BE_NICK",
             &name,
             "The account name must be your current nick",
-        );
+        ));
     }
     let folded = match checked {
         Ok(f) => f,
         Err(AccountError::WeakPassword(min)) => {
             let text = format!("Passwords must be at least {min} characters");
-            return fail(cx, "WEAK_PASSWORD", &name, &text);
+            return Err(refusal("WEAK_PASSWORD", &name, &text));
         }
         Err(_) => {
-            return fail(
-                cx,
+            return Err(refusal(
                 "BAD_ACCOUNT_NAME",
                 &name,
                 "That account name is not allowed",
-            )
+            ))
         }
     };
     if cx.server.registered_names.contains(&folded) {
-        return fail(cx, "ACCOUNT_EXISTS", &name, "That account already exists");
+        return Err(refusal(
+            "ACCOUNT_EXISTS",
+            &name,
+            "That account already exists",
+        ));
     }
-    let server = cx.server_arc();
-    let cfg = std::sync::Arc::clone(&cfg);
-    let display = name.clone();
-    cx.defer(async move {
-        let store = server.store.clone();
-        let r = server
-            .hasher
-            .run(move || create_account(&*store, &cfg, &name, &password))
-            .await;
-        then(move |cx: &mut Ctx<'_>| match r {
-            Ok(account) => {
-                cx.server.registered_names.insert(account.name.clone());
-                info!(account = %account.display, "account registered");
-                match via {
-                    Via::Register => {
-                        let line = format!(
-                            ":{} REGISTER SUCCESS {} :Account created",
-                            cx.server_name(),
-                            account.display
-                        );
-                        cx.reply.line(line);
-                    }
-                    Via::NickServ => nickserv_say(
-                        cx,
-                        &format!("Account {} registered; you are logged in.", account.display),
-                    ),
+    Ok(name)
+}
+
+/// After the account was written (or not): tell the client, log it in.
+fn registration_done(cx: &mut Ctx<'_>, via: Via, r: Result<Account, AccountError>, display: &str) {
+    let refused = match r {
+        Ok(account) => {
+            cx.server.registered_names.insert(account.name.clone());
+            info!(account = %account.display, "account registered");
+            match via {
+                Via::Register => {
+                    let line = format!(
+                        ":{} REGISTER SUCCESS {} :Account created",
+                        cx.server_name(),
+                        account.display
+                    );
+                    cx.reply.line(line);
                 }
-                logged_in(cx, &account);
-            }
-            Err(AccountError::Exists(_)) => {
-                let _ = fail(
+                Via::NickServ => nickserv_say(
                     cx,
-                    "ACCOUNT_EXISTS",
-                    &display,
-                    "That account already exists",
-                )
-                .map_err(|r| cx.reject(r));
+                    &format!("Account {} registered; you are logged in.", account.display),
+                ),
             }
-            Err(e) => {
-                warn!(error = %e, "account registration failed");
-                let _ = fail(
-                    cx,
-                    "TEMPORARILY_UNAVAILABLE",
-                    &display,
-                    "Could not register now, try later",
-                )
-                .map_err(|r| cx.reject(r));
-            }
-        })
-    });
-    Ok(())
+            logged_in(cx, &account);
+            return;
+        }
+        Err(AccountError::Exists(_)) => refuse_registration(
+            cx,
+            via,
+            "ACCOUNT_EXISTS",
+            display,
+            "That account already exists",
+        ),
+        Err(e) => {
+            warn!(error = %e, "account registration failed");
+            refuse_registration(
+                cx,
+                via,
+                "TEMPORARILY_UNAVAILABLE",
+                display,
+                "Could not register now, try later",
+            )
+        }
+    };
+    if let Err(r) = refused {
+        cx.reject(r);
+    }
 }

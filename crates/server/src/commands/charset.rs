@@ -12,7 +12,7 @@ use ferry_proto::{numeric::RPL_ISUPPORT, Line, Message};
 use crate::charset::Charset;
 use crate::ctx::{Ctx, Outcome, Reject};
 
-pub(super) fn charset(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let Some(name) = msg.param(0).filter(|p| !p.is_empty()) else {
         let cs = cx.s.charset;
         let desc = describe(cs);

@@ -32,7 +32,7 @@ fn parse_limit(cx: &Ctx<'_>, s: Option<&str>) -> Option<usize> {
     Some(n.min(cx.server.config().history.max_query))
 }
 
-pub(super) fn chathistory(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let sub = msg.param(0).unwrap_or("").to_ascii_uppercase();
     if sub == "TARGETS" {
         return targets(cx, msg);

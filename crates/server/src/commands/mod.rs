@@ -2,18 +2,58 @@
 //! needs and whether it is allowed before registration. Handlers write
 //! replies into [`Ctx`] and return a [`Reject`] for the standard errors;
 //! one `match` turns a `Reject` into its numeric.
+//!
+//! One file per verb, its handler `run`. A family of verbs that is one
+//! handler, or one shape of answer, stays one file:
+//! - `messaging`: PRIVMSG, NOTICE, TAGMSG (one relay);
+//! - `ping`: PING, PONG;
+//! - `info`: MOTD, LUSERS, VERSION, TIME, ADMIN, INFO, LINKS, HELP and
+//!   HELPOP (the server-information replies);
+//! - `kline`: KLINE, DLINE, UNKLINE, UNDLINE (server bans, added and
+//!   removed one way);
+//! - `mode`: MODE, for channels and for users.
+//!
+//! A handler file never imports a sibling: what two handlers share lives
+//! a layer down (`membership`, `accounts/`, `lifecycle`, `welcome`, `ctx`,
+//! `route`). The only `super::` items are this file's table plumbing.
 
-mod account;
-mod channels;
+mod accept;
+mod authenticate;
+mod away;
+mod cap;
 mod charset;
 mod chathistory;
+mod info;
+mod invite;
+mod ison;
+mod join;
+mod kick;
+mod kill;
+mod kline;
+mod list;
 mod messaging;
 mod mode;
+mod monitor;
+mod names;
+mod nick;
 mod oper;
-mod presence;
-mod queries;
-mod registration;
+mod part;
+mod pass;
+mod ping;
+mod quit;
+mod register;
+mod rehash;
+mod setname;
+mod silence;
 mod stats;
+mod topic;
+mod trace;
+mod user;
+mod userhost;
+mod wallops;
+mod who;
+mod whois;
+mod whowas;
 
 use std::sync::Arc;
 
@@ -39,67 +79,59 @@ type Handler = fn(&mut Ctx<'_>, &Message<'_>) -> Outcome;
 /// Every verb: name, least parameters, allowed before registration,
 /// handler. The position is the verb's index for `STATS m`; the most used
 /// come first, as `spec` looks them up in order.
-static COMMANDS: &[(&str, usize, bool, Handler)] = {
-    use channels::*;
-    use messaging::*;
-    use oper::*;
-    use presence::*;
-    use queries::*;
-    use registration::*;
-    &[
-        ("PRIVMSG", 0, false, privmsg),
-        ("NOTICE", 0, false, notice),
-        ("TAGMSG", 1, false, tagmsg),
-        ("CAP", 1, true, cap),
-        ("PASS", 1, true, pass),
-        ("NICK", 0, true, nick),
-        ("USER", 4, true, user),
-        ("PING", 1, true, ping),
-        ("PONG", 0, true, pong),
-        ("QUIT", 0, true, quit),
-        ("JOIN", 1, false, join),
-        ("PART", 1, false, part),
-        ("TOPIC", 1, false, topic),
-        ("NAMES", 0, false, names),
-        ("LIST", 0, false, list),
-        ("INVITE", 0, false, invite),
-        ("KICK", 2, false, kick),
-        ("MODE", 1, false, mode::mode),
-        ("WHO", 0, false, who),
-        ("WHOIS", 1, false, whois),
-        ("WHOWAS", 1, false, whowas),
-        ("ISON", 1, false, ison),
-        ("USERHOST", 1, false, userhost),
-        ("AWAY", 0, false, away),
-        ("SETNAME", 1, false, setname),
-        ("MONITOR", 1, false, monitor),
-        ("MOTD", 0, false, motd),
-        ("LUSERS", 0, false, lusers),
-        ("VERSION", 0, false, version),
-        ("TIME", 0, false, time),
-        ("ADMIN", 0, false, admin),
-        ("INFO", 0, false, info),
-        ("HELP", 0, false, help),
-        ("HELPOP", 0, false, help),
-        ("LINKS", 0, false, links),
-        ("OPER", 1, false, oper),
-        ("KILL", 2, false, kill),
-        ("WALLOPS", 1, false, wallops),
-        ("KLINE", 1, false, kline),
-        ("UNKLINE", 1, false, unkline),
-        ("DLINE", 1, false, dline),
-        ("UNDLINE", 1, false, undline),
-        ("REHASH", 0, false, stats::rehash),
-        ("STATS", 1, false, stats::stats),
-        ("TRACE", 0, false, stats::trace),
-        ("REGISTER", 3, true, account::register),
-        ("AUTHENTICATE", 1, true, account::authenticate),
-        ("ACCEPT", 1, false, accept),
-        ("SILENCE", 0, false, silence),
-        ("CHATHISTORY", 1, false, chathistory::chathistory),
-        ("CHARSET", 0, true, charset::charset),
-    ]
-};
+static COMMANDS: &[(&str, usize, bool, Handler)] = &[
+    ("PRIVMSG", 0, false, messaging::privmsg),
+    ("NOTICE", 0, false, messaging::notice),
+    ("TAGMSG", 1, false, messaging::tagmsg),
+    ("CAP", 1, true, cap::run),
+    ("PASS", 1, true, pass::run),
+    ("NICK", 0, true, nick::run),
+    ("USER", 4, true, user::run),
+    ("PING", 1, true, ping::ping),
+    ("PONG", 0, true, ping::pong),
+    ("QUIT", 0, true, quit::run),
+    ("JOIN", 1, false, join::run),
+    ("PART", 1, false, part::run),
+    ("TOPIC", 1, false, topic::run),
+    ("NAMES", 0, false, names::run),
+    ("LIST", 0, false, list::run),
+    ("INVITE", 0, false, invite::run),
+    ("KICK", 2, false, kick::run),
+    ("MODE", 1, false, mode::run),
+    ("WHO", 0, false, who::run),
+    ("WHOIS", 1, false, whois::run),
+    ("WHOWAS", 1, false, whowas::run),
+    ("ISON", 1, false, ison::run),
+    ("USERHOST", 1, false, userhost::run),
+    ("AWAY", 0, false, away::run),
+    ("SETNAME", 1, false, setname::run),
+    ("MONITOR", 1, false, monitor::run),
+    ("MOTD", 0, false, info::motd),
+    ("LUSERS", 0, false, info::lusers),
+    ("VERSION", 0, false, info::version),
+    ("TIME", 0, false, info::time),
+    ("ADMIN", 0, false, info::admin),
+    ("INFO", 0, false, info::info),
+    ("HELP", 0, false, info::help),
+    ("HELPOP", 0, false, info::help),
+    ("LINKS", 0, false, info::links),
+    ("OPER", 1, false, oper::run),
+    ("KILL", 2, false, kill::run),
+    ("WALLOPS", 1, false, wallops::run),
+    ("KLINE", 1, false, kline::kline),
+    ("UNKLINE", 1, false, kline::unkline),
+    ("DLINE", 1, false, kline::dline),
+    ("UNDLINE", 1, false, kline::undline),
+    ("REHASH", 0, false, rehash::run),
+    ("STATS", 1, false, stats::run),
+    ("TRACE", 0, false, trace::run),
+    ("REGISTER", 3, true, register::run),
+    ("AUTHENTICATE", 1, true, authenticate::run),
+    ("ACCEPT", 1, false, accept::run),
+    ("SILENCE", 0, false, silence::run),
+    ("CHATHISTORY", 1, false, chathistory::run),
+    ("CHARSET", 0, true, charset::run),
+];
 
 /// The verbs `STATS m` counts, in `COMMANDS` order.
 pub(crate) fn command_names() -> impl Iterator<Item = &'static str> {

@@ -1,4 +1,5 @@
-//! What operators see of the running server: STATS, TRACE, and REHASH.
+//! STATS <letter>: what operators see of the running server (TRACE and
+//! REHASH are their own files).
 //!
 //! `STATS u` and `STATS m` are open to everyone (as on solanum); the rest
 //! need an operator. Letters:
@@ -18,233 +19,32 @@
 
 use std::sync::atomic::Ordering;
 
-use ferry_proto::{mask, numeric::*, Line, Message};
+use ferry_proto::{numeric::*, Message};
 
 use crate::ctx::{Ctx, Outcome, Reject};
+use crate::server::Server;
 use crate::{unix_millis, unix_now};
-
-/// TRACE lists at most this many clients; a mask narrows it down.
-const TRACE_MAX: usize = 1000;
-
-fn require_oper(cx: &Ctx<'_>) -> Result<(), Reject> {
-    if cx.me().info().modes.oper {
-        Ok(())
-    } else {
-        Err(Reject::NoPrivileges)
-    }
-}
-
-pub(super) fn rehash(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
-    require_oper(cx)?;
-    let nick = cx.me().nick();
-    match cx.server.rehash() {
-        Ok(what) => {
-            tracing::info!(by = %nick, %what, "rehashed");
-            let file = what.split(' ').next().unwrap_or("").to_string();
-            cx.num(RPL_REHASHING, &[&file, "Rehashing"]);
-            if what.len() > file.len() {
-                notice(cx, &format!("Rehashed {what}"));
-            }
-            cx.server.snote(
-                's',
-                &format!("{nick} is rehashing the server config file ({what})"),
-            );
-        }
-        Err(e) => {
-            tracing::warn!(by = %nick, error = %e, "rehash failed");
-            // One line: TOML errors come over several.
-            let e: Vec<&str> = e.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-            notice(cx, &format!("REHASH failed: {}", e.join(" ")));
-        }
-    }
-    Ok(())
-}
-
-fn notice(cx: &mut Ctx<'_>, text: &str) {
-    let nick = cx.me().nick();
-    let l = Line::new()
-        .source(&cx.server.name)
-        .verb("NOTICE")
-        .param(&nick)
-        .trailing(text);
-    cx.reply.line(l.as_str().to_string());
-}
 
 fn debug(cx: &mut Ctx<'_>, letter: &str, text: String) {
     cx.num(RPL_STATSDEBUG, &[letter, &text]);
 }
 
-pub(super) fn stats(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let query = msg.param(0).unwrap_or("");
     let letter = query.chars().next().unwrap_or('*');
     if !matches!(letter, 'u' | 'm') {
-        require_oper(cx)?;
+        cx.require_oper()?;
     }
     let server = cx.server.clone();
     match letter {
-        'u' => {
-            let up = server.uptime_secs();
-            let text = format!(
-                "Server Up {} days {}:{:02}:{:02}",
-                up / 86_400,
-                up % 86_400 / 3600,
-                up % 3600 / 60,
-                up % 60
-            );
-            cx.num(RPL_STATSUPTIME, &[&text]);
-        }
-        'm' => {
-            for (i, name) in super::command_names().enumerate() {
-                let (count, bytes) = server.stats.command_counts(i);
-                if count > 0 {
-                    cx.num(
-                        RPL_STATSCOMMANDS,
-                        &[name, &count.to_string(), &bytes.to_string(), "0"],
-                    );
-                }
-            }
-        }
-        'o' | 'O' => {
-            let cfg = server.config();
-            for o in &cfg.opers {
-                let how = match (&o.password_hash, &o.certfp) {
-                    (Some(_), Some(_)) => "password+certfp",
-                    (None, Some(_)) => "certfp",
-                    _ => "password",
-                };
-                cx.num(RPL_STATSOLINE, &["O", "*", "*", &o.name, how, "opers"]);
-            }
-        }
-        'k' | 'K' | 'd' | 'D' => {
-            let kline = matches!(letter, 'k' | 'K');
-            let now = unix_millis();
-            let bans: Vec<_> = server
-                .bans
-                .read()
-                .expect("bans lock")
-                .iter()
-                .filter(|b| {
-                    (b.kind == ferry_store::BanKind::Kline) == kline
-                        && b.expires_ms.is_none_or(|e| e > now)
-                })
-                .cloned()
-                .collect();
-            for b in bans {
-                let left = b
-                    .expires_ms
-                    .map(|e| format!("{} min left", (e - now).max(0) / 60_000 + 1))
-                    .unwrap_or_else(|| "permanent".into());
-                let reason = format!("{} ({left}, set by {})", b.reason, b.set_by);
-                if kline {
-                    let (user, host) = b.mask.split_once('@').unwrap_or(("*", &b.mask));
-                    cx.num(RPL_STATSKLINE, &["K", host, "*", user, &reason]);
-                } else {
-                    cx.num(RPL_STATSDLINE, &["D", &b.mask, &reason]);
-                }
-            }
-        }
-        'P' | 'p' => {
-            let listeners = server.listeners.lock().expect("listeners lock").clone();
-            for l in listeners {
-                debug(
-                    cx,
-                    "P",
-                    format!(
-                        "listener {} charset {} {} open {} accepted {}",
-                        l.address,
-                        l.charset,
-                        if l.tls { "tls" } else { "plain" },
-                        l.open.load(Ordering::Relaxed),
-                        l.accepted.load(Ordering::Relaxed)
-                    ),
-                );
-            }
-        }
-        't' | 'T' => {
-            let s = &server.stats;
-            let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-            let lines = [
-                format!("accepted {} refused {}", get(&s.accepted), get(&s.refused)),
-                format!(
-                    "lines_in {} bytes_in {} bytes_out {}",
-                    get(&s.lines_in),
-                    get(&s.bytes_in),
-                    get(&s.bytes_out)
-                ),
-                format!(
-                    "shed_sendq {} shed_memory_budget {} shed_excess_flood {}",
-                    get(&s.sendq_exceeded),
-                    get(&s.budget_shed),
-                    get(&s.excess_flood)
-                ),
-                format!("target_change_refused {}", get(&s.target_change_refused)),
-            ];
-            for l in lines {
-                debug(cx, "t", l);
-            }
-        }
-        'z' | 'Z' => {
-            let cfg = server.config();
-            let clients = server.registry.client_count();
-            let users = server.users.load(Ordering::Relaxed);
-            let (largest, queues) = server
-                .registry
-                .clients()
-                .iter()
-                .map(|c| c.outbox.pending())
-                .fold((0, 0), |(m, n), p| (m.max(p), n + usize::from(p > 0)));
-            let b = &server.budget;
-            let lines = [
-                format!(
-                    "clients {clients} registered {users} unregistered {} parked {} admitted {} max_clients {}",
-                    clients.saturating_sub(users),
-                    server.stats.parked.load(Ordering::Relaxed),
-                    server.admission.total(),
-                    cfg.limits.max_clients
-                ),
-                format!(
-                    "channels {} monitored_nicks {} whowas {}",
-                    server.registry.channel_count(),
-                    server.registry.watched_count(),
-                    server.whowas.lock().expect("whowas lock").len()
-                ),
-                format!(
-                    "read_buffers {} recvq_limit {}",
-                    server.stats.read_buffers.load(Ordering::Relaxed),
-                    cfg.flood.recvq_bytes
-                ),
-                format!(
-                    "sendq {} sendq_soft {} sendq_hard {} queues {queues} largest_queue {largest} sendq_per_client {}",
-                    b.queued(),
-                    b.soft(),
-                    b.hard(),
-                    cfg.limits.sendq_bytes
-                ),
-            ];
-            for l in lines {
-                debug(cx, "z", l);
-            }
-        }
-        'l' | 'L' => {
-            let Some(nick) = msg.param(1) else {
-                return Err(Reject::NeedMoreParams);
-            };
-            let Some(c) = server.find_nick(nick) else {
-                return Err(Reject::NoSuchNick(nick.into()));
-            };
-            let idle = server
-                .uptime_secs()
-                .saturating_sub(c.last_active.load(Ordering::Relaxed));
-            let text = format!(
-                "client {} ip {} sendq {} connected {}s idle {idle}s {}",
-                c.nick(),
-                c.ip.to_canonical(),
-                c.outbox.pending(),
-                unix_now().saturating_sub(c.connected_at),
-                if c.tls { "tls" } else { "plain" },
-            );
-            debug(cx, "l", text);
-        }
+        'u' => uptime(cx, &server),
+        'm' => commands(cx, &server),
+        'o' | 'O' => opers(cx, &server),
+        'k' | 'K' | 'd' | 'D' => bans(cx, &server, letter),
+        'P' | 'p' => listeners(cx, &server),
+        't' | 'T' => traffic(cx, &server),
+        'z' | 'Z' => memory(cx, &server),
+        'l' | 'L' => client(cx, &server, msg)?,
         _ => {}
     }
     let shown = letter.to_string();
@@ -252,95 +52,181 @@ pub(super) fn stats(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     Ok(())
 }
 
-/// TRACE [mask]: operators see every connection (or those whose nick or
-/// nick!user@host matches the mask), at most [`TRACE_MAX`]; others see
-/// only themselves.
-pub(super) fn trace(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
-    let oper = cx.me().info().modes.oper;
-    let server = cx.server.clone();
-    let casemap = server.config().casemap;
-    let want = msg
-        .param(0)
-        .filter(|m| *m != server.name && !m.is_empty())
-        .map(|m| casemap.fold_lossy(m));
-    let now = server.uptime_secs();
-    let mut shown = 0;
-    let mut matched = 0;
-    let mut users = 0;
-    let mut opers = 0;
-    let mut unknown = 0;
-    let me = cx.me().id;
-    let all = server.registry.clients();
-    for c in all {
-        if !oper && c.id != me {
-            continue;
+/// `u`: uptime (242).
+fn uptime(cx: &mut Ctx<'_>, server: &Server) {
+    let up = server.uptime_secs();
+    let text = format!(
+        "Server Up {} days {}:{:02}:{:02}",
+        up / 86_400,
+        up % 86_400 / 3600,
+        up % 3600 / 60,
+        up % 60
+    );
+    cx.num(RPL_STATSUPTIME, &[&text]);
+}
+
+/// `m`: count and bytes per verb since start (212).
+fn commands(cx: &mut Ctx<'_>, server: &Server) {
+    for (i, name) in super::command_names().enumerate() {
+        let (count, bytes) = server.stats.command_counts(i);
+        if count > 0 {
+            cx.num(
+                RPL_STATSCOMMANDS,
+                &[name, &count.to_string(), &bytes.to_string(), "0"],
+            );
         }
-        let (nick, prefix, is_oper) = {
-            let i = c.info();
-            (i.nick.clone(), i.prefix(), i.modes.oper)
+    }
+}
+
+/// `o`: operator blocks (243).
+fn opers(cx: &mut Ctx<'_>, server: &Server) {
+    let cfg = server.config();
+    for o in &cfg.opers {
+        let how = match (&o.password_hash, &o.certfp) {
+            (Some(_), Some(_)) => "password+certfp",
+            (None, Some(_)) => "certfp",
+            _ => "password",
         };
-        if let Some(w) = &want {
-            let folded_nick = casemap.fold_lossy(&nick);
-            let folded_prefix = casemap.fold_lossy(&prefix);
-            if !mask::matches(w, &folded_nick) && !mask::matches(w, &folded_prefix) {
-                continue;
-            }
-        }
-        matched += 1;
-        let registered = c.is_registered();
-        match (registered, is_oper) {
-            (false, _) => unknown += 1,
-            (true, true) => opers += 1,
-            (true, false) => users += 1,
-        }
-        if shown >= TRACE_MAX {
-            continue;
-        }
-        shown += 1;
-        let ip = c.ip.to_canonical().to_string();
-        if !registered {
-            cx.num(
-                RPL_TRACEUNKNOWN,
-                &["????", "unregistered", &format!("[{ip}]")],
-            );
-            continue;
-        }
-        let idle = now
-            .saturating_sub(c.last_active.load(Ordering::Relaxed))
-            .to_string();
-        let ip = format!("({ip})");
-        let sendq = c.outbox.pending().to_string();
-        if is_oper {
-            cx.num(
-                RPL_TRACEOPERATOR,
-                &["Oper", "opers", &prefix, &ip, &idle, &sendq],
-            );
+        cx.num(RPL_STATSOLINE, &["O", "*", "*", &o.name, how, "opers"]);
+    }
+}
+
+/// `k` K-lines (216), `d` D-lines (225), with the time left.
+fn bans(cx: &mut Ctx<'_>, server: &Server, letter: char) {
+    let kline = matches!(letter, 'k' | 'K');
+    let now = unix_millis();
+    let bans: Vec<_> = server
+        .bans
+        .read()
+        .expect("bans lock")
+        .iter()
+        .filter(|b| {
+            (b.kind == ferry_store::BanKind::Kline) == kline && b.expires_ms.is_none_or(|e| e > now)
+        })
+        .cloned()
+        .collect();
+    for b in bans {
+        let left = b
+            .expires_ms
+            .map(|e| format!("{} min left", (e - now).max(0) / 60_000 + 1))
+            .unwrap_or_else(|| "permanent".into());
+        let reason = format!("{} ({left}, set by {})", b.reason, b.set_by);
+        if kline {
+            let (user, host) = b.mask.split_once('@').unwrap_or(("*", &b.mask));
+            cx.num(RPL_STATSKLINE, &["K", host, "*", user, &reason]);
         } else {
-            cx.num(
-                RPL_TRACEUSER,
-                &["User", "users", &prefix, &ip, &idle, &sendq],
-            );
+            cx.num(RPL_STATSDLINE, &["D", &b.mask, &reason]);
         }
     }
-    if oper {
-        for (class, n) in [
-            ("opers", opers),
-            ("users", users),
-            ("unregistered", unknown),
-        ] {
-            if n > 0 {
-                cx.num(RPL_TRACECLASS, &["Class", class, &n.to_string()]);
-            }
-        }
-        if matched > shown {
-            notice(
-                cx,
-                &format!("TRACE shows {shown} of {matched} connections: give a mask to see others"),
-            );
-        }
+}
+
+/// `P`: listeners, their charset, TLS, open and accepted connections.
+fn listeners(cx: &mut Ctx<'_>, server: &Server) {
+    let listeners = server.listeners.lock().expect("listeners lock").clone();
+    for l in listeners {
+        debug(
+            cx,
+            "P",
+            format!(
+                "listener {} charset {} {} open {} accepted {}",
+                l.address,
+                l.charset,
+                if l.tls { "tls" } else { "plain" },
+                l.open.load(Ordering::Relaxed),
+                l.accepted.load(Ordering::Relaxed)
+            ),
+        );
     }
-    let version = crate::VERSION;
-    let name = server.name.clone();
-    cx.num(RPL_TRACEEND, &[&name, version, "End of TRACE"]);
+}
+
+/// `t`: connections, lines and bytes, clients disconnected by each limit.
+fn traffic(cx: &mut Ctx<'_>, server: &Server) {
+    let s = &server.stats;
+    let get = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let lines = [
+        format!("accepted {} refused {}", get(&s.accepted), get(&s.refused)),
+        format!(
+            "lines_in {} bytes_in {} bytes_out {}",
+            get(&s.lines_in),
+            get(&s.bytes_in),
+            get(&s.bytes_out)
+        ),
+        format!(
+            "shed_sendq {} shed_memory_budget {} shed_excess_flood {}",
+            get(&s.sendq_exceeded),
+            get(&s.budget_shed),
+            get(&s.excess_flood)
+        ),
+        format!("target_change_refused {}", get(&s.target_change_refused)),
+    ];
+    for l in lines {
+        debug(cx, "t", l);
+    }
+}
+
+/// `z`: clients, channels, read buffers, send queues against the budget.
+fn memory(cx: &mut Ctx<'_>, server: &Server) {
+    let cfg = server.config();
+    let clients = server.registry.client_count();
+    let users = server.users.load(Ordering::Relaxed);
+    let (largest, queues) = server
+        .registry
+        .clients()
+        .iter()
+        .map(|c| c.outbox.pending())
+        .fold((0, 0), |(m, n), p| (m.max(p), n + usize::from(p > 0)));
+    let b = &server.budget;
+    let lines = [
+        format!(
+            "clients {clients} registered {users} unregistered {} parked {} admitted {} max_clients {}",
+            clients.saturating_sub(users),
+            server.stats.parked.load(Ordering::Relaxed),
+            server.admission.total(),
+            cfg.limits.max_clients
+        ),
+        format!(
+            "channels {} monitored_nicks {} whowas {}",
+            server.registry.channel_count(),
+            server.registry.watched_count(),
+            server.whowas.lock().expect("whowas lock").len()
+        ),
+        format!(
+            "read_buffers {} recvq_limit {}",
+            server.stats.read_buffers.load(Ordering::Relaxed),
+            cfg.flood.recvq_bytes
+        ),
+        format!(
+            "sendq {} sendq_soft {} sendq_hard {} queues {queues} largest_queue {largest} sendq_per_client {}",
+            b.queued(),
+            b.soft(),
+            b.hard(),
+            cfg.limits.sendq_bytes
+        ),
+    ];
+    for l in lines {
+        debug(cx, "z", l);
+    }
+}
+
+/// `l <nick>`: one client's connection.
+fn client(cx: &mut Ctx<'_>, server: &Server, msg: &Message<'_>) -> Outcome {
+    let Some(nick) = msg.param(1) else {
+        return Err(Reject::NeedMoreParams);
+    };
+    let Some(c) = server.find_nick(nick) else {
+        return Err(Reject::NoSuchNick(nick.into()));
+    };
+    let idle = server
+        .uptime_secs()
+        .saturating_sub(c.last_active.load(Ordering::Relaxed));
+    let text = format!(
+        "client {} ip {} sendq {} connected {}s idle {idle}s {}",
+        c.nick(),
+        c.ip.to_canonical(),
+        c.outbox.pending(),
+        unix_now().saturating_sub(c.connected_at),
+        if c.tls { "tls" } else { "plain" },
+    );
+    debug(cx, "l", text);
     Ok(())
 }

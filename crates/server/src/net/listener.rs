@@ -85,7 +85,7 @@ pub(crate) async fn accept_loop(
                             server.clone(),
                             stream,
                             peer,
-                            reason,
+                            reason.to_string(),
                             listener.tls.is_none(),
                         ));
                         continue;

@@ -1,6 +1,5 @@
-//! REGISTER (draft/account-registration) and AUTHENTICATE (SASL PLAIN,
-//! EXTERNAL and SCRAM-SHA-256). What registering and logging in do lives
-//! in `accounts/`.
+//! AUTHENTICATE (SASL PLAIN, EXTERNAL and SCRAM-SHA-256). What logging in
+//! does lives in `accounts/`.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -8,10 +7,7 @@ use ferry_proto::{numeric::*, Message};
 use ferry_store::Account;
 use tracing::warn;
 
-use crate::accounts::{
-    self, check_password, logged_in, sasl_fail, sasl_success, start_registration, Login, Via,
-    PLAIN_NEEDS_TLS,
-};
+use crate::accounts::{check_password, logged_in, sasl_fail, sasl_success, Login, PLAIN_NEEDS_TLS};
 use crate::auth::scram;
 use crate::caps::Cap;
 use crate::ctx::{then, Ctx, Outcome, Reject};
@@ -20,28 +16,7 @@ use crate::session::Sasl;
 /// Longest AUTHENTICATE payload ferry accepts, decoded chunks included.
 const MAX_SASL: usize = 8192;
 
-// ---------------------------------------------------------------- REGISTER
-
-pub(super) fn register(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
-    let (Some(name), Some(_email), Some(password)) = (msg.param(0), msg.param(1), msg.param(2))
-    else {
-        return Err(Reject::NeedMoreParams);
-    };
-    let name = name.to_string();
-    let password = password.to_string();
-    if !cx.s.registered && !cx.server.config().accounts.register_before_connect {
-        return Err(accounts::fail_register(
-            "COMPLETE_CONNECTION_REQUIRED",
-            &name,
-            "Finish connecting before registering",
-        ));
-    }
-    start_registration(cx, name, password, Via::Register)
-}
-
-// ---------------------------------------------------------------- SASL
-
-pub(super) fn authenticate(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let arg = msg.param(0).unwrap_or("");
     if !cx.caps().has(Cap::Sasl) {
         // Clients must negotiate the capability first.
@@ -275,5 +250,3 @@ fn scram_final(
         }
     }
 }
-
-// ---------------------------------------------------------------- NickServ

@@ -1,0 +1,98 @@
+//! NICK <nick>: choose a nick before registration, or change it after.
+
+use ferry_proto::validate::is_valid_nick;
+use ferry_proto::{numeric::*, Message};
+
+use crate::ctx::{Ctx, Outcome, Reject};
+use crate::lifecycle::{may_use_nick, try_register};
+use crate::route;
+use crate::server::WhowasEntry;
+
+pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
+    let Some(new) = msg.param(0).filter(|n| !n.is_empty()) else {
+        return Err(Reject::Numeric(
+            ERR_NONICKNAMEGIVEN,
+            vec!["No nickname given".into()],
+        ));
+    };
+    let cfg = &cx.server.config();
+    if !is_valid_nick(new, cfg.casemap, cfg.limits.nick_length) {
+        return Err(Reject::Numeric(
+            ERR_ERRONEUSNICKNAME,
+            vec![new.into(), "Erroneous nickname".into()],
+        ));
+    }
+    let folded = cx.server.fold_nick(new).expect("valid nicks fold");
+    let old_nick = cx.me().nick();
+    if old_nick == new {
+        return Ok(());
+    }
+    let me = cx.me().clone();
+    let refolded = cx.s.folded_nick.as_deref() != Some(folded.as_str());
+    if refolded
+        && cx.s.registered
+        && cx.server.config().accounts.nick_enforcement == crate::config::NickEnforcement::Refuse
+        && cx.server.registered_names.contains(&folded)
+        && cx.s.account.as_deref() != Some(folded.as_str())
+    {
+        return Err(Reject::NicknameInUse(
+            new.into(),
+            "Nickname is reserved by a different account; log in to use it",
+        ));
+    }
+    if refolded {
+        if cx.server.registry.claim_nick(&folded, &me).is_err() {
+            cx.s.more.nick_attempt = Some(new.to_string());
+            return Err(Reject::NicknameInUse(
+                new.into(),
+                "Nickname is already in use",
+            ));
+        }
+        if let Some(old) = cx.s.folded_nick.replace(folded.clone()) {
+            cx.server.registry.release_nick(&old, me.id);
+            if cx.s.registered {
+                route::monitor_offline(cx.server, &old, &old_nick);
+            }
+        }
+    }
+    if !cx.s.registered {
+        me.info().nick = new.into();
+        try_register(cx);
+        return Ok(());
+    }
+    let (prefix, user, host, realname) = {
+        let mut info = me.info();
+        let p = info.prefix();
+        let r = (
+            p,
+            info.user.to_string(),
+            info.host.to_string(),
+            info.realname.to_string(),
+        );
+        info.nick = new.into();
+        r
+    };
+    cx.server.add_whowas(WhowasEntry {
+        folded: cx.server.fold_nick(&old_nick).unwrap_or_default(),
+        nick: old_nick,
+        user,
+        host,
+        realname,
+        at: crate::unix_now(),
+    });
+    cx.server.snote(
+        'n',
+        &format!(
+            "Nick change: From {prefix} to {new} [{}]",
+            me.ip.to_canonical()
+        ),
+    );
+    let e = cx.event(format!(":{prefix} NICK :{new}\r\n"));
+    cx.push_event(&e);
+    route::to_channel_peers(cx.server, &me, &e);
+    if refolded {
+        route::monitor_online(cx.server, &me, &folded);
+        may_use_nick(cx, &folded, false);
+    }
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! What the channel commands share about membership: leaving a channel
+//! (PART, JOIN 0), the NAMES reply (JOIN, NAMES) and the topic reply
+//! (JOIN, TOPIC). Below `commands/`, so no handler imports another.
+
+use std::sync::Arc;
+
+use ferry_proto::numeric::*;
+
+use crate::caps::Cap;
+use crate::channel::{Channel, Topic};
+use crate::ctx::Ctx;
+use crate::route;
+
+/// 353 lines then 366 for one channel, as this client may see them.
+pub(crate) fn send_names(cx: &mut Ctx<'_>, ch: &Channel) {
+    send_names_lines(cx, ch);
+    cx.num(RPL_ENDOFNAMES, &[&ch.name, "End of /NAMES list"]);
+}
+
+/// The 353 lines of one channel.
+pub(crate) fn send_names_lines(cx: &mut Ctx<'_>, ch: &Channel) {
+    let me = cx.me().id;
+    let multi = cx.caps().has(Cap::MultiPrefix);
+    let uhnames = cx.caps().has(Cap::UserhostInNames);
+    let (symbol, names) = {
+        let st = ch.lock();
+        let member = st.members.contains_key(&me);
+        if st.modes.secret && !member {
+            (None, Vec::new())
+        } else {
+            let symbol = if st.modes.secret { "@" } else { "=" };
+            let mut names = Vec::with_capacity(st.members.len());
+            for m in st.members.values() {
+                let i = m.client.info();
+                if !member && i.modes.invisible {
+                    continue;
+                }
+                let who = if uhnames {
+                    i.prefix()
+                } else {
+                    i.nick.to_string()
+                };
+                names.push(format!("{}{who}", m.prefix.symbols(multi)));
+            }
+            (Some(symbol), names)
+        }
+    };
+    if let Some(symbol) = symbol {
+        let mut line = String::new();
+        for n in names {
+            if !line.is_empty() && line.len() + n.len() > 380 {
+                cx.num(
+                    RPL_NAMREPLY,
+                    &[symbol, &ch.name, &std::mem::take(&mut line)],
+                );
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(&n);
+        }
+        if !line.is_empty() {
+            cx.num(RPL_NAMREPLY, &[symbol, &ch.name, &line]);
+        }
+    }
+}
+
+/// Removes this client from `ch`, telling every member; false if not on it.
+pub(crate) fn part_one(cx: &mut Ctx<'_>, ch: &Arc<Channel>, reason: &str) -> bool {
+    let me = cx.me().clone();
+    let prefix = cx.prefix();
+    let e = if reason.is_empty() {
+        cx.event(format!(":{prefix} PART {}\r\n", ch.name))
+    } else {
+        cx.event(format!(":{prefix} PART {} :{reason}\r\n", ch.name))
+    };
+    let sendq = cx.sendq();
+    let empty = {
+        let mut st = ch.lock();
+        if st.members.remove(&me.id).is_none() {
+            return false;
+        }
+        route::to_members(&st, None, &e, sendq);
+        st.members.is_empty()
+    };
+    me.info().channels.retain(|c| !Arc::ptr_eq(c, ch));
+    cx.push_event(&e);
+    if empty {
+        cx.server.registry.remove_channel_if_empty(ch);
+    }
+    true
+}
+
+/// RPL_TOPIC and RPL_TOPICWHOTIME for a channel's topic.
+pub(crate) fn send_topic(cx: &mut Ctx<'_>, chname: &str, t: &Topic) {
+    cx.num(RPL_TOPIC, &[chname, &t.text]);
+    cx.num(
+        RPL_TOPICWHOTIME,
+        &[chname, &t.set_by, &t.set_at.to_string()],
+    );
+}
