@@ -5,6 +5,7 @@
 //! messages that waited for it.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use ferry_proto::numeric::*;
 use ferry_store::{Account, Bound, HistoryQuery, ListEntry, ListKind};
@@ -14,6 +15,7 @@ use super::monitor::sync_stored_monitor;
 use super::offline::deliver_offline;
 use super::replay::send_batch;
 use crate::caps::Cap;
+use crate::client::Client;
 use crate::ctx::{then, Ctx};
 use crate::event::{format_time, Event};
 use crate::route::notify_peers;
@@ -46,14 +48,7 @@ pub(crate) fn logged_in(cx: &mut Ctx<'_>, a: &Account) {
         me.clear_nick_deadline();
     }
     if cx.s.registered {
-        let e = Event::new(format!(":{prefix} ACCOUNT {}\r\n", a.display));
-        notify_peers(
-            cx.server,
-            &me,
-            cx.s.folded_nick.as_deref(),
-            Cap::AccountNotify,
-            &e,
-        );
+        account_notify(cx, &me, &prefix, &a.display);
         if a.callerid {
             let nick = me.nick();
             cx.reply.line(format!(":{nick} MODE {nick} :+g"));
@@ -83,15 +78,15 @@ pub(crate) fn logged_out(cx: &mut Ctx<'_>) {
     }
     cx.num(RPL_LOGGEDOUT, &[&prefix, "You are now logged out"]);
     if cx.s.registered {
-        let e = Event::new(format!(":{prefix} ACCOUNT *\r\n"));
-        notify_peers(
-            cx.server,
-            &me,
-            cx.s.folded_nick.as_deref(),
-            Cap::AccountNotify,
-            &e,
-        );
+        account_notify(cx, &me, &prefix, "*");
     }
+}
+
+/// `ACCOUNT <name>` (or `*`, logged out) to the peers with account-notify.
+fn account_notify(cx: &Ctx<'_>, me: &Arc<Client>, prefix: &str, account: &str) {
+    let e = Event::new(format!(":{prefix} ACCOUNT {account}\r\n"));
+    let folded = cx.s.folded_nick.as_deref();
+    notify_peers(cx.server, me, folded, Cap::AccountNotify, &e);
 }
 
 /// Loads the account's stored state and delivers what waited for it.

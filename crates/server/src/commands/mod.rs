@@ -232,33 +232,32 @@ pub(crate) fn resume(
 /// A line that is not UTF-8 on a UTF-8 listener: a standard FAIL reply.
 fn invalid_utf8(server: &Arc<Server>, s: &mut Session, raw: &[u8]) {
     let lossy = String::from_utf8_lossy(raw);
-    let verb = Message::parse(&lossy)
-        .map(|m| m.command.to_ascii_uppercase())
-        .ok()
-        .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .unwrap_or_else(|| "*".into());
-    let mut cx = Ctx::new(server, s, Reply::new(&server.name, None), verb);
-    cx.fail(
-        "INVALID_UTF8",
-        &[],
-        "Message rejected, your message contained invalid UTF-8",
-    );
-    cx.finish();
+    let text = "Message rejected, your message contained invalid UTF-8";
+    refuse_line(server, s, &lossy, "INVALID_UTF8", text);
 }
 
 /// A line with NUL or a stray CR: refused whole, with a FAIL.
 fn invalid_bytes(server: &Arc<Server>, s: &mut Session, text: &str) {
-    let verb = Message::parse(text)
+    let why = "Message rejected, it contained a NUL or CR character";
+    refuse_line(server, s, text, "INVALID_MESSAGE", why);
+}
+
+/// `FAIL <verb> <code> :<text>` for a line refused whole; the verb is the
+/// line's own when it parses to a plain word, else `*`.
+fn refuse_line(
+    server: &Arc<Server>,
+    s: &mut Session,
+    line: &str,
+    code: &'static str,
+    text: &'static str,
+) {
+    let verb = Message::parse(line)
         .map(|m| m.command.to_ascii_uppercase())
         .ok()
         .filter(|v| v.bytes().all(|b| b.is_ascii_alphanumeric()))
         .unwrap_or_else(|| "*".into());
     let mut cx = Ctx::new(server, s, Reply::new(&server.name, None), verb);
-    cx.fail(
-        "INVALID_MESSAGE",
-        &[],
-        "Message rejected, it contained a NUL or CR character",
-    );
+    cx.fail(code, &[], text);
     cx.finish();
 }
 
