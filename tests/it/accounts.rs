@@ -4,13 +4,12 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use ferry_testkit::{command_of, TestClient, TestServer};
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use ferry_testkit::{command_of, TestServer};
 
+use crate::util::sasl::{authenticate_plain, authenticate_scram, sasl_hello};
 use crate::util::{
-    accounts_config, cap_client, finish_burst, join, logged_in_line, plain_payload, quiet, quit,
-    register_account, sasl_client,
+    accounts_config, cap_client, finish_burst, join, logged_in_line, quiet, quit, register_account,
+    sasl_client,
 };
 
 const NICKSERV: &str = ":NickServ!NickServ@ferry.test NOTICE";
@@ -101,25 +100,12 @@ async fn sasl_plain() {
 
     // The wrong password.
     let mut c = server.connect().await;
-    c.nick = "bob".into();
-    c.send("CAP REQ :sasl").await;
-    c.expect(":ferry.test CAP * ACK :sasl").await;
-    c.send("NICK bob").await;
-    c.send("USER bob 0 * :bob real").await;
-    c.send("AUTHENTICATE PLAIN").await;
-    c.expect("AUTHENTICATE +").await;
-    c.send(&format!("AUTHENTICATE {}", plain_payload("bob", "wrong")))
-        .await;
+    sasl_hello(&mut c, "bob", "bob", "").await;
+    authenticate_plain(&mut c, "bob", "wrong").await;
     c.expect(":ferry.test 904 bob :SASL authentication failed")
         .await;
     // An unknown account fails the same way.
-    c.send("AUTHENTICATE PLAIN").await;
-    c.expect("AUTHENTICATE +").await;
-    c.send(&format!(
-        "AUTHENTICATE {}",
-        plain_payload("nobody", "secret")
-    ))
-    .await;
+    authenticate_plain(&mut c, "nobody", "secret").await;
     c.expect(":ferry.test 904 bob :SASL authentication failed")
         .await;
     // An unknown mechanism gets the list.
@@ -129,10 +115,7 @@ async fn sasl_plain() {
     c.expect(":ferry.test 904 bob :SASL authentication failed")
         .await;
     // The right one.
-    c.send("AUTHENTICATE PLAIN").await;
-    c.expect("AUTHENTICATE +").await;
-    c.send(&format!("AUTHENTICATE {}", plain_payload("bob", "secret")))
-        .await;
+    authenticate_plain(&mut c, "bob", "secret").await;
     c.expect(&logged_in_line("bob", "bob")).await;
     c.expect(":ferry.test 903 bob :SASL authentication successful")
         .await;
@@ -155,82 +138,13 @@ async fn sasl_plain() {
         .await;
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = HmacSha256::new_from_slice(key).expect("any key length");
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
-}
-
-/// The client side of SCRAM-SHA-256 (RFC 5802): the AUTHENTICATE lines
-/// through the final `AUTHENTICATE +`, checking the server's signature.
-async fn scram_login(c: &mut TestClient, account: &str, password: &str) {
-    let cnonce = "fyko+d2lbbFgONRv9qkxdawL";
-    let first_bare = format!("n={account},r={cnonce}");
-    c.send("AUTHENTICATE SCRAM-SHA-256").await;
-    c.expect("AUTHENTICATE +").await;
-    c.send(&format!(
-        "AUTHENTICATE {}",
-        B64.encode(format!("n,,{first_bare}"))
-    ))
-    .await;
-    let l = c.line().await;
-    let server_first = l
-        .strip_prefix("AUTHENTICATE ")
-        .map(|p| String::from_utf8(B64.decode(p).expect("base64")).expect("utf-8"))
-        .unwrap_or_else(|| panic!("not server-first: {l}"));
-    let attr = |k: &str| {
-        server_first
-            .split(',')
-            .find_map(|p| p.strip_prefix(k))
-            .unwrap_or_else(|| panic!("no {k} in {server_first}"))
-            .to_string()
-    };
-    let nonce = attr("r=");
-    assert!(nonce.starts_with(cnonce) && nonce.len() > cnonce.len());
-    let salt = B64.decode(attr("s=")).expect("salt");
-    let iterations: u32 = attr("i=").parse().expect("iterations");
-    assert!(iterations >= 4096, "{server_first}");
-
-    let mut salted = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, iterations, &mut salted);
-    let client_key = hmac(&salted, b"Client Key");
-    let stored_key = Sha256::digest(&client_key);
-    let without_proof = format!("c=biws,r={nonce}");
-    let auth_message = format!("{first_bare},{server_first},{without_proof}");
-    let signature = hmac(&stored_key, auth_message.as_bytes());
-    let proof: Vec<u8> = client_key
-        .iter()
-        .zip(&signature)
-        .map(|(a, b)| a ^ b)
-        .collect();
-    c.send(&format!(
-        "AUTHENTICATE {}",
-        B64.encode(format!("{without_proof},p={}", B64.encode(proof)))
-    ))
-    .await;
-    let server_key = hmac(&salted, b"Server Key");
-    let want = format!(
-        "v={}",
-        B64.encode(hmac(&server_key, auth_message.as_bytes()))
-    );
-    c.expect(&format!("AUTHENTICATE {}", B64.encode(want)))
-        .await;
-    c.send("AUTHENTICATE +").await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_scram_sha_256() {
     let server = TestServer::with_config(accounts_config("", "")).await;
     register_account(&server, "bob", "pencil").await;
     let mut c = server.connect().await;
-    c.nick = "bob".into();
-    c.send("CAP REQ :sasl").await;
-    c.expect(":ferry.test CAP * ACK :sasl").await;
-    c.send("NICK bob").await;
-    c.send("USER bob 0 * :bob real").await;
-    scram_login(&mut c, "bob", "pencil").await;
+    sasl_hello(&mut c, "bob", "bob", "").await;
+    authenticate_scram(&mut c, "bob", "pencil").await;
     c.expect(&logged_in_line("bob", "bob")).await;
     c.expect(":ferry.test 903 bob :SASL authentication successful")
         .await;
@@ -242,11 +156,7 @@ async fn sasl_scram_sha_256() {
 
     // A wrong password: the proof does not verify.
     let mut d = server.connect().await;
-    d.nick = "dave".into();
-    d.send("CAP REQ :sasl").await;
-    d.expect(":ferry.test CAP * ACK :sasl").await;
-    d.send("NICK dave").await;
-    d.send("USER dave 0 * :dave real").await;
+    sasl_hello(&mut d, "dave", "dave", "").await;
     d.send("AUTHENTICATE SCRAM-SHA-256").await;
     d.expect("AUTHENTICATE +").await;
     d.send(&format!(
@@ -395,16 +305,9 @@ async fn failed_logins_are_limited() {
     let server = TestServer::with_config(accounts_config("", "")).await;
     register_account(&server, "bob", "secret").await;
     let mut c = server.connect().await;
-    c.nick = "mallory".into();
-    c.send("CAP REQ :sasl").await;
-    c.expect(":ferry.test CAP * ACK :sasl").await;
-    c.send("NICK mallory").await;
-    c.send("USER mallory 0 * :m").await;
+    sasl_hello(&mut c, "mallory", "mallory", "").await;
     for pw in ["guess1", "guess2", "guess3", "secret"] {
-        c.send("AUTHENTICATE PLAIN").await;
-        c.expect("AUTHENTICATE +").await;
-        c.send(&format!("AUTHENTICATE {}", plain_payload("bob", pw)))
-            .await;
+        authenticate_plain(&mut c, "bob", pw).await;
         // Past three failures even the right password is refused.
         c.expect(":ferry.test 904 mallory :SASL authentication failed")
             .await;

@@ -3,24 +3,16 @@
 //! client registered and nothing lost; presence and offline count every
 //! notification and every offline message.
 
-use std::process::Command;
-
 use ferry_testkit::TestServer;
 use serde_json::Value;
 
-const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+use crate::util::proc::{ferry, run};
 
 /// Runs `ferry bench <args>` and parses its one line of JSON.
 pub(crate) async fn bench(args: String) -> Value {
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(FERRY)
-            .arg("bench")
-            .args(args.split(' '))
-            .output()
-            .expect("run ferry bench")
-    })
-    .await
-    .expect("join");
+    let mut cmd = ferry();
+    cmd.arg("bench").args(args.split(' '));
+    let out = run(cmd, None).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -1,25 +1,18 @@
 //! The `ferry` binary: configuration helpers and serving until SIGTERM.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Output, Stdio};
 
-use ferry_testkit::{TestClient, WAIT};
+use ferry_testkit::TestClient;
 
-const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
-
-/// A fresh directory for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("it-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
+use crate::util::proc::{local, scratch};
+use crate::util::sasl::{authenticate_plain, sasl_hello};
+use crate::util::{free_port, Deadline, Proc};
 
 fn ferry(args: &[&str]) -> Output {
-    Command::new(FERRY).args(args).output().expect("run ferry")
+    crate::util::proc::ferry()
+        .args(args)
+        .output()
+        .expect("run ferry")
 }
 
 #[test]
@@ -69,60 +62,14 @@ fn bad_config_names_key_and_line() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Kills the child if the test ends before it exits.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("local addr").port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_until_sigterm() {
     let port = free_port();
     let data = scratch("serve");
-    let child = Command::new(FERRY)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(&data)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ferry serve");
-    let mut child = Reap(child);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-
-    // Wait until it listens.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        assert!(
-            matches!(child.0.try_wait(), Ok(None)),
-            "ferry serve exited early"
-        );
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "ferry serve does not listen"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Proc::serve(&["--listen", &listen, "--data-dir"], &data);
+    let addr = local(port);
+    child.accepting(addr).await;
 
     let mut c = TestClient::connect(addr).await;
     c.nick = "alice".into();
@@ -142,32 +89,17 @@ async fn serve_until_sigterm() {
     c.send("PING :up").await;
     c.expect(":ferry.local PONG ferry.local :up").await;
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
+    child.signal("-TERM");
     c.expect("ERROR :Server shutting down").await;
     assert_eq!(c.next().await, None);
-
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let status = loop {
-        if let Some(s) = child.0.try_wait().expect("try_wait") {
-            break s;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "ferry serve did not exit after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = child.exit().await;
     assert_eq!(status.code(), Some(0), "{status:?}");
     assert!(data.is_dir());
     let _ = std::fs::remove_dir_all(&data);
 }
 
 fn ferry_with_password(args: &[&str], password: &str) -> Output {
-    Command::new(FERRY)
+    crate::util::proc::ferry()
         .args(args)
         .env("FERRY_PASSWORD", password)
         .stdin(Stdio::null())
@@ -208,27 +140,11 @@ async fn account_command_manages_the_store() {
     let cfg = crate::util::accounts_config("", "");
     let server = ferry_testkit::TestServer::with_config_in(cfg, &dir).await;
     let mut c = server.connect().await;
-    c.nick = "bob".into();
-    c.send("CAP REQ :sasl").await;
-    c.expect(":ferry.test CAP * ACK :sasl").await;
-    c.send("NICK bob").await;
-    c.send("USER bob 0 * :Bob").await;
-    c.send("AUTHENTICATE PLAIN").await;
-    c.expect("AUTHENTICATE +").await;
-    c.send(&format!(
-        "AUTHENTICATE {}",
-        crate::util::plain_payload("bob", "first-pass")
-    ))
-    .await;
+    sasl_hello(&mut c, "bob", "bob", "").await;
+    authenticate_plain(&mut c, "bob", "first-pass").await;
     c.expect(":ferry.test 904 bob :SASL authentication failed")
         .await;
-    c.send("AUTHENTICATE PLAIN").await;
-    c.expect("AUTHENTICATE +").await;
-    c.send(&format!(
-        "AUTHENTICATE {}",
-        crate::util::plain_payload("bob", "second-pass")
-    ))
-    .await;
+    authenticate_plain(&mut c, "bob", "second-pass").await;
     c.expect(":ferry.test 900 bob bob!~bob@127.0.0.1 Bob :You are now logged in as Bob")
         .await;
     server.stop().await;
@@ -261,21 +177,9 @@ async fn rehash_reloads_the_configuration() {
         std::fs::write(&file, text).expect("write config");
     };
     write("first motd", 30, "ferry.test");
-    let child = Command::new(FERRY)
-        .args(["serve", "--config"])
-        .arg(&file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ferry serve");
-    let child = Reap(child);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "no listener");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut child = Proc::serve(&["--config"], &file);
+    let addr = local(port);
+    child.accepting(addr).await;
     let connect = |nick: &'static str| async move {
         let mut c = TestClient::connect(addr).await;
         c.nick = nick.into();
@@ -332,12 +236,8 @@ async fn rehash_reloads_the_configuration() {
 
     // SIGHUP does the same as REHASH.
     write("third motd", 12, "ferry.test");
-    let status = Command::new("kill")
-        .args(["-HUP", &child.0.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-    let deadline = tokio::time::Instant::now() + WAIT;
+    child.signal("-HUP");
+    let deadline = Deadline::new();
     loop {
         boss.send("MOTD").await;
         let motd = boss.until(|l| l.contains(" 372 ")).await;
@@ -345,11 +245,7 @@ async fn rehash_reloads_the_configuration() {
         if motd == ":ferry.test 372 boss :- third motd" {
             break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "SIGHUP did not rehash"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        deadline.tick("SIGHUP did not rehash").await;
     }
     drop(child);
     let _ = std::fs::remove_dir_all(&dir);

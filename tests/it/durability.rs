@@ -6,44 +6,25 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use ferry_testkit::{command_of, TestClient, WAIT};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-use crate::util::{finish_burst, plain_payload, quiet};
+use crate::util::proc::local;
+use crate::util::sasl::sasl_login;
+use crate::util::{free_port, quiet, Proc};
 
-const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
 const N: usize = 200;
 /// Echoes to wait for before the kill.
 const KILL_AFTER: usize = 100;
 /// Messages sent and not yet echoed, at most.
 const WINDOW: usize = 20;
 
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("local addr").port()
-}
-
-/// Kills the server if the test ends first.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
 /// Writes a config for `port` and `data`, starts `ferry serve` with it
 /// and waits until it listens.
-async fn start(dir: &Path, port: u16) -> (Reap, SocketAddr) {
+async fn start(dir: &Path, port: u16) -> (Proc, SocketAddr) {
     let config = dir.join("ferry.toml");
     let data = dir.join("data");
     std::fs::write(
@@ -57,32 +38,9 @@ async fn start(dir: &Path, port: u16) -> (Reap, SocketAddr) {
         ),
     )
     .expect("write config");
-    let child = Command::new(FERRY)
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn ferry serve");
-    let mut child = Reap(child);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if TcpStream::connect(addr).await.is_ok() {
-            break;
-        }
-        assert!(
-            matches!(child.0.try_wait(), Ok(None)),
-            "ferry serve exited early"
-        );
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "ferry serve does not listen"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut child = Proc::serve(&["--config"], &config);
+    let addr = local(port);
+    child.accepting(addr).await;
     (child, addr)
 }
 
@@ -147,18 +105,7 @@ fn echoed(l: &str) -> Option<usize> {
 /// gets in the offline batch, in order (empty if there is none).
 async fn bob_logs_in(addr: SocketAddr) -> (TestClient, Vec<usize>) {
     let mut bob = TestClient::connect(addr).await;
-    bob.nick = "bob".into();
-    bob.send("CAP REQ :sasl batch").await;
-    bob.expect(":ferry.test CAP * ACK :sasl batch").await;
-    bob.send("NICK bob").await;
-    bob.send("USER bob 0 * :bob").await;
-    bob.send("AUTHENTICATE PLAIN").await;
-    bob.expect("AUTHENTICATE +").await;
-    bob.send(&format!("AUTHENTICATE {}", plain_payload("bob", "secret")))
-        .await;
-    bob.until_cmd("903").await;
-    bob.send("CAP END").await;
-    finish_burst(&mut bob).await;
+    sasl_login(&mut bob, "bob", "secret", "batch").await;
     let mut got = Vec::new();
     let lines = bob.sync().await;
     let Some((first, rest)) = lines.split_first() else {
@@ -220,8 +167,7 @@ async fn acknowledged_messages_survive_sigkill() {
             );
         }
     }
-    server.0.kill().expect("SIGKILL ferry");
-    server.0.wait().expect("reap ferry");
+    server.kill();
     // Echoes already on their way count as acknowledged too.
     while let Some(l) = alice.line().await {
         if let Some(n) = echoed(&l) {

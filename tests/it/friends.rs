@@ -3,6 +3,7 @@
 
 use ferry_testkit::TestServer;
 
+use crate::util::sasl::{authenticate_plain, sasl_hello};
 use crate::util::{
     accounts_config, cap_client, join, logged_in_line, quiet, quit, register_account, sasl_client,
 };
@@ -207,18 +208,8 @@ async fn callerid_is_kept_with_the_account() {
         .await;
     // bob's account may write, whatever its nick.
     let mut bob = server.connect().await;
-    bob.nick = "bobby".into();
-    bob.send("CAP REQ :sasl").await;
-    bob.expect(":ferry.test CAP * ACK :sasl").await;
-    bob.send("NICK bobby").await;
-    bob.send("USER bob 0 * :bob").await;
-    bob.send("AUTHENTICATE PLAIN").await;
-    bob.expect("AUTHENTICATE +").await;
-    bob.send(&format!(
-        "AUTHENTICATE {}",
-        crate::util::plain_payload("bob", "secret")
-    ))
-    .await;
+    sasl_hello(&mut bob, "bobby", "bob", "").await;
+    authenticate_plain(&mut bob, "bob", "secret").await;
     bob.expect(":ferry.test 900 bobby bobby!~bob@127.0.0.1 bob :You are now logged in as bob")
         .await;
     bob.until_cmd("903").await;

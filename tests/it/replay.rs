@@ -4,7 +4,8 @@
 
 use ferry_testkit::{TestClient, TestServer};
 
-use crate::util::{accounts_config, cap_client, finish_burst, join, plain_payload, quit};
+use crate::util::sasl::{authenticate_plain, sasl_hello};
+use crate::util::{accounts_config, cap_client, finish_burst, join, quit};
 
 const CAPS: &str = "batch echo-message message-tags server-time account-tag";
 
@@ -20,15 +21,8 @@ async fn register(server: &TestServer, nick: &str, password: &str) {
 /// registers, reading through the MOTD.
 async fn login(server: &TestServer, nick: &str, password: &str) -> TestClient {
     let mut c = server.connect().await;
-    c.nick = nick.into();
-    c.send(&format!("CAP REQ :sasl {CAPS}")).await;
-    c.until_cmd("CAP").await;
-    c.send(&format!("NICK {nick}")).await;
-    c.send(&format!("USER {nick} 0 * :{nick}")).await;
-    c.send("AUTHENTICATE PLAIN").await;
-    c.expect("AUTHENTICATE +").await;
-    c.send(&format!("AUTHENTICATE {}", plain_payload(nick, password)))
-        .await;
+    sasl_hello(&mut c, nick, nick, CAPS).await;
+    authenticate_plain(&mut c, nick, password).await;
     c.until_cmd("903").await;
     c.send("CAP END").await;
     finish_burst(&mut c).await;

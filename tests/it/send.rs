@@ -1,51 +1,22 @@
 //! `ferry send` (the binary) against ferry and against Debian's ngircd.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
 
-use ferry_testkit::{TestClient, TestServer, WAIT};
+use ferry_testkit::{TestClient, TestServer};
 
-use crate::util::{join, quiet};
-
-const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+use crate::util::proc::{ferry, local, run};
+use crate::util::{free_port, join, quiet, Proc};
 
 /// Runs `ferry send ARGS` with `stdin` (None: no input) and `env`.
 async fn ferry_send(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let input = stdin.map(String::from);
-    tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(FERRY);
-        cmd.arg("send")
-            .args(&args)
-            .env_remove("FERRY_PASSWORD")
-            .envs(env)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            });
-        let mut child = cmd.spawn().expect("run ferry send");
-        if let Some(text) = input {
-            child
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(text.as_bytes())
-                .expect("write stdin");
-        }
-        child.wait_with_output().expect("ferry send")
-    })
-    .await
-    .expect("join")
+    let mut cmd = ferry();
+    cmd.arg("send")
+        .args(args)
+        .env_remove("FERRY_PASSWORD")
+        .envs(env.iter().copied());
+    run(cmd, stdin.map(|t| t.as_bytes().to_vec())).await
 }
 
 fn stderr(out: &Output) -> String {
@@ -129,10 +100,7 @@ async fn errors_are_plain_with_a_nonzero_exit() {
     failed(&out, "nick bob: already in use");
     let out = ferry_send(&["--nick", "alice", "--to", "bob"], None, &[]).await;
     failed(&out, "nothing to send");
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").to_string()
-    };
+    let closed = local(free_port()).to_string();
     let out = ferry_send(&[&closed, "--nick", "a", "--to", "b", "hi"], None, &[]).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
@@ -219,31 +187,19 @@ async fn speaks_gbk_on_a_gbk_port() {
     ok(&out);
     li.expect(":张三!~ferry@127.0.0.1 PRIVMSG li :你好").await;
     // Standard input that is not UTF-8 is read in --encoding.
-    let out = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(FERRY)
-            .args([
-                "send",
-                &gbk,
-                "--encoding",
-                "gbk",
-                "--nick",
-                "wang",
-                "--to",
-                "li",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run ferry send");
-        let mut stdin = child.stdin.take().expect("stdin");
-        // 你好 in GBK (a line that happens to be valid UTF-8 is read as UTF-8).
-        stdin.write_all(b"\xc4\xe3\xba\xc3\n").expect("write");
-        drop(stdin);
-        child.wait_with_output().expect("ferry send")
-    })
-    .await
-    .expect("join");
+    let mut cmd = ferry();
+    cmd.args([
+        "send",
+        &gbk,
+        "--encoding",
+        "gbk",
+        "--nick",
+        "wang",
+        "--to",
+        "li",
+    ]);
+    // 你好 in GBK (a line that happens to be valid UTF-8 is read as UTF-8).
+    let out = run(cmd, Some(b"\xc4\xe3\xba\xc3\n".to_vec())).await;
     ok(&out);
     li.expect(":wang!~ferry@127.0.0.1 PRIVMSG li :你好").await;
 }
@@ -259,22 +215,16 @@ fn ngircd_binary() -> Option<PathBuf> {
 }
 
 struct Ngircd {
-    child: Child,
+    proc: Proc,
     addr: SocketAddr,
     dir: PathBuf,
 }
 
 impl Drop for Ngircd {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.proc.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
 }
 
 /// Makes a self-signed certificate, its key and DH parameters in `dir`
@@ -361,37 +311,26 @@ async fn ngircd(test: &str, tls: bool) -> Option<(Ngircd, Option<SocketAddr>)> {
              DHFile = {d}/dh.pem\n  Ports = {tls_port}\n",
             d = dir.display()
         ));
-        tls_addr = Some(SocketAddr::from(([127, 0, 0, 1], tls_port)));
+        tls_addr = Some(local(tls_port));
     }
     let conf = dir.join("ngircd.conf");
     std::fs::write(&conf, text).expect("write ngircd.conf");
-    let child = Command::new(bin)
-        .arg("--nodaemon")
-        .arg("--config")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start ngircd");
+    let proc = Proc::spawn(
+        Command::new(bin)
+            .arg("--nodaemon")
+            .arg("--config")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     let mut n = Ngircd {
-        child,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        proc,
+        addr: local(port),
         dir,
     };
-    let deadline = tokio::time::Instant::now() + WAIT;
     for addr in std::iter::once(n.addr).chain(tls_addr) {
-        while tokio::net::TcpStream::connect(addr).await.is_err() {
-            assert!(
-                matches!(n.child.try_wait(), Ok(None)),
-                "ngircd exited early"
-            );
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "ngircd does not listen on {addr}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        n.proc.accepting(addr).await;
     }
     Some((n, tls_addr))
 }

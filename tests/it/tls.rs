@@ -3,17 +3,16 @@
 //! with client certificates, `require_tls_for_plain`, STS, `ferry send
 //! --tls` and `ferry cert`.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::Path;
 
 use ferry_server::tls::{SelfSigned, TlsFiles};
-use ferry_testkit::{write_self_signed, TestClient, TestServer, WAIT};
+use ferry_testkit::{write_self_signed, TestClient, TestServer};
 
-use crate::util::{accounts_config, finish_burst, logged_in_line, plain_payload, quiet, quit};
-
-const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+use crate::util::proc::{ferry, local, run, scratch};
+use crate::util::sasl::{authenticate_external, authenticate_plain, sasl_hello};
+use crate::util::{
+    accounts_config, finish_burst, free_port, logged_in_line, quiet, quit, Deadline, Proc,
+};
 
 /// A server with a plain listener (`addrs[0]`) and a TLS one (`addrs[1]`)
 /// whose certificate is written into `dir`; `accounts` and `rest` add TOML.
@@ -247,13 +246,8 @@ async fn sasl_external_with_a_client_certificate() {
     c.nick = "alice".into();
     let ls = cap_ls(&mut c, "302").await;
     assert!(ls.contains(" sasl=EXTERNAL,PLAIN,SCRAM-SHA-256 "), "{ls}");
-    c.send("CAP REQ :sasl").await;
-    c.expect(":ferry.test CAP * ACK :sasl").await;
-    c.send("NICK alice").await;
-    c.send("USER alice 0 * :alice real").await;
-    c.send("AUTHENTICATE EXTERNAL").await;
-    c.expect("AUTHENTICATE +").await;
-    c.send("AUTHENTICATE +").await;
+    sasl_hello(&mut c, "alice", "alice", "").await;
+    authenticate_external(&mut c, "+").await;
     c.expect(&logged_in_line("alice", "alice")).await;
     c.expect(":ferry.test 903 alice :SASL authentication successful")
         .await;
@@ -270,15 +264,11 @@ async fn sasl_external_with_a_client_certificate() {
     let (_, eve_cert) = write_self_signed(dir.path(), "eve");
     for cert in [Some(&eve_cert), None] {
         let mut e = server.connect_tls(1, cert).await;
-        e.nick = "eve".into();
-        e.send("CAP REQ :sasl").await;
-        e.expect(":ferry.test CAP * ACK :sasl").await;
-        e.send("NICK eve").await;
-        e.send("AUTHENTICATE EXTERNAL").await;
+        sasl_hello(&mut e, "eve", "eve", "").await;
         if cert.is_some() {
-            e.expect("AUTHENTICATE +").await;
-            e.send("AUTHENTICATE +").await;
+            authenticate_external(&mut e, "+").await;
         } else {
+            e.send("AUTHENTICATE EXTERNAL").await;
             e.expect(
                 ":ferry.test NOTE AUTHENTICATE NO_CERTIFICATE :SASL EXTERNAL needs a TLS \
                  connection with a client certificate",
@@ -292,13 +282,8 @@ async fn sasl_external_with_a_client_certificate() {
     }
     // An authorization identity naming another account fails.
     let mut d = server.connect_tls(1, Some(&alice_cert)).await;
-    d.nick = "dan".into();
-    d.send("CAP REQ :sasl").await;
-    d.expect(":ferry.test CAP * ACK :sasl").await;
-    d.send("NICK dan").await;
-    d.send("AUTHENTICATE EXTERNAL").await;
-    d.expect("AUTHENTICATE +").await;
-    d.send("AUTHENTICATE Ym9i").await; // "bob"
+    sasl_hello(&mut d, "dan", "dan", "").await;
+    authenticate_external(&mut d, "Ym9i").await; // "bob"
     d.expect(":ferry.test 904 dan :SASL authentication failed")
         .await;
 
@@ -310,13 +295,8 @@ async fn sasl_external_with_a_client_certificate() {
     ))
     .await;
     let mut f = server.connect_tls(1, Some(&alice_cert)).await;
-    f.nick = "fay".into();
-    f.send("CAP REQ :sasl").await;
-    f.expect(":ferry.test CAP * ACK :sasl").await;
-    f.send("NICK fay").await;
-    f.send("AUTHENTICATE EXTERNAL").await;
-    f.expect("AUTHENTICATE +").await;
-    f.send("AUTHENTICATE +").await;
+    sasl_hello(&mut f, "fay", "fay", "").await;
+    authenticate_external(&mut f, "+").await;
     f.expect(":ferry.test 904 fay :SASL authentication failed")
         .await;
 }
@@ -378,15 +358,8 @@ async fn require_tls_for_plain_refuses_passwords_in_clear() {
 
     // Over TLS both work.
     let mut t = server.connect_tls(1, None).await;
-    t.nick = "bob".into();
-    t.send("CAP REQ :sasl").await;
-    t.expect(":ferry.test CAP * ACK :sasl").await;
-    t.send("NICK bob").await;
-    t.send("USER bob 0 * :bob real").await;
-    t.send("AUTHENTICATE PLAIN").await;
-    t.expect("AUTHENTICATE +").await;
-    t.send(&format!("AUTHENTICATE {}", plain_payload("bob", "bobpass")))
-        .await;
+    sasl_hello(&mut t, "bob", "bob", "").await;
+    authenticate_plain(&mut t, "bob", "bobpass").await;
     t.expect(&logged_in_line("bob", "bob")).await;
     t.expect(":ferry.test 903 bob :SASL authentication successful")
         .await;
@@ -439,33 +412,21 @@ async fn ferry_send_over_tls() {
     let (server, _, _) = tls_server(dir.path(), "", "").await;
     let mut bob = server.client("bob").await;
     let addr = server.addrs[1].to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(FERRY)
-            .args(["send", &addr, "--tls", "--insecure", "--nick", "carol"])
-            .args(["--to", "bob", "sent over TLS"])
-            .env_remove("FERRY_PASSWORD")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run ferry send")
-    })
-    .await
-    .unwrap();
+    let mut cmd = ferry();
+    cmd.args(["send", &addr, "--tls", "--insecure", "--nick", "carol"])
+        .args(["--to", "bob", "sent over TLS"])
+        .env_remove("FERRY_PASSWORD");
+    let out = run(cmd, None).await;
     assert!(out.status.success(), "{out:?}");
     bob.expect(":carol!~ferry@127.0.0.1 PRIVMSG bob :sent over TLS")
         .await;
     // Without --insecure the self-signed certificate is refused.
     let addr = server.addrs[1].to_string();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(FERRY)
-            .args([
-                "send", &addr, "--tls", "--nick", "carol", "--to", "bob", "x",
-            ])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run ferry send")
-    })
-    .await
-    .unwrap();
+    let mut cmd = ferry();
+    cmd.args([
+        "send", &addr, "--tls", "--nick", "carol", "--to", "bob", "x",
+    ]);
+    let out = run(cmd, None).await;
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -474,21 +435,12 @@ async fn ferry_send_over_tls() {
     );
 }
 
-/// A fresh directory for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("it-tls-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
-
 #[test]
 fn ferry_cert_writes_a_usable_pair() {
-    let dir = scratch("cert");
+    let dir = scratch("tls-cert");
     let out_dir = dir.join("tls");
     let run = |extra: &[&str]| {
-        Command::new(FERRY)
+        ferry()
             .args(["cert", "--self-signed", "--out"])
             .arg(&out_dir)
             .args(extra)
@@ -526,7 +478,7 @@ fn ferry_cert_writes_a_usable_pair() {
         ),
     )
     .unwrap();
-    let check = Command::new(FERRY)
+    let check = ferry()
         .args(["config", "check"])
         .arg(&cfg)
         .output()
@@ -542,7 +494,7 @@ fn ferry_cert_writes_a_usable_pair() {
         ),
     )
     .unwrap();
-    let check = Command::new(FERRY)
+    let check = ferry()
         .args(["config", "check"])
         .arg(&cfg)
         .output()
@@ -554,36 +506,13 @@ fn ferry_cert_writes_a_usable_pair() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Kills the child if the test ends before it exits.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let status = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-}
-
 /// The real signal: `ferry serve` reloads its certificate on SIGHUP,
 /// keeps connections, and keeps the old pair when the new one is bad.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_certificate() {
-    let dir = scratch("sighup");
+    let dir = scratch("tls-sighup");
     let (files, first) = write_self_signed(&dir, "server");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let cfg = dir.join("ferry.toml");
     std::fs::write(
         &cfg,
@@ -598,33 +527,9 @@ async fn sighup_reloads_the_certificate() {
     .unwrap();
     // The log, wherever the binary writes it.
     let log = dir.join("output.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new(FERRY)
-        .args(["serve", "--config"])
-        .arg(&cfg)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .expect("spawn ferry serve");
-    let mut child = Reap(child);
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("listening")
-    {
-        assert!(
-            matches!(child.0.try_wait(), Ok(None)),
-            "ferry serve exited early"
-        );
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "ferry serve does not listen"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut child = Proc::serve_logging(&["--config"], &cfg, &log);
+    let addr = local(port);
+    child.logged(&log, "listening").await;
 
     let mut kept = TestClient::connect_tls(addr, None).await;
     kept.nick = "kept".into();
@@ -637,38 +542,28 @@ async fn sighup_reloads_the_certificate() {
     );
 
     let (_, second) = write_self_signed(&dir, "server");
-    signal(&child.0, "-HUP");
+    child.signal("-HUP");
     // Handshakes after the signal see the new certificate.
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let deadline = Deadline::new();
     loop {
         let c = TestClient::connect_tls(addr, None).await;
         if c.server_certfp.as_deref() == Some(second.fingerprint.as_str()) {
             break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "SIGHUP did not reload"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        deadline.tick("SIGHUP did not reload").await;
     }
     kept.send("PING :after-reload").await;
     kept.until(|l| l.ends_with(" :after-reload")).await;
 
     // A bad key: logged, and the second pair stays.
     std::fs::write(&files.key, "garbage\n").unwrap();
-    signal(&child.0, "-HUP");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("rehash failed; the running configuration and certificates stay")
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no error logged: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    child.signal("-HUP");
+    child
+        .logged(
+            &log,
+            "rehash failed; the running configuration and certificates stay",
+        )
+        .await;
     let c = TestClient::connect_tls(addr, None).await;
     assert_eq!(
         c.server_certfp.as_deref(),
@@ -677,19 +572,9 @@ async fn sighup_reloads_the_certificate() {
     kept.send("PING :still").await;
     kept.until(|l| l.ends_with(" :still")).await;
 
-    signal(&child.0, "-TERM");
+    child.signal("-TERM");
     kept.until(|l| l == "ERROR :Server shutting down").await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let status = loop {
-        if let Some(s) = child.0.try_wait().expect("try_wait") {
-            break s;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "ferry serve did not exit"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let status = child.exit().await;
     assert_eq!(status.code(), Some(0));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -697,58 +582,25 @@ async fn sighup_reloads_the_certificate() {
 /// Without a TLS listener, SIGHUP is logged and the server goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_without_tls_keeps_serving() {
-    let dir = scratch("sighup-plain");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let dir = scratch("tls-sighup-plain");
+    let port = free_port();
     let log = dir.join("output.log");
-    let out = std::fs::File::create(&log).unwrap();
-    let child = Command::new(FERRY)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--data-dir",
-        ])
-        .arg(dir.join("data"))
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .expect("spawn ferry serve");
-    let mut child = Reap(child);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("listening")
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "ferry serve does not listen"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    signal(&child.0, "-HUP");
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("no configuration file")
-    {
-        assert!(tokio::time::Instant::now() < deadline, "SIGHUP not logged");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        matches!(child.0.try_wait(), Ok(None)),
-        "SIGHUP ended the server"
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Proc::serve_logging(
+        &["--listen", &listen, "--data-dir"],
+        &dir.join("data"),
+        &log,
     );
-    let mut c = TestClient::connect(SocketAddr::from(([127, 0, 0, 1], port))).await;
+    child.logged(&log, "listening").await;
+    child.signal("-HUP");
+    child.logged(&log, "no configuration file").await;
+    assert!(child.is_running(), "SIGHUP ended the server");
+    let mut c = TestClient::connect(local(port)).await;
     c.nick = "after".into();
     c.send("NICK after").await;
     c.send("USER after 0 * :after").await;
     c.until(|l| l.contains(" 376 ")).await;
-    signal(&child.0, "-TERM");
+    child.signal("-TERM");
     c.until(|l| l == "ERROR :Server shutting down").await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -808,43 +660,20 @@ async fn oper_by_certificate_fingerprint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listen_flag_with_tls() {
     let dir = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(FERRY)
+    let out = ferry()
         .args(["cert", "--self-signed", "--out"])
         .arg(dir.path().join("data/tls"))
         .output()
         .expect("run ferry cert");
     assert!(out.status.success(), "{out:?}");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let child = std::process::Command::new(FERRY)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}/tls"),
-            "--data-dir",
-        ])
-        .arg(dir.path().join("data"))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn ferry serve");
-    struct Reap(std::process::Child);
-    impl Drop for Reap {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _child = Reap(child);
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = tokio::time::Instant::now() + ferry_testkit::WAIT;
-    while tokio::net::TcpStream::connect(addr).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "no listener");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}/tls");
+    let mut child = Proc::serve(
+        &["--listen", &listen, "--data-dir"],
+        &dir.path().join("data"),
+    );
+    let addr = local(port);
+    child.accepting(addr).await;
     let mut c = TestClient::connect_tls(addr, None).await;
     c.send("NICK secure").await;
     c.send("USER secure 0 * :secure").await;
@@ -852,7 +681,7 @@ async fn listen_flag_with_tls() {
 
     // Without a certificate anywhere, the flag is refused with the reason.
     let empty = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(FERRY)
+    let out = ferry()
         .current_dir(empty.path())
         .args(["serve", "--listen", "127.0.0.1:1/tls", "--data-dir"])
         .arg(empty.path().join("data"))

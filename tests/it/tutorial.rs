@@ -2,17 +2,18 @@
 //! (tests/fixtures/) against our Rust versions (examples/), with GBK text.
 //! `cargo test` builds the examples before it runs the tests.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
 use ferry_testkit::WAIT;
 
+use crate::util::proc::{Lines, FERRY};
+use crate::util::{free_port, Proc};
+
 /// An example's binary, next to the `ferry` binary cargo built for tests.
 fn example(name: &str) -> PathBuf {
-    let ferry = Path::new(env!("CARGO_BIN_EXE_ferry"));
+    let ferry = Path::new(FERRY);
     let path = ferry
         .parent()
         .expect("target dir")
@@ -33,45 +34,6 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A child process killed when the test ends, however it ends.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A child's standard output, line by line, with a hang guard.
-struct Lines(Receiver<String>);
-
-impl Lines {
-    fn of(out: ChildStdout) -> Lines {
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Lines(rx)
-    }
-
-    /// Reads lines until one satisfies `pred`; returns it.
-    fn until(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        loop {
-            match self.0.recv_timeout(WAIT) {
-                Ok(l) if pred(&l) => return l,
-                Ok(_) => {}
-                Err(e) => panic!("no line {what} ({e})"),
-            }
-        }
-    }
-}
-
 fn python() -> Command {
     let mut c = Command::new("python3");
     // The tutorial prints Chinese; read it as UTF-8 whatever the locale.
@@ -81,13 +43,13 @@ fn python() -> Command {
 
 /// Starts our tcp_server on a free port: (process, its output, port).
 fn our_server() -> (Proc, Lines, u16) {
-    let mut child = Command::new(example("tcp_server"))
-        .args(["--bind", "127.0.0.1", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start tcp_server");
-    let lines = Lines::of(child.stdout.take().expect("stdout"));
+    let mut server = Proc::spawn(
+        Command::new(example("tcp_server"))
+            .args(["--bind", "127.0.0.1", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    );
+    let lines = server.lines();
     let first = lines.until("saying where it listens", |l| {
         l.starts_with("listening on ")
     });
@@ -96,25 +58,26 @@ fn our_server() -> (Proc, Lines, u16) {
         .next()
         .and_then(|p| p.parse().ok())
         .expect("a port");
-    (Proc(child), lines, port)
+    (server, lines, port)
 }
 
 /// Runs the tutorial's client, typing its three answers.
 fn run_python_client(port: u16, text: &str) {
-    let mut child = python()
-        .arg(fixture("tcp_client.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    child
+    let mut client = Proc::spawn(
+        python()
+            .arg(fixture("tcp_client.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    client
+        .child
         .stdin
         .take()
         .expect("stdin")
         .write_all(format!("127.0.0.1\n{port}\n{text}\n").as_bytes())
         .expect("type the answers");
-    let out = child.wait_with_output().expect("python client");
+    let out = client.output();
     assert!(out.status.success(), "{out:?}");
 }
 
@@ -147,19 +110,15 @@ fn our_server_serves_many_at_once() {
 
 #[test]
 fn our_client_against_tutorial_server() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
-    let mut child = python()
-        .arg(fixture("tcp_server.py"))
-        .arg(port.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run python3");
-    let lines = Lines::of(child.stdout.take().expect("stdout"));
-    let _server = Proc(child);
+    let port = free_port();
+    let mut server = Proc::spawn(
+        python()
+            .arg(fixture("tcp_server.py"))
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit()),
+    );
+    let lines = server.lines();
     lines.until("before accept()", |l| l == "等待一个新的客户端到来...");
 
     let out = Command::new(example("tcp_client"))
@@ -178,18 +137,19 @@ fn our_client_against_tutorial_server() {
 #[test]
 fn our_client_asks_when_arguments_are_missing() {
     let (_server, lines, port) = our_server();
-    let mut child = Command::new(example("tcp_client"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run tcp_client");
-    child
+    let mut client = Proc::spawn(
+        Command::new(example("tcp_client"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    );
+    client
+        .child
         .stdin
         .take()
         .expect("stdin")
         .write_all(format!("127.0.0.1\n{port}\n问一下\n").as_bytes())
         .expect("type");
-    let out = child.wait_with_output().expect("tcp_client");
+    let out = client.output();
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.ends_with("GoodBye MyLove!\n"), "{stdout}");
@@ -198,13 +158,12 @@ fn our_client_asks_when_arguments_are_missing() {
 
 #[test]
 fn udp_send_and_recv() {
-    let mut child = Command::new(example("udp_recv"))
-        .args(["--bind", "127.0.0.1", "--port", "0", "--count", "1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run udp_recv");
-    let lines = Lines::of(child.stdout.take().expect("stdout"));
-    let recv = Proc(child);
+    let mut recv = Proc::spawn(
+        Command::new(example("udp_recv"))
+            .args(["--bind", "127.0.0.1", "--port", "0", "--count", "1"])
+            .stdout(Stdio::piped()),
+    );
+    let lines = recv.lines();
     let first = lines.until("saying where it listens", |l| {
         l.starts_with("listening on ")
     });
@@ -220,13 +179,5 @@ fn udp_send_and_recv() {
     );
     let l = lines.until("with the datagram", |l| l.ends_with("] 数据报"));
     assert!(l.starts_with("[127.0.0.1:"), "{l}");
-    let mut recv = recv;
-    let deadline = std::time::Instant::now() + WAIT;
-    while recv.0.try_wait().expect("try_wait").is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "udp_recv did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    recv.exit_blocking();
 }

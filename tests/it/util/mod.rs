@@ -1,7 +1,15 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: clients and lines here,
+//! child processes in `proc`, SASL in `sasl`. The in-process server and
+//! its line-level client are `ferry_testkit`'s.
+
+pub mod proc;
+pub mod sasl;
 
 use ferry_server::Config;
 use ferry_testkit::{command_of, TestClient, TestServer};
+
+pub use proc::{free_port, Deadline, Proc};
+pub use sasl::{logged_in_line, sasl_client};
 
 /// `nick!~nick@127.0.0.1`: the source of a client registered with
 /// `TestClient::register(nick)` (ASCII nicks).
@@ -123,20 +131,6 @@ pub fn accounts_config(accounts: &str, rest: &str) -> Config {
     ))
 }
 
-/// `AUTHENTICATE` payload for SASL PLAIN (no authzid).
-pub fn plain_payload(account: &str, password: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(format!("\0{account}\0{password}"))
-}
-
-/// `:ferry.test 900 nick nick!~nick@127.0.0.1 account :You are now logged in as account`
-pub fn logged_in_line(nick: &str, account: &str) -> String {
-    format!(
-        ":ferry.test 900 {nick} {} {account} :You are now logged in as {account}",
-        src(nick)
-    )
-}
-
 /// Registers `nick` as an account with REGISTER, then quits (the nick is
 /// free once this returns).
 pub async fn register_account(server: &TestServer, nick: &str, password: &str) {
@@ -154,44 +148,6 @@ pub async fn register_account(server: &TestServer, nick: &str, password: &str) {
 pub async fn quit(c: &mut TestClient) {
     c.send("QUIT").await;
     c.closed().await;
-}
-
-/// Connects, requests `sasl` and `caps`, logs in to `nick`'s account with
-/// SASL PLAIN before registering, then registers, reading through the MOTD.
-pub async fn sasl_client(
-    server: &TestServer,
-    nick: &str,
-    password: &str,
-    caps: &str,
-) -> TestClient {
-    let mut c = server.connect().await;
-    c.nick = nick.to_string();
-    let caps = if caps.is_empty() {
-        "sasl".to_string()
-    } else {
-        format!("sasl {caps}")
-    };
-    c.send(&format!("CAP REQ :{caps}")).await;
-    c.expect(&format!(":ferry.test CAP * ACK :{caps}")).await;
-    c.send(&format!("NICK {nick}")).await;
-    c.send(&format!("USER {nick} 0 * :{nick} real")).await;
-    c.send("AUTHENTICATE PLAIN").await;
-    c.expect("AUTHENTICATE +").await;
-    c.send(&format!("AUTHENTICATE {}", plain_payload(nick, password)))
-        .await;
-    c.expect(&logged_in_line(nick, nick)).await;
-    c.expect(&format!(
-        ":ferry.test 903 {nick} :SASL authentication successful"
-    ))
-    .await;
-    c.send("CAP END").await;
-    c.expect(&format!(
-        ":ferry.test 001 {nick} :Welcome to the FerryTest IRC Network {}",
-        src(nick)
-    ))
-    .await;
-    finish_burst(&mut c).await;
-    c
 }
 
 /// `STATS <letter>` as an operator: its `key value` pairs (RPL_STATSDEBUG
