@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use ferry_testkit::{test_config_with, TestClient, TestServer};
 
-use crate::util::{join, oper_client, stats_pairs};
+use crate::util::{finish_burst, join, oper_client, stats_pairs, Deadline};
 
 /// Messages per write from the talker: one batch stays far under any
 /// queue limit, so the reading client never falls behind by much.
@@ -18,14 +18,16 @@ const MAX_MESSAGES: usize = 100_000;
 /// `STATS z` until `clients` is `n` (a connection that just ended may
 /// still be counted for a moment).
 async fn settled(boss: &mut TestClient, n: u64) -> HashMap<String, u64> {
-    for _ in 0..100 {
+    let deadline = Deadline::new();
+    loop {
         let z = stats_pairs(boss, "z").await;
         if z["clients"] == n {
             return z;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        deadline
+            .tick(format_args!("clients never settled at {n}: {z:?}"))
+            .await;
     }
-    panic!("clients never settled at {n}");
 }
 
 /// A client registered on a 4 KiB receive window (see
@@ -268,15 +270,43 @@ async fn silent_and_half_open_connections() {
     assert!(z["read_buffers"] <= 4096, "{z:?}");
 }
 
+/// Connects and registers `nick`, connecting again while the server says
+/// "Connecting too fast" (until its rate window has passed).
+async fn admitted(server: &TestServer, nick: &str) -> TestClient {
+    let deadline = Deadline::new();
+    loop {
+        let mut c = server.connect().await;
+        c.nick = nick.to_string();
+        // One write: a refused connection is closed under a second one.
+        c.send_raw(format!("NICK {nick}\r\nUSER {nick} 0 * :{nick} real\r\n").as_bytes())
+            .await;
+        let first = c.line().await;
+        if !first.contains("(Connecting too fast") {
+            assert!(
+                first.starts_with(&format!(":ferry.test 001 {nick} ")),
+                "{first}"
+            );
+            finish_burst(&mut c).await;
+            return c;
+        }
+        deadline
+            .tick(format_args!("{nick} still refused: {first}"))
+            .await;
+    }
+}
+
 /// A connection storm from one address, with the default limits (ten
-/// clients per address, five new connections per second): the storm is
+/// clients per address, five new connections per window; the window
+/// shortened from a second to 200 ms): the storm is
 /// refused with ERROR, the connections already there keep talking, and the
 /// server holds no more than the limits allow. One of the admitted then
 /// sends a megabyte without a newline, garbage and NULs: it gets 417 and
 /// FAILs, and the read buffers stay bounded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_storm_and_garbage() {
-    let cfg = test_config_with("[privacy]\ncloak = false\n[flood]\nburst = 1000\n");
+    let cfg = test_config_with(
+        "[privacy]\ncloak = false\n[flood]\nburst = 1000\n[limits]\nconnection_window_ms = 200\n",
+    );
     let server = TestServer::with_exact_config(cfg).await;
     let mut boss = oper_client(&server, "boss").await;
     let mut alice = server.client("alice").await;
@@ -314,7 +344,7 @@ async fn connection_storm_and_garbage() {
             })
         })
         .count();
-    // Five new connections a second, ten in all from one address: the
+    // Five new connections a window, ten in all from one address: the
     // rest were refused.
     assert!(refused >= 280, "only {refused} of 300 refused");
     let t = stats_pairs(&mut boss, "t").await;
@@ -322,11 +352,10 @@ async fn connection_storm_and_garbage() {
     let z = stats_pairs(&mut boss, "z").await;
     assert!(z["admitted"] <= 10 && z["clients"] <= 10, "{z:?}");
     drop(ends);
-    // The storm's survivors are gone; a second later one more may come.
+    // The storm's survivors are gone; once the window has passed one more
+    // may come.
     settled(&mut boss, 3).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-
-    let mut mallory = server.client("mallory").await;
+    let mut mallory = admitted(&server, "mallory").await;
     mallory.send_raw(&vec![b'x'; 1 << 20]).await;
     mallory
         .send_raw(b"\r\n\x00\x00\xff\xfe\r\nPRIVMSG bob :a\x00b\r\n")

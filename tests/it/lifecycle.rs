@@ -3,7 +3,7 @@
 
 use ferry_testkit::{test_config_with, TestClient, TestServer};
 
-use crate::util::{config, join, oper_client, quiet, stats_pairs};
+use crate::util::{config, join, oper_client, quiet, stats_pairs, Deadline};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_vanishing_mid_line() {
@@ -127,6 +127,19 @@ async fn ping_timeout() {
         .await;
 }
 
+/// Waits until `STATS z` counts `n` parked clients (all but `boss`, who
+/// asks).
+async fn all_parked(boss: &mut TestClient, n: u64) {
+    let deadline = Deadline::new();
+    loop {
+        let z = stats_pairs(boss, "z").await;
+        if z["parked"] == n {
+            return;
+        }
+        deadline.tick(format_args!("not {n} parked: {z:?}")).await;
+    }
+}
+
 /// Idle clients are parked off the runtime after `limits.park_after_secs`
 /// (`STATS z` counts them) and come back for whatever concerns them: a line
 /// of their own, a message for them, a TLS client as well, and shutdown.
@@ -147,17 +160,8 @@ async fn idle_clients_park_and_come_back() {
     let mut carol = server.connect_tls(1, None).await;
     carol.register("carol").await;
     let mut boss = oper_client(&server, "boss").await;
-    // All but the one asking are parked within a second or two.
-    let parked = |z: &std::collections::HashMap<String, u64>| z["parked"];
-    let mut z = stats_pairs(&mut boss, "z").await;
-    for _ in 0..40 {
-        if parked(&z) == 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        z = stats_pairs(&mut boss, "z").await;
-    }
-    assert_eq!(parked(&z), 3, "{z:?}");
+    // All but the one asking are parked a second after their last line.
+    all_parked(&mut boss, 3).await;
 
     // A message for a parked client (the sender parked too), both ways,
     // plain and TLS.
@@ -174,7 +178,7 @@ async fn idle_clients_park_and_come_back() {
         .expect(":carol!~carol@127.0.0.1 PRIVMSG alice :hello")
         .await;
     // A line of its own: the reply comes.
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    all_parked(&mut boss, 3).await;
     bob.send("PING :still-there").await;
     bob.expect(":ferry.test PONG ferry.test :still-there").await;
     carol.send("WHOIS carol").await;
@@ -182,7 +186,7 @@ async fn idle_clients_park_and_come_back() {
     assert!(l.starts_with(":ferry.test 311 carol carol "), "{l}");
 
     // Shutdown reaches parked clients too.
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    all_parked(&mut boss, 3).await;
     server.stop().await;
     for c in [&mut alice, &mut bob] {
         c.until(|l| l.starts_with("ERROR :")).await;

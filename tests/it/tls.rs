@@ -467,38 +467,29 @@ fn ferry_cert_writes_a_usable_pair() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists (use --force"));
     assert!(run(&["--force"]).status.success());
 
-    // `ferry config check` takes a TLS listener using the pair.
+    // `ferry config check` on a TLS listener with `cert` and `key`.
     let cfg = dir.join("ferry.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[[listen]]\naddress = \"127.0.0.1:6697\"\ntls = true\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
-            out_dir.join("cert.pem").display(),
-            out_dir.join("key.pem").display()
-        ),
-    )
-    .unwrap();
-    let check = ferry()
-        .args(["config", "check"])
-        .arg(&cfg)
-        .output()
+    let check = |cert: &str, key: &str| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "[[listen]]\naddress = \"127.0.0.1:6697\"\ntls = true\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                out_dir.join(cert).display(),
+                out_dir.join(key).display()
+            ),
+        )
         .unwrap();
-    assert!(check.status.success(), "{check:?}");
+        ferry()
+            .args(["config", "check"])
+            .arg(&cfg)
+            .output()
+            .unwrap()
+    };
+    // It takes the pair.
+    let out = check("cert.pem", "key.pem");
+    assert!(out.status.success(), "{out:?}");
     // The key and certificate swapped: the error names key and line.
-    std::fs::write(
-        &cfg,
-        format!(
-            "[[listen]]\naddress = \"127.0.0.1:6697\"\ntls = true\ntls_cert = \"{}\"\ntls_key = \"{}\"\n",
-            out_dir.join("key.pem").display(),
-            out_dir.join("cert.pem").display()
-        ),
-    )
-    .unwrap();
-    let check = ferry()
-        .args(["config", "check"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let check = check("key.pem", "cert.pem");
     assert!(!check.status.success());
     let err = String::from_utf8_lossy(&check.stderr);
     assert!(err.contains(":4: `listen.tls_cert`: "), "{err}");

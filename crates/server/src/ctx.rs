@@ -201,7 +201,7 @@ impl<'a> Ctx<'a> {
             let i = self.me().info();
             (i.account.as_deref().map(str::to_string), i.modes.bot)
         };
-        let mut e = Event::new(body)
+        let mut e = Event::new(body, self.server.clock.wall())
             .with_msgid(self.server.msgid())
             .with_account(account);
         e.bot = bot;

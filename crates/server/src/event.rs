@@ -56,8 +56,8 @@ pub(crate) struct Event {
 }
 
 impl Event {
-    pub(crate) fn new(body: String) -> Event {
-        let now = SystemTime::now();
+    /// An event that happened at `now` (the server clock's wall time).
+    pub(crate) fn new(body: String, now: SystemTime) -> Event {
         Event {
             time: format_time(now),
             time_ms: now

@@ -13,6 +13,7 @@ use hmac::{Hmac, Mac};
 use ipnet::IpNet;
 use sha2::Sha256;
 
+use crate::clock::Clock;
 use crate::config::Config;
 
 /// The network an address belongs to for `clients_per_cidr`: /24 for
@@ -33,10 +34,13 @@ fn network_of(ip: IpAddr) -> (IpAddr, u8) {
 /// Counters behind the connection limits.
 #[derive(Debug, Default)]
 pub struct Admission {
+    /// The server's, for the connection rate window.
+    clock: Clock,
     total: AtomicUsize,
     per_ip: DashMap<IpAddr, usize>,
     per_net: DashMap<(IpAddr, u8), usize>,
-    /// Connection attempts per IP: (window start, count) over one second.
+    /// Connection attempts per IP: (window start, count) over
+    /// `limits.connection_window` (a second).
     rate: DashMap<IpAddr, (Instant, u32)>,
 }
 
@@ -115,9 +119,25 @@ pub enum Refused {
 }
 
 impl Admission {
+    pub fn new(clock: Clock) -> Admission {
+        Admission {
+            clock,
+            ..Admission::default()
+        }
+    }
+
     /// Admits a new connection from `ip`, or says why not (its text is the
     /// ERROR line it gets before being closed).
     pub fn admit(self: &Arc<Self>, config: &Config, ip: IpAddr) -> Result<Ticket, Refused> {
+        self.admit_at(config, ip, self.clock.now())
+    }
+
+    fn admit_at(
+        self: &Arc<Self>,
+        config: &Config,
+        ip: IpAddr,
+        now: Instant,
+    ) -> Result<Ticket, Refused> {
         let l = &config.limits;
         let ip = ip.to_canonical();
         if self.total.load(Ordering::Relaxed) >= l.max_clients {
@@ -125,9 +145,8 @@ impl Admission {
         }
         let exempt = is_exempt(config, ip);
         if !exempt {
-            let now = Instant::now();
             let mut r = self.rate.entry(ip).or_insert((now, 0));
-            if now.duration_since(r.0) >= Duration::from_secs(1) {
+            if now.duration_since(r.0) >= l.connection_window {
                 *r = (now, 0);
             }
             r.1 += 1;
@@ -137,7 +156,7 @@ impl Admission {
             drop(r);
             if self.rate.len() > 100_000 {
                 self.rate
-                    .retain(|_, (since, _)| now.duration_since(*since) < Duration::from_secs(1));
+                    .retain(|_, (since, _)| now.duration_since(*since) < l.connection_window);
             }
             if self.per_ip.get(&ip).is_some_and(|n| *n >= l.clients_per_ip) {
                 return Err(Refused::PerAddress(l.clients_per_ip));
@@ -250,7 +269,7 @@ pub fn host_for(config: &Config, ip: IpAddr) -> String {
 /// The reason of a DLINE covering `ip`, if one is in force.
 pub fn dline_reason(server: &crate::Server, ip: IpAddr) -> Option<String> {
     let ip = ip.to_canonical();
-    let now = crate::unix_millis();
+    let now = server.clock.unix_ms();
     let bans = server.bans.read().expect("bans lock");
     bans.iter()
         .filter(|b| b.kind == ferry_store::BanKind::Dline && b.expires_ms.is_none_or(|e| e > now))
@@ -263,7 +282,7 @@ pub fn kline_reason(server: &crate::Server, user: &str, host: &str, ip: IpAddr) 
     let cm = server.config().casemap;
     let by_host = cm.fold_lossy(&format!("{user}@{host}"));
     let by_ip = cm.fold_lossy(&format!("{user}@{}", ip.to_canonical()));
-    let now = crate::unix_millis();
+    let now = server.clock.unix_ms();
     let bans = server.bans.read().expect("bans lock");
     bans.iter()
         .filter(|b| b.kind == ferry_store::BanKind::Kline && b.expires_ms.is_none_or(|e| e > now))
@@ -341,6 +360,26 @@ mod tests {
         assert!(a.admit(&cfg, "198.51.100.1".parse().unwrap()).is_ok());
         drop(t1);
         assert!(a.admit(&cfg, ip1).is_ok());
+    }
+
+    #[test]
+    fn connection_rate_counts_in_its_window() {
+        let cfg = Config::parse(
+            "[limits]\nclients_per_ip = 100\nconnections_per_second = 2\nconnection_window_ms = 200\n",
+            "t",
+        )
+        .unwrap();
+        let a = Arc::new(Admission::default());
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let t0 = Instant::now();
+        let _t1 = a.admit_at(&cfg, ip, t0).unwrap();
+        let _t2 = a.admit_at(&cfg, ip, t0).unwrap();
+        assert!(matches!(a.admit_at(&cfg, ip, t0), Err(Refused::TooFast)));
+        let later = t0 + Duration::from_millis(199);
+        assert!(matches!(a.admit_at(&cfg, ip, later), Err(Refused::TooFast)));
+        assert!(a
+            .admit_at(&cfg, ip, t0 + Duration::from_millis(200))
+            .is_ok());
     }
 
     #[test]

@@ -52,6 +52,7 @@ mod caps;
 mod channel;
 mod charset;
 mod client;
+mod clock;
 mod commands;
 pub mod config;
 mod ctx;
@@ -85,6 +86,7 @@ use tracing::{info, warn};
 
 pub use accounts::{check_new_account, create_account, set_password, AccountError};
 pub use charset::Charset;
+pub use clock::Clock;
 pub use config::Config;
 pub use net::Listener;
 pub(crate) use server::Server;
@@ -310,7 +312,7 @@ async fn sweeper(server: Arc<Server>, cancel: CancellationToken) {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         }
         let now = server.uptime_secs();
-        let unix = unix_now();
+        let unix = server.clock.unix_secs();
         server.registry.for_each_client(|c| {
             if !c.is_registered() {
                 if unix.saturating_sub(c.connected_at) >= limits.registration_timeout.as_secs() {

@@ -51,7 +51,7 @@ pub(crate) fn try_register(cx: &mut Ctx<'_>) {
         let mut info = me.info();
         info.user = user.into();
         info.realname = realname.into();
-        info.signon = crate::unix_now();
+        info.signon = cx.server.clock.unix_secs();
         info.nick.clone()
     };
     cx.s.registered = true;
@@ -159,7 +159,7 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
         if let Some(account) = &s.account {
             let since = me.backlog_since.load(Ordering::Relaxed);
             let since = if since == 0 {
-                crate::unix_millis() - 1000
+                server.clock.unix_ms() - 1000
             } else {
                 since - 1
             };
@@ -198,9 +198,12 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
     }
     if s.registered {
         let info = me.info().clone();
-        let e = Event::new(format!(":{} QUIT :{}\r\n", info.prefix(), ending.quit))
-            .with_msgid(server.msgid())
-            .with_account(info.account.as_deref().map(str::to_string));
+        let e = Event::new(
+            format!(":{} QUIT :{}\r\n", info.prefix(), ending.quit),
+            server.clock.wall(),
+        )
+        .with_msgid(server.msgid())
+        .with_account(info.account.as_deref().map(str::to_string));
         route::to_channel_peers(server, &me, &e);
         for ch in &info.channels {
             server.registry.leave(ch, me.id);
@@ -220,7 +223,7 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
                 user: info.user.into(),
                 host: info.host.into(),
                 realname: info.realname.into(),
-                at: crate::unix_now(),
+                at: server.clock.unix_secs(),
             });
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use dashmap::{DashMap, DashSet};
 use ferry_store::{Store, StoreError};
@@ -13,6 +13,7 @@ use tracing::warn;
 
 use crate::channel::Channel;
 use crate::client::{Client, ClientId};
+use crate::clock::Clock;
 use crate::registry::Registry;
 use crate::{auth, event, guard, history, isupport, route, stats, tls, Config, ConfigSource};
 
@@ -29,6 +30,8 @@ pub struct WhowasEntry {
 
 /// Everything shared between connection tasks.
 pub struct Server {
+    /// Where time comes from (`clock.rs`).
+    pub clock: Clock,
     /// The running configuration: swapped whole by REHASH (and SIGHUP),
     /// read lock-free ([`Server::config`]).
     config: arc_swap::ArcSwap<Config>,
@@ -88,7 +91,8 @@ pub struct Server {
 
 impl Server {
     pub fn new(config: Config, store: Arc<dyn Store>, history: history::History) -> Server {
-        let created = event::format_time(SystemTime::now());
+        let clock = Clock::system();
+        let created = event::format_time(clock.wall());
         let burst = isupport::Burst::new(&config, &created);
         let registered_names = DashSet::new();
         match store.accounts() {
@@ -109,10 +113,11 @@ impl Server {
             login_limiter: auth::LoginLimiter::new(
                 a.login_failures,
                 Duration::from_secs(a.login_window_secs),
+                clock,
             ),
             history,
             missed_since: DashMap::new(),
-            admission: Arc::new(guard::Admission::default()),
+            admission: Arc::new(guard::Admission::new(clock)),
             bans: std::sync::RwLock::new(bans),
             snotice_watchers: DashMap::new(),
             stats: stats::Stats::default(),
@@ -129,7 +134,8 @@ impl Server {
             next_id: AtomicU64::new(1),
             next_msgid: AtomicU64::new(1),
             msgid_nonce: rand::random::<u64>() & 0xffff_ffff,
-            start: Instant::now(),
+            start: clock.now(),
+            clock,
             created,
             burst: arc_swap::ArcSwap::from_pointee(burst),
             config_source: None,
@@ -213,7 +219,7 @@ impl Server {
 
     /// Seconds since the server started (monotonic).
     pub fn uptime_secs(&self) -> u64 {
-        self.start.elapsed().as_secs()
+        self.clock.now().duration_since(self.start).as_secs()
     }
 
     pub fn fold_nick(&self, nick: &str) -> Option<String> {
@@ -261,18 +267,15 @@ pub enum RehashError {
     Config(#[from] crate::config::ConfigError),
 }
 
+/// Wall time in milliseconds, from the system clock. Inside the server ask
+/// `server.clock` instead (net/ and fuzz.rs still call this).
 pub fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    Clock::system().unix_ms()
 }
 
+/// Wall time in seconds, from the system clock; see [`unix_millis`].
 pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    Clock::system().unix_secs()
 }
 
 #[cfg(test)]

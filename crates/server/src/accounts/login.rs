@@ -84,7 +84,10 @@ pub(crate) fn logged_out(cx: &mut Ctx<'_>) {
 
 /// `ACCOUNT <name>` (or `*`, logged out) to the peers with account-notify.
 fn account_notify(cx: &Ctx<'_>, me: &Arc<Client>, prefix: &str, account: &str) {
-    let e = Event::new(format!(":{prefix} ACCOUNT {account}\r\n"));
+    let e = Event::new(
+        format!(":{prefix} ACCOUNT {account}\r\n"),
+        cx.server.clock.wall(),
+    );
     let folded = cx.s.folded_nick.as_deref();
     notify_peers(cx.server, me, folded, Cap::AccountNotify, &e);
 }

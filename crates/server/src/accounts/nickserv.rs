@@ -252,10 +252,8 @@ fn cert(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
                 },
             };
             cx.defer(async move {
-                let (a, f) = (account.clone(), fp.clone());
-                let r = server
-                    .store(move |s| s.add_cert(&a, &f, crate::unix_millis()))
-                    .await;
+                let (a, f, now_ms) = (account.clone(), fp.clone(), server.clock.unix_ms());
+                let r = server.store(move |s| s.add_cert(&a, &f, now_ms)).await;
                 then(move |cx: &mut Ctx<'_>| {
                     let text = match r {
                         Ok(CertAdded::Added) => {

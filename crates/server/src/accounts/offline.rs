@@ -141,7 +141,7 @@ fn after_store(cx: &mut Ctx<'_>, w: Waiting, outcome: Result<Enqueued, ()>, kind
 
 /// "Will be delivered later", once per burst to the same target.
 fn tell_stored(cx: &mut Ctx<'_>, target: &str) {
-    let now = crate::unix_millis();
+    let now = cx.server.clock.unix_ms();
     let folded = cx.server.fold_nick(target).unwrap_or_default();
     if let Some((t, at)) = cx.s.more.offline_told.as_ref() {
         if *t == folded && now - at < 60_000 {

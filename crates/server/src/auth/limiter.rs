@@ -5,19 +5,24 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::clock::Clock;
+
 /// Counts failed logins per IP and per account in a sliding window; past
 /// the limit, further attempts are refused without checking the password.
 pub struct LoginLimiter {
     max: u32,
     window: Duration,
+    clock: Clock,
     failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
 impl LoginLimiter {
-    pub fn new(max: u32, window: Duration) -> LoginLimiter {
+    /// Counts in `window`s of `clock`'s time.
+    pub fn new(max: u32, window: Duration, clock: Clock) -> LoginLimiter {
         LoginLimiter {
             max,
             window,
+            clock,
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -31,7 +36,10 @@ impl LoginLimiter {
 
     /// May this IP try this account now?
     pub fn allowed(&self, ip: IpAddr, account: &str) -> bool {
-        let now = Instant::now();
+        self.allowed_at(ip, account, self.clock.now())
+    }
+
+    fn allowed_at(&self, ip: IpAddr, account: &str, now: Instant) -> bool {
         let f = self.failures.lock().expect("limiter lock");
         Self::keys(ip, account).iter().all(|k| {
             f.get(k)
@@ -40,7 +48,10 @@ impl LoginLimiter {
     }
 
     pub fn failed(&self, ip: IpAddr, account: &str) {
-        let now = Instant::now();
+        self.failed_at(ip, account, self.clock.now())
+    }
+
+    fn failed_at(&self, ip: IpAddr, account: &str, now: Instant) {
         let mut f = self.failures.lock().expect("limiter lock");
         if f.len() > 100_000 {
             f.retain(|_, (_, since)| now.duration_since(*since) <= self.window);
@@ -67,17 +78,20 @@ mod tests {
 
     #[test]
     fn limiter_blocks_after_max() {
-        let l = LoginLimiter::new(3, Duration::from_secs(60));
+        let l = LoginLimiter::new(3, Duration::from_secs(60), Clock::system());
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let now = Instant::now();
         for _ in 0..3 {
-            assert!(l.allowed(ip, "bob"));
-            l.failed(ip, "bob");
+            assert!(l.allowed_at(ip, "bob", now));
+            l.failed_at(ip, "bob", now);
         }
-        assert!(!l.allowed(ip, "bob"));
+        assert!(!l.allowed_at(ip, "bob", now));
         // Another IP guessing the same account is blocked too.
-        assert!(!l.allowed("192.0.2.2".parse().unwrap(), "bob"));
-        assert!(l.allowed("192.0.2.2".parse().unwrap(), "alice"));
+        assert!(!l.allowed_at("192.0.2.2".parse().unwrap(), "bob", now));
+        assert!(l.allowed_at("192.0.2.2".parse().unwrap(), "alice", now));
+        // Once the window has passed, the failures no longer count.
+        assert!(l.allowed_at(ip, "bob", now + Duration::from_secs(61)));
         l.succeeded(ip, "bob");
-        assert!(l.allowed(ip, "bob"));
+        assert!(l.allowed_at(ip, "bob", now));
     }
 }

@@ -24,8 +24,8 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         None => cx.num(RPL_UNAWAY, &["You are no longer marked as being away"]),
     }
     let e = match &text {
-        Some(t) => Event::new(format!(":{prefix} AWAY :{t}\r\n")),
-        None => Event::new(format!(":{prefix} AWAY\r\n")),
+        Some(t) => Event::new(format!(":{prefix} AWAY :{t}\r\n"), cx.server.clock.wall()),
+        None => Event::new(format!(":{prefix} AWAY\r\n"), cx.server.clock.wall()),
     };
     notify_peers(
         cx.server,

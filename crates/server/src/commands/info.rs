@@ -2,8 +2,6 @@
 //! server: MOTD, LUSERS, VERSION, TIME, ADMIN, INFO, LINKS, HELP (and its
 //! alias HELPOP).
 
-use std::time::SystemTime;
-
 use ferry_proto::{numeric::*, Message};
 
 use crate::ctx::{Ctx, Outcome, Reject};
@@ -28,7 +26,7 @@ pub(super) fn version(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
 
 pub(super) fn time(cx: &mut Ctx<'_>, _msg: &Message<'_>) -> Outcome {
     let server = cx.server_name().to_string();
-    let now = crate::event::format_time(SystemTime::now());
+    let now = crate::event::format_time(cx.server.clock.wall());
     cx.num(RPL_TIME, &[&server, &now]);
     Ok(())
 }

@@ -10,7 +10,6 @@ use crate::ctx::{Ctx, Outcome, Reject};
 use crate::event::Event;
 use crate::membership::{part_one, send_names, send_topic};
 use crate::route;
-use crate::unix_now;
 
 pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let names = msg.param(0).unwrap_or("");
@@ -72,7 +71,7 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
         let ch = cx
             .server
             .registry
-            .channel_or_create(&folded, name, unix_now());
+            .channel_or_create(&folded, name, cx.server.clock.unix_secs());
         let mut st = ch.lock();
         if st.dead {
             continue;
@@ -106,7 +105,7 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
         ));
         let away_ev = away
             .as_ref()
-            .map(|a| Event::new(format!(":{prefix} AWAY :{a}\r\n")));
+            .map(|a| Event::new(format!(":{prefix} AWAY :{a}\r\n"), cx.server.clock.wall()));
         route::join(&st, me.id, &plain, &ext, away_ev.as_ref(), sendq);
         let topic = st.topic.clone();
         drop(st);

@@ -58,7 +58,7 @@ fn set_ban(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: BanKind) -> Outcome {
             }
         },
     };
-    let now = crate::unix_millis();
+    let now = cx.server.clock.unix_ms();
     let ban = ServerBan {
         kind,
         mask: mask.clone(),

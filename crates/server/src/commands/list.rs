@@ -7,7 +7,6 @@ use ferry_proto::{numeric::*, Message};
 
 use crate::channel::Channel;
 use crate::ctx::{Ctx, Outcome};
-use crate::unix_now;
 
 /// One ELIST condition of LIST.
 enum Filter {
@@ -48,7 +47,7 @@ fn parse_filter(f: &str, now: u64, casemap: ferry_proto::Casemap) -> Option<Filt
 }
 
 pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
-    let now = unix_now();
+    let now = cx.server.clock.unix_secs();
     let casemap = cx.server.config().casemap;
     let filters: Vec<Filter> = msg
         .param(0)

@@ -144,7 +144,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
         }
     }
     if kind != Kind::Tagmsg {
-        cx.me().info().last_message = crate::unix_now();
+        cx.me().info().last_message = cx.server.clock.unix_secs();
     }
     if !waiting.is_empty() {
         accounts::store_for_later(cx, waiting, kind);

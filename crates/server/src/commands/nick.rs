@@ -78,7 +78,7 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         user,
         host,
         realname,
-        at: crate::unix_now(),
+        at: cx.server.clock.unix_secs(),
     });
     cx.server.snote(
         'n',

@@ -23,7 +23,6 @@ use ferry_proto::{numeric::*, Message};
 
 use crate::ctx::{Ctx, Outcome, Reject};
 use crate::server::Server;
-use crate::{unix_millis, unix_now};
 
 fn debug(cx: &mut Ctx<'_>, letter: &str, text: String) {
     cx.num(RPL_STATSDEBUG, &[letter, &text]);
@@ -94,7 +93,7 @@ fn opers(cx: &mut Ctx<'_>, server: &Server) {
 /// `k` K-lines (216), `d` D-lines (225), with the time left.
 fn bans(cx: &mut Ctx<'_>, server: &Server, letter: char) {
     let kline = matches!(letter, 'k' | 'K');
-    let now = unix_millis();
+    let now = server.clock.unix_ms();
     let bans: Vec<_> = server
         .bans
         .read()
@@ -224,7 +223,7 @@ fn client(cx: &mut Ctx<'_>, server: &Server, msg: &Message<'_>) -> Outcome {
         c.nick(),
         c.ip.to_canonical(),
         c.outbox.pending(),
-        unix_now().saturating_sub(c.connected_at),
+        server.clock.unix_secs().saturating_sub(c.connected_at),
         if c.tls { "tls" } else { "plain" },
     );
     debug(cx, "l", text);

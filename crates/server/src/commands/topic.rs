@@ -6,7 +6,6 @@ use crate::channel::Topic;
 use crate::ctx::{Ctx, Outcome, Reject};
 use crate::membership::send_topic;
 use crate::route;
-use crate::unix_now;
 
 pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let name = msg.param(0).unwrap_or("");
@@ -49,7 +48,7 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         st.topic = (!text.is_empty()).then(|| Topic {
             text: text.clone(),
             set_by: prefix.clone(),
-            set_at: unix_now(),
+            set_at: cx.server.clock.unix_secs(),
         });
         route::to_members(&st, Some(me.id), &e, sendq);
     }

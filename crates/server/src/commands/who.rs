@@ -8,7 +8,6 @@ use crate::caps::Cap;
 use crate::channel::{Channel, Prefix};
 use crate::client::{Client, Info};
 use crate::ctx::{Ctx, Outcome};
-use crate::unix_now;
 
 /// Does `viewer` share a channel with `other`?
 fn shares_channel(viewer: &Client, other: &Info) -> bool {
@@ -61,7 +60,10 @@ fn who_line(cx: &mut Ctx<'_>, c: &Client, chan: Option<(&Channel, Prefix)>, whox
         );
         return;
     };
-    let idle = unix_now()
+    let idle = cx
+        .server
+        .clock
+        .unix_secs()
         .saturating_sub(i.last_message.max(i.signon))
         .to_string();
     let oplevel = chan

@@ -4,7 +4,6 @@ use ferry_proto::{numeric::*, Message};
 
 use crate::caps::Cap;
 use crate::ctx::{Ctx, Outcome};
-use crate::unix_now;
 
 pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let target = msg.params().last().copied().unwrap_or("");
@@ -68,7 +67,11 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     if let Some(a) = &i.away {
         cx.num(RPL_AWAY, &[&i.nick, a]);
     }
-    let idle = unix_now().saturating_sub(i.last_message.max(i.signon));
+    let idle = cx
+        .server
+        .clock
+        .unix_secs()
+        .saturating_sub(i.last_message.max(i.signon));
     cx.num(
         RPL_WHOISIDLE,
         &[

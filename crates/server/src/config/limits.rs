@@ -34,6 +34,7 @@ pub(super) struct RawLimits {
     clients_per_ip: usize,
     clients_per_cidr: usize,
     connections_per_second: u32,
+    connection_window_ms: u64,
     exempt: Vec<String>,
 }
 
@@ -64,6 +65,7 @@ impl Default for RawLimits {
             clients_per_ip: 10,
             clients_per_cidr: 50,
             connections_per_second: 5,
+            connection_window_ms: 1000,
             exempt: Vec::new(),
         }
     }
@@ -101,8 +103,10 @@ pub struct Limits {
     pub clients_per_ip: usize,
     /// Per /24 (IPv4) or /64 (IPv6).
     pub clients_per_cidr: usize,
-    /// New connections per IP per second.
+    /// New connections per IP per `connection_window` (a second).
     pub connections_per_second: u32,
+    /// The window `connections_per_second` counts in (tests shorten it).
+    pub connection_window: Duration,
     /// Networks exempt from the per-IP limits and from flood control.
     pub exempt: Vec<ipnet::IpNet>,
 }
@@ -124,6 +128,12 @@ pub(super) fn validate(l: RawLimits, src: &Source<'_>) -> Result<Limits, ConfigE
         return Err(src.invalid(
             "limits.ping_timeout_secs",
             "must be longer than limits.ping_interval_secs (and both above 0)".into(),
+        ));
+    }
+    if l.connection_window_ms == 0 || l.connection_window_ms > 60_000 {
+        return Err(src.invalid(
+            "limits.connection_window_ms",
+            "must be between 1 and 60000".into(),
         ));
     }
     let exempt = l
@@ -165,6 +175,7 @@ pub(super) fn validate(l: RawLimits, src: &Source<'_>) -> Result<Limits, ConfigE
         clients_per_ip: l.clients_per_ip,
         clients_per_cidr: l.clients_per_cidr,
         connections_per_second: l.connections_per_second,
+        connection_window: Duration::from_millis(l.connection_window_ms),
         exempt,
     })
 }
@@ -179,5 +190,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("f.toml:2: `limits.nick_length`"), "{e}");
+    }
+
+    #[test]
+    fn connection_window_is_bounded() {
+        let c = Config::parse("", "f.toml").unwrap();
+        assert_eq!(c.limits.connection_window.as_millis(), 1000);
+        for bad in ["0", "60001"] {
+            let e = Config::parse(
+                &format!("[limits]\nconnection_window_ms = {bad}\n"),
+                "f.toml",
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.starts_with("f.toml:2: `limits.connection_window_ms`"),
+                "{e}"
+            );
+        }
     }
 }

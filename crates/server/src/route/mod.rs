@@ -360,7 +360,7 @@ fn target_change_ok(cx: &mut Ctx<'_>, target: &str, folded: &str) -> bool {
     let free = me.last_dm_from.load(Ordering::Relaxed) == h
         || cx.s.folded_nick.as_deref() == Some(folded)
         || me.lists().accept.contains(folded);
-    let now = std::time::Instant::now();
+    let now = cx.server.clock.now();
     let (max, every) = (f.target_changes, f.target_change_every);
     drop(cfg);
     let t =
