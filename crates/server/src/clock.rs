@@ -3,6 +3,12 @@
 //! `SystemTime::now()` itself, so that a test can later put a paused or
 //! offset clock in its place.
 //!
+//! Timers that sleep (the fake-lag wait, parking after idleness, history's
+//! flush) run on tokio's own clock, which a test can pause
+//! (`tokio::time::pause`); what they compare against comes from here. The
+//! line processor (`net::Lines`) takes `now` as a parameter, so the
+//! fuzzer runs flood control on a clock of its own.
+//!
 //! It is on the message path (every event is stamped), so it stays a thin,
 //! `Copy` wrapper over the system clocks: no lock, no allocation, no
 //! indirection.

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::charset::Charset;
 use crate::client::Client;
+use crate::clock::Clock;
 use crate::lifecycle::Ending;
 use crate::net::{lines, Lines, Writer};
 use crate::route::Me;
@@ -98,15 +99,18 @@ impl Harness {
 
     async fn run_async(&self, data: &[u8]) {
         let cancel = CancellationToken::new();
+        let clock = Clock::system();
         let (history, task) = crate::history::History::start(
             self.store.clone(),
             Duration::from_secs(3600),
+            clock,
             cancel.clone(),
         );
         let server = Arc::new(Server::new(
             self.config.clone(),
             self.store.clone(),
             history,
+            clock,
         ));
         let gbk = Charset::new(encoding_rs::GBK, None);
         let mut conns: Vec<Option<Conn>> = (0..CLIENTS)
@@ -117,7 +121,7 @@ impl Harness {
                     id,
                     ip,
                     ip.to_string(),
-                    crate::unix_now(),
+                    server.clock.unix_secs(),
                     server.uptime_secs(),
                     server.budget.clone(),
                 ));
@@ -125,20 +129,22 @@ impl Harness {
                 let charset = if i == 2 { gbk } else { Charset::UTF8 };
                 Some(Conn {
                     session: lines::open_session(&server, client, charset, ip),
-                    lines: Lines::new(server.config().flood.burst),
+                    lines: Lines::new(server.config().flood.burst, server.clock.now()),
                     writer: Writer::new(),
                     pending: None,
                 })
             })
             .collect();
-        let mut clock = Instant::now();
+        // The harness's own clock, for flood control: it moves forward
+        // when a line is held back, instead of sleeping.
+        let mut now = server.clock.now();
         for (i, nick) in ["alice", "bob"].iter().enumerate() {
             let c = conns[i].as_mut().expect("connected");
             feed(
                 &server,
                 c,
                 format!("NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n").as_bytes(),
-                &mut clock,
+                &mut now,
             )
             .await;
             assert!(c.session.registered, "{nick} did not register");
@@ -154,7 +160,7 @@ impl Harness {
             };
             let mut bytes = line.to_vec();
             bytes.push(b'\n');
-            feed(&server, c, &bytes, &mut clock).await;
+            feed(&server, c, &bytes, &mut now).await;
             if let Some(quit) = c.session.quit.take() {
                 let c = conns[who].take().expect("connected");
                 close(&server, c, quit.into());

@@ -212,10 +212,11 @@ fn nanos_since_epoch(t: Instant) -> i64 {
 }
 
 impl Bucket {
-    pub fn new(burst: u32) -> Bucket {
+    /// Full at `now`.
+    pub fn new(burst: u32, now: Instant) -> Bucket {
         Bucket {
             tokens: burst as f64,
-            last_ns: nanos_since_epoch(Instant::now()),
+            last_ns: nanos_since_epoch(now),
         }
     }
 
@@ -307,7 +308,7 @@ mod tests {
     #[test]
     fn bucket_allows_a_burst_then_the_rate() {
         let t0 = Instant::now();
-        let mut b = Bucket::new(3);
+        let mut b = Bucket::new(3, t0);
         for _ in 0..3 {
             assert!(b.take(t0, 2.0, 3).is_ok());
         }

@@ -17,6 +17,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use crate::clock::Clock;
+
 /// How long a relayed message may wait before it is in the store: the
 /// most history a crash can lose (docs/DURABILITY.md). Long on purpose:
 /// history's indexes are by conversation, so each append dirties index
@@ -43,10 +45,11 @@ impl History {
     pub(crate) fn start(
         store: Arc<dyn Store>,
         retention: Duration,
+        clock: Clock,
         cancel: CancellationToken,
     ) -> (History, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(writer(store, rx, retention, cancel));
+        let task = tokio::spawn(writer(store, rx, retention, clock, cancel));
         (
             History {
                 tx,
@@ -93,6 +96,7 @@ async fn writer(
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<Op>,
     retention: Duration,
+    clock: Clock,
     cancel: CancellationToken,
 ) {
     let mut rows = Vec::new();
@@ -124,7 +128,7 @@ async fn writer(
             },
             _ = deadline => {}
             _ = prune.tick() => {
-                let before = crate::unix_millis() - retention.as_millis() as i64;
+                let before = clock.unix_ms() - retention.as_millis() as i64;
                 let s = store.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.prune_history(before)).await {
                     warn!(error = %e, "history pruning failed");

@@ -163,11 +163,13 @@ pub async fn serve_with(
     let store: Arc<dyn Store> = Arc::new(store);
     let cancel = CancellationToken::new();
     let retention = Duration::from_secs(config.history.retention_days * 86_400);
+    // The one clock everything takes time from (`clock.rs`).
+    let clock = clock::Clock::system();
     // History stops after the connections, so their last messages are kept.
     let history_stop = CancellationToken::new();
     let (history, history_task) =
-        history::History::start(store.clone(), retention, history_stop.clone());
-    let mut server = Server::new(config, store, history);
+        history::History::start(store.clone(), retention, clock, history_stop.clone());
+    let mut server = Server::new(config, store, history, clock);
     server.config_source = control.source;
     *server.tls.get_mut().expect("tls lock") =
         listeners.iter().filter_map(|l| l.tls.clone()).collect();

@@ -90,8 +90,14 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn new(config: Config, store: Arc<dyn Store>, history: history::History) -> Server {
-        let clock = Clock::system();
+    /// A server on `clock`: the one every part of it takes time from
+    /// (history's writer gets the same one at its start).
+    pub fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        history: history::History,
+        clock: Clock,
+    ) -> Server {
         let created = event::format_time(clock.wall());
         let burst = isupport::Burst::new(&config, &created);
         let registered_names = DashSet::new();

@@ -10,7 +10,6 @@ use crate::client::{self, Client};
 use crate::ctx::{Ctx, Outcome, Reject};
 use crate::route;
 use crate::server::Server;
-use crate::unix_now;
 
 pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let target = msg.param(0).unwrap_or("");
@@ -237,6 +236,7 @@ fn channel_mode(cx: &mut Ctx<'_>, ch: &Channel, args: &[&str]) -> Outcome {
         prefix: &prefix,
         casemap: server.config().casemap,
         max_list: server.config().limits.list_entries,
+        now: server.clock.unix_secs(),
         is_op: false,
         adding: true,
         changes: Vec::new(),
@@ -321,6 +321,8 @@ struct ChannelEdit<'a> {
     prefix: &'a str,
     casemap: ferry_proto::Casemap,
     max_list: usize,
+    /// When the change is made (list entries' set-at time), unix seconds.
+    now: u64,
     is_op: bool,
     adding: bool,
     /// (sign, mode char, parameter)
@@ -371,7 +373,7 @@ impl ChannelEdit<'_> {
                     mask: m.clone(),
                     folded,
                     set_by: self.prefix.to_string(),
-                    set_at: unix_now(),
+                    set_at: self.now,
                 });
                 self.changes.push((true, c, Some(m)));
             }

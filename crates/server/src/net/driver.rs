@@ -39,9 +39,8 @@ use crate::commands;
 use crate::lifecycle::Ending;
 use crate::route::{Me, Overflow};
 use crate::session::{Pending, Session};
-use crate::stats::Stats;
 use crate::tls::Tls;
-use crate::{unix_now, Server};
+use crate::Server;
 
 /// A connection as the accept loop hands it over: boxed, so that the task's
 /// future does not hold all of it for the connection's whole life.
@@ -180,7 +179,7 @@ async fn start(
             id,
             peer.ip(),
             host,
-            unix_now(),
+            server.clock.unix_secs(),
             server.uptime_secs(),
             server.budget.clone(),
         )
@@ -195,7 +194,7 @@ async fn start(
     info!(conn = id, %peer, "connected");
     let conn = Conn {
         stream,
-        lines: Lines::new(server.config().flood.burst),
+        lines: Lines::new(server.config().flood.burst, server.clock.now()),
         throttled: None,
         writer: Writer::new(),
     };
@@ -423,7 +422,7 @@ impl Active {
         let _ = tokio::time::timeout(
             Duration::from_secs(2),
             conn.writer
-                .flush_all(&mut conn.stream, client, &server.stats),
+                .flush_all(&mut conn.stream, client, &server.stats, server.clock),
         )
         .await;
         conn.stream.shutdown().await;
@@ -481,7 +480,7 @@ fn settle(
     }
     if !conn.writer.blocked {
         conn.writer.use_charset(session.charset);
-        if let Err(e) = conn.write_some(client, &server.stats) {
+        if let Err(e) = conn.write_some(client, server) {
             return Err(Ending::new(format!("Write error: {e}"), None));
         }
     }
@@ -538,14 +537,15 @@ impl Conn {
     ) {
         if let Stop::Throttled(at) =
             self.lines
-                .process(server, session, pending, std::time::Instant::now())
+                .process(server, session, pending, server.clock.now())
         {
             self.throttled = Some(Box::pin(tokio::time::sleep_until(at.into())));
         }
     }
 
-    fn write_some(&mut self, client: &Client, stats: &Stats) -> io::Result<()> {
-        self.writer.write_some(&mut self.stream, client, stats)
+    fn write_some(&mut self, client: &Client, server: &Server) -> io::Result<()> {
+        self.writer
+            .write_some(&mut self.stream, client, &server.stats, server.clock)
     }
 }
 

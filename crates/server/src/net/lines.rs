@@ -65,11 +65,11 @@ pub(crate) enum Stop {
 }
 
 impl Lines {
-    /// A processor whose flood budget starts full at `burst` lines.
-    pub(crate) fn new(burst: u32) -> Lines {
+    /// A processor whose flood budget is full at `now`, `burst` lines.
+    pub(crate) fn new(burst: u32, now: Instant) -> Lines {
         Lines {
             buf: Vec::new(),
-            flood: Bucket::new(burst),
+            flood: Bucket::new(burst, now),
             discarding: false,
             unprocessed: false,
             eof: false,

@@ -16,6 +16,7 @@ use tracing::debug;
 use super::Stream;
 use crate::charset::{Charset, OutEncoder};
 use crate::client::Client;
+use crate::clock::Clock;
 use crate::stats::Stats;
 
 /// Slices one write hands the kernel at most.
@@ -102,6 +103,7 @@ impl Writer {
         stream: &mut Stream,
         client: &Client,
         stats: &Stats,
+        clock: Clock,
     ) -> io::Result<()> {
         loop {
             if self.wq.is_empty() {
@@ -122,7 +124,7 @@ impl Writer {
                 if client.backlog_since.load(Ordering::Relaxed) == 0 {
                     client
                         .backlog_since
-                        .store(crate::unix_millis(), Ordering::Relaxed);
+                        .store(clock.unix_ms(), Ordering::Relaxed);
                 }
             }
             let mut slices = [IoSlice::new(&[]); MAX_IOV];
@@ -165,9 +167,15 @@ impl Writer {
     }
 
     /// Writes everything queued, waiting for the socket as needed.
-    pub(crate) async fn flush_all(&mut self, stream: &mut Stream, client: &Client, stats: &Stats) {
+    pub(crate) async fn flush_all(
+        &mut self,
+        stream: &mut Stream,
+        client: &Client,
+        stats: &Stats,
+        clock: Clock,
+    ) {
         loop {
-            if self.write_some(stream, client, stats).is_err() {
+            if self.write_some(stream, client, stats, clock).is_err() {
                 return;
             }
             if self.wq.is_empty() && client.outbox.is_empty() && !stream.has_pending_write() {
