@@ -4,7 +4,7 @@
 #[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-pub enum Cap {
+pub(crate) enum Cap {
     AccountNotify,
     AccountTag,
     AwayNotify,
@@ -34,7 +34,7 @@ pub enum Cap {
 }
 
 impl Cap {
-    pub const ALL: [Cap; 24] = [
+    pub(crate) const ALL: [Cap; 24] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -61,7 +61,7 @@ impl Cap {
         Cap::Sts,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Cap::AccountNotify => "account-notify",
             Cap::AccountTag => "account-tag",
@@ -91,7 +91,7 @@ impl Cap {
     }
 
     /// The value shown in `CAP LS 302` on a plain or TLS connection.
-    pub fn value(self, config: &crate::Config, tls: bool) -> Option<String> {
+    pub(crate) fn value(self, config: &crate::Config, tls: bool) -> Option<String> {
         match self {
             Cap::Sasl => Some(sasl_mechanisms(config, tls).into()),
             Cap::AccountRegistration if config.accounts.register_before_connect => {
@@ -103,20 +103,20 @@ impl Cap {
     }
 
     /// Listed in `CAP LS` (`sts` only when configured).
-    pub fn offered(self, config: &crate::Config) -> bool {
+    pub(crate) fn offered(self, config: &crate::Config) -> bool {
         self != Cap::Sts || config.sts.is_some()
     }
 
     /// May be turned on with `CAP REQ` (not `sts`: it is a policy).
-    pub fn requestable(self) -> bool {
+    pub(crate) fn requestable(self) -> bool {
         self != Cap::Sts
     }
 
-    pub fn from_name(name: &str) -> Option<Cap> {
+    pub(crate) fn from_name(name: &str) -> Option<Cap> {
         Cap::ALL.iter().copied().find(|c| c.name() == name)
     }
 
-    pub const fn bit(self) -> u32 {
+    pub(crate) const fn bit(self) -> u32 {
         1 << self as u8
     }
 }
@@ -124,7 +124,7 @@ impl Cap {
 /// The SASL mechanisms a connection may use: EXTERNAL needs TLS (a client
 /// certificate), PLAIN may be refused without it
 /// (`accounts.require_tls_for_plain`).
-pub fn sasl_mechanisms(config: &crate::Config, tls: bool) -> &'static str {
+pub(crate) fn sasl_mechanisms(config: &crate::Config, tls: bool) -> &'static str {
     match (tls, config.accounts.require_tls_for_plain) {
         (true, _) => "EXTERNAL,PLAIN,SCRAM-SHA-256",
         (false, false) => "PLAIN,SCRAM-SHA-256",
@@ -134,24 +134,24 @@ pub fn sasl_mechanisms(config: &crate::Config, tls: bool) -> &'static str {
 
 /// A set of capabilities.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Caps(pub u32);
+pub(crate) struct Caps(pub u32);
 
 impl Caps {
-    pub fn has(self, c: Cap) -> bool {
+    pub(crate) fn has(self, c: Cap) -> bool {
         self.0 & c.bit() != 0
     }
-    pub fn set(&mut self, c: Cap, on: bool) {
+    pub(crate) fn set(&mut self, c: Cap, on: bool) {
         if on {
             self.0 |= c.bit()
         } else {
             self.0 &= !c.bit()
         }
     }
-    pub fn iter(self) -> impl Iterator<Item = Cap> {
+    pub(crate) fn iter(self) -> impl Iterator<Item = Cap> {
         Cap::ALL.into_iter().filter(move |c| self.has(*c))
     }
     /// Either spelling of extended-monitor.
-    pub fn extended_monitor(self) -> bool {
+    pub(crate) fn extended_monitor(self) -> bool {
         self.has(Cap::ExtendedMonitor) || self.has(Cap::DraftExtendedMonitor)
     }
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::client::{Client, ClientId};
 
 #[derive(Debug)]
-pub struct Channel {
+pub(crate) struct Channel {
     /// The name as first created (display form).
     pub name: String,
     /// The casefolded name, the channel map's key.
@@ -19,14 +19,14 @@ pub struct Channel {
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Prefix {
+pub(crate) struct Prefix {
     pub op: bool,
     pub voice: bool,
 }
 
 impl Prefix {
     /// Highest prefix only, or all with multi-prefix.
-    pub fn symbols(self, multi: bool) -> &'static str {
+    pub(crate) fn symbols(self, multi: bool) -> &'static str {
         match (self.op, self.voice, multi) {
             (true, true, true) => "@+",
             (true, _, _) => "@",
@@ -37,7 +37,7 @@ impl Prefix {
 }
 
 #[derive(Debug)]
-pub struct Member {
+pub(crate) struct Member {
     pub client: Arc<Client>,
     pub prefix: Prefix,
 }
@@ -45,13 +45,13 @@ pub struct Member {
 /// A user as channel lists see them: the casefolded `nick!user@host` and
 /// the casefolded account, if logged in.
 #[derive(Debug, Clone, Copy)]
-pub struct Who<'a> {
+pub(crate) struct Who<'a> {
     pub mask: &'a str,
     pub account: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
-pub struct ListEntry {
+pub(crate) struct ListEntry {
     pub mask: String,
     /// The mask casefolded, for matching.
     pub folded: String,
@@ -60,14 +60,14 @@ pub struct ListEntry {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Topic {
+pub(crate) struct Topic {
     pub text: String,
     pub set_by: String,
     pub set_at: u64,
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct ChanModes {
+pub(crate) struct ChanModes {
     pub invite_only: bool,
     pub moderated: bool,
     pub no_external: bool,
@@ -79,7 +79,7 @@ pub struct ChanModes {
 
 impl ChanModes {
     /// `+nt` style string, with parameters when `show_params`.
-    pub fn to_mode_string(&self, show_params: bool) -> (String, Vec<String>) {
+    pub(crate) fn to_mode_string(&self, show_params: bool) -> (String, Vec<String>) {
         let mut m = String::from("+");
         let mut params = Vec::new();
         for (on, c) in [
@@ -110,7 +110,7 @@ impl ChanModes {
 }
 
 #[derive(Debug, Default)]
-pub struct ChanState {
+pub(crate) struct ChanState {
     pub members: HashMap<ClientId, Member>,
     pub topic: Option<Topic>,
     pub modes: ChanModes,
@@ -125,7 +125,7 @@ pub struct ChanState {
 }
 
 impl Channel {
-    pub fn new(name: String, folded: String, created: u64) -> Channel {
+    pub(crate) fn new(name: String, folded: String, created: u64) -> Channel {
         Channel {
             name,
             folded,
@@ -136,24 +136,24 @@ impl Channel {
         }
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, ChanState> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ChanState> {
         self.state.lock().expect("channel lock")
     }
 }
 
 impl ChanState {
-    pub fn prefix_of(&self, id: ClientId) -> Option<Prefix> {
+    pub(crate) fn prefix_of(&self, id: ClientId) -> Option<Prefix> {
         self.members.get(&id).map(|m| m.prefix)
     }
 
-    pub fn is_op(&self, id: ClientId) -> bool {
+    pub(crate) fn is_op(&self, id: ClientId) -> bool {
         self.prefix_of(id).is_some_and(|p| p.op)
     }
 
     /// Does one of the entries match this user? Entries are masks
     /// (`nick!user@host`) or the account extban: `$a` (any logged-in user),
     /// `$a:name` (that account).
-    pub fn list_matches(list: &[ListEntry], who: &Who<'_>) -> bool {
+    pub(crate) fn list_matches(list: &[ListEntry], who: &Who<'_>) -> bool {
         list.iter().any(|e| match e.folded.strip_prefix("$a") {
             Some("") => who.account.is_some(),
             Some(rest) => rest
@@ -163,12 +163,12 @@ impl ChanState {
         })
     }
 
-    pub fn is_banned(&self, who: &Who<'_>) -> bool {
+    pub(crate) fn is_banned(&self, who: &Who<'_>) -> bool {
         Self::list_matches(&self.bans, who) && !Self::list_matches(&self.excepts, who)
     }
 
     /// May this member or outsider speak? (`+n`, `+m`, bans)
-    pub fn can_send(&self, id: ClientId, who: &Who<'_>) -> bool {
+    pub(crate) fn can_send(&self, id: ClientId, who: &Who<'_>) -> bool {
         let folded_mask = who;
         match self.members.get(&id) {
             None => {

@@ -147,13 +147,13 @@ fn split_tags(line: &[u8]) -> (&[u8], &[u8]) {
 
 /// Is a decoded line over the limits (tag section incl. `@` and space,
 /// and the rest, both without CRLF)?
-pub fn too_long(line: &str, limit: usize, tag_limit: usize) -> bool {
+pub(crate) fn too_long(line: &str, limit: usize, tag_limit: usize) -> bool {
     let (tags, rest) = split_tags(line.as_bytes());
     tags.len() > tag_limit || rest.len() > limit
 }
 
 /// Appends `s` encoded in `enc`; what `enc` cannot represent becomes `?`.
-pub fn encode_into(enc: &'static Encoding, s: &str, out: &mut Vec<u8>) {
+pub(crate) fn encode_into(enc: &'static Encoding, s: &str, out: &mut Vec<u8>) {
     let mut e = enc.new_encoder();
     let mut src = s;
     loop {
@@ -184,7 +184,7 @@ enum At {
 /// UTF-8, handed over in chunks (an event is a tag-prefix chunk and a body
 /// chunk; a reply is one chunk of several lines). Tags pass unchanged.
 #[derive(Debug)]
-pub struct OutEncoder {
+pub(crate) struct OutEncoder {
     enc: &'static Encoding,
     at: At,
     /// The current line's tag section (`@...` and the space), until its body ends.
@@ -194,7 +194,7 @@ pub struct OutEncoder {
 }
 
 impl OutEncoder {
-    pub fn new(enc: &'static Encoding) -> OutEncoder {
+    pub(crate) fn new(enc: &'static Encoding) -> OutEncoder {
         OutEncoder {
             enc,
             at: At::LineStart,
@@ -203,12 +203,12 @@ impl OutEncoder {
         }
     }
 
-    pub fn encoding(&self) -> &'static Encoding {
+    pub(crate) fn encoding(&self) -> &'static Encoding {
         self.enc
     }
 
     /// Transcodes one chunk, appending to `out`.
-    pub fn push(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) {
+    pub(crate) fn push(&mut self, mut chunk: &[u8], out: &mut Vec<u8>) {
         while !chunk.is_empty() {
             match self.at {
                 At::LineStart => {

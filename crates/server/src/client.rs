@@ -11,10 +11,10 @@ use crate::caps::Caps;
 use crate::channel::Channel;
 use crate::route::{Budget, Outbox};
 
-pub type ClientId = u64;
+pub(crate) type ClientId = u64;
 
 #[derive(Debug)]
-pub struct Client {
+pub(crate) struct Client {
     pub id: ClientId,
     pub ip: IpAddr,
     /// Its send queue: filled only by `route` (and, for its own
@@ -58,7 +58,7 @@ pub struct Client {
 /// never have any, and an empty set of lists would cost each of them
 /// 144 bytes. Reading absent lists reads empty ones.
 #[derive(Debug, Clone, Default)]
-pub struct LazyLists(Option<Box<FriendLists>>);
+pub(crate) struct LazyLists(Option<Box<FriendLists>>);
 
 static NO_LISTS: std::sync::LazyLock<FriendLists> = std::sync::LazyLock::new(FriendLists::default);
 
@@ -77,7 +77,7 @@ impl std::ops::DerefMut for LazyLists {
 
 /// Lists other clients check before delivering to this one.
 #[derive(Debug, Clone, Default)]
-pub struct FriendLists {
+pub(crate) struct FriendLists {
     /// Casefolded account names (or nicks) allowed through +g.
     pub accept: HashSet<String>,
     /// The same, as the owner typed them.
@@ -91,7 +91,7 @@ pub struct FriendLists {
 /// Fields other clients can read: under a per-client mutex that is a leaf
 /// lock (never held while taking a channel lock).
 #[derive(Debug, Clone, Default)]
-pub struct Info {
+pub(crate) struct Info {
     // Boxed strings: a client keeps these for hours and they rarely change,
     // so the spare capacity word of a `String` (8 bytes each) is waste.
     pub nick: Box<str>,
@@ -108,13 +108,13 @@ pub struct Info {
 }
 
 impl Info {
-    pub fn prefix(&self) -> String {
+    pub(crate) fn prefix(&self) -> String {
         format!("{}!{}@{}", self.nick, self.user, self.host)
     }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct UserModes {
+pub(crate) struct UserModes {
     /// +g: only accepted accounts may message (CALLERID).
     pub callerid: bool,
     pub invisible: bool,
@@ -126,7 +126,7 @@ pub struct UserModes {
 }
 
 impl UserModes {
-    pub fn to_mode_string(self) -> String {
+    pub(crate) fn to_mode_string(self) -> String {
         let mut s = String::from("+");
         if self.bot {
             s.push('B');
@@ -152,7 +152,7 @@ impl UserModes {
 
 impl Client {
     /// A connection's client; its send queue counts in `budget`.
-    pub fn new(
+    pub(crate) fn new(
         id: ClientId,
         ip: IpAddr,
         host: String,
@@ -189,77 +189,77 @@ impl Client {
     }
 
     /// How the client is connected: TLS, and its certificate's fingerprint.
-    pub fn with_transport(mut self, tls: bool, certfp: Option<String>) -> Client {
+    pub(crate) fn with_transport(mut self, tls: bool, certfp: Option<String>) -> Client {
         self.tls = tls;
         self.certfp = certfp.map(Into::into);
         self
     }
 
-    pub fn info(&self) -> MutexGuard<'_, Info> {
+    pub(crate) fn info(&self) -> MutexGuard<'_, Info> {
         self.info.lock().expect("client info lock")
     }
 
-    pub fn lists(&self) -> MutexGuard<'_, LazyLists> {
+    pub(crate) fn lists(&self) -> MutexGuard<'_, LazyLists> {
         self.lists.lock().expect("client lists lock")
     }
 
     /// Has this client silenced anyone? (No lock: the relay path asks.)
-    pub fn has_silence(&self) -> bool {
+    pub(crate) fn has_silence(&self) -> bool {
         self.has_silence.load(Ordering::Relaxed)
     }
 
     /// Call after editing `lists().silence`, with the guard still held.
-    pub fn sync_silence_flag(&self, lists: &FriendLists) {
+    pub(crate) fn sync_silence_flag(&self, lists: &FriendLists) {
         self.has_silence
             .store(!lists.silence.is_empty(), Ordering::Relaxed);
     }
 
-    pub fn clear_nick_deadline(&self) {
+    pub(crate) fn clear_nick_deadline(&self) {
         self.nick_deadline.store(0, Ordering::Relaxed);
     }
 
     /// Asks the owning task to rename this client to a guest nick.
-    pub fn request_guest_nick(&self) {
+    pub(crate) fn request_guest_nick(&self) {
         self.force_nick.store(true, Ordering::Relaxed);
         self.outbox.wake();
     }
 
-    pub fn take_guest_nick_request(&self) -> bool {
+    pub(crate) fn take_guest_nick_request(&self) -> bool {
         self.force_nick.swap(false, Ordering::Relaxed)
     }
 
-    pub fn nick(&self) -> String {
+    pub(crate) fn nick(&self) -> String {
         self.info().nick.to_string()
     }
 
-    pub fn caps(&self) -> Caps {
+    pub(crate) fn caps(&self) -> Caps {
         Caps(self.caps.load(Ordering::Relaxed))
     }
 
-    pub fn set_caps(&self, caps: Caps) {
+    pub(crate) fn set_caps(&self, caps: Caps) {
         self.caps.store(caps.0, Ordering::Relaxed)
     }
 
-    pub fn is_registered(&self) -> bool {
+    pub(crate) fn is_registered(&self) -> bool {
         self.registered.load(Ordering::Acquire)
     }
 
-    pub fn set_registered(&self) {
+    pub(crate) fn set_registered(&self) {
         self.registered.store(true, Ordering::Release)
     }
 
     /// Tells the owning task that messages are waiting in the store.
-    pub fn poke_offline(&self) {
+    pub(crate) fn poke_offline(&self) {
         self.offline_poke.store(true, Ordering::Release);
         self.outbox.wake();
     }
 
-    pub fn take_offline_poke(&self) -> bool {
+    pub(crate) fn take_offline_poke(&self) -> bool {
         self.offline_poke.swap(false, Ordering::Acquire)
     }
 
     /// Asks the owning task to close this connection with `reason`.
-    pub fn kill(&self, reason: String) {
+    pub(crate) fn kill(&self, reason: String) {
         let mut k = self.kill.lock().expect("kill lock");
         if k.is_none() {
             *k = Some(reason.into_boxed_str());
@@ -268,7 +268,7 @@ impl Client {
         self.outbox.wake();
     }
 
-    pub fn take_kill(&self) -> Option<String> {
+    pub(crate) fn take_kill(&self) -> Option<String> {
         self.kill
             .lock()
             .expect("kill lock")
@@ -278,7 +278,7 @@ impl Client {
 }
 
 /// Server notice mask letters (user mode +s), solanum's where they overlap.
-pub const SNOMASKS: &[(char, &str)] = &[
+pub(crate) const SNOMASKS: &[(char, &str)] = &[
     ('b', "floods: Excess Flood, target-change limits"),
     ('c', "client connects and exits"),
     ('f', "limits: refused connections, SendQ and memory budget"),
@@ -289,9 +289,9 @@ pub const SNOMASKS: &[(char, &str)] = &[
 ];
 
 /// What `+s` without a mask gives (all but nick changes).
-pub const SNOMASK_DEFAULT: &str = "bcfkrs";
+pub(crate) const SNOMASK_DEFAULT: &str = "bcfkrs";
 
-pub fn snomask_bit(c: char) -> Option<u32> {
+pub(crate) fn snomask_bit(c: char) -> Option<u32> {
     SNOMASKS
         .iter()
         .position(|&(l, _)| l == c)
@@ -299,7 +299,7 @@ pub fn snomask_bit(c: char) -> Option<u32> {
 }
 
 /// `+letters`, as RPL_SNOMASK shows a mask.
-pub fn snomask_string(mask: u32) -> String {
+pub(crate) fn snomask_string(mask: u32) -> String {
     let mut s = String::from("+");
     for (i, &(l, _)) in SNOMASKS.iter().enumerate() {
         if mask & (1 << i) != 0 {
@@ -311,7 +311,7 @@ pub fn snomask_string(mask: u32) -> String {
 
 /// Applies a mask change such as `+ck-n` (or plain `ck`, which adds).
 /// Unknown letters are ignored.
-pub fn apply_snomask(mut mask: u32, spec: &str) -> u32 {
+pub(crate) fn apply_snomask(mut mask: u32, spec: &str) -> u32 {
     let mut adding = true;
     for c in spec.chars() {
         match c {

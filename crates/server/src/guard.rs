@@ -33,7 +33,7 @@ fn network_of(ip: IpAddr) -> (IpAddr, u8) {
 
 /// Counters behind the connection limits.
 #[derive(Debug, Default)]
-pub struct Admission {
+pub(crate) struct Admission {
     /// The server's, for the connection rate window.
     clock: Clock,
     total: AtomicUsize,
@@ -46,7 +46,7 @@ pub struct Admission {
 
 /// Held by a connection for its lifetime; frees its place when dropped.
 #[derive(Debug)]
-pub struct Ticket {
+pub(crate) struct Ticket {
     admission: Arc<Admission>,
     ip: IpAddr,
     counted: bool,
@@ -56,7 +56,7 @@ pub struct Ticket {
 
 impl Ticket {
     /// Counts the connection as open on `l` until the ticket is dropped.
-    pub fn on_listener(mut self, l: Arc<crate::stats::ListenerStats>) -> Ticket {
+    pub(crate) fn on_listener(mut self, l: Arc<crate::stats::ListenerStats>) -> Ticket {
         l.open.fetch_add(1, Ordering::Relaxed);
         l.accepted.fetch_add(1, Ordering::Relaxed);
         self.listener = Some(l);
@@ -90,20 +90,20 @@ impl Drop for Ticket {
 
 impl Admission {
     /// Connections admitted and not yet closed.
-    pub fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         self.total.load(Ordering::Relaxed)
     }
 }
 
 /// Is `ip` in one of the configured exempt networks?
-pub fn is_exempt(config: &Config, ip: IpAddr) -> bool {
+pub(crate) fn is_exempt(config: &Config, ip: IpAddr) -> bool {
     let ip = ip.to_canonical();
     config.limits.exempt.iter().any(|n| n.contains(&ip))
 }
 
 /// Why a new connection was refused; the text is its ERROR line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refused {
+pub(crate) enum Refused {
     /// `limits.max_clients` connections are open.
     #[error("Server is full, try again later")]
     ServerFull,
@@ -119,7 +119,7 @@ pub enum Refused {
 }
 
 impl Admission {
-    pub fn new(clock: Clock) -> Admission {
+    pub(crate) fn new(clock: Clock) -> Admission {
         Admission {
             clock,
             ..Admission::default()
@@ -128,7 +128,7 @@ impl Admission {
 
     /// Admits a new connection from `ip`, or says why not (its text is the
     /// ERROR line it gets before being closed).
-    pub fn admit(self: &Arc<Self>, config: &Config, ip: IpAddr) -> Result<Ticket, Refused> {
+    pub(crate) fn admit(self: &Arc<Self>, config: &Config, ip: IpAddr) -> Result<Ticket, Refused> {
         self.admit_at(config, ip, self.clock.now())
     }
 
@@ -189,7 +189,7 @@ impl Admission {
 /// its padding), which keeps a connection's state in its allocator size
 /// class (`net::driver`'s size test).
 #[derive(Debug, Clone)]
-pub struct Bucket {
+pub(crate) struct Bucket {
     tokens: f64,
     last_ns: i64,
 }
@@ -213,7 +213,7 @@ fn nanos_since_epoch(t: Instant) -> i64 {
 
 impl Bucket {
     /// Full at `now`.
-    pub fn new(burst: u32, now: Instant) -> Bucket {
+    pub(crate) fn new(burst: u32, now: Instant) -> Bucket {
         Bucket {
             tokens: burst as f64,
             last_ns: nanos_since_epoch(now),
@@ -221,7 +221,7 @@ impl Bucket {
     }
 
     /// Takes a token, or returns when the next one will be there.
-    pub fn take(&mut self, now: Instant, rate: f64, burst: u32) -> Result<(), Instant> {
+    pub(crate) fn take(&mut self, now: Instant, rate: f64, burst: u32) -> Result<(), Instant> {
         let now_ns = nanos_since_epoch(now);
         let elapsed = now_ns.saturating_sub(self.last_ns).max(0) as f64 / 1e9;
         self.tokens = (self.tokens + elapsed * rate).min(burst as f64);
@@ -238,7 +238,7 @@ impl Bucket {
 /// The host others see for `ip`: a keyed hash of the address and of its
 /// network (so a ban on `*.<network part>.<suffix>` covers a subscriber),
 /// or the address itself when cloaking is off.
-pub fn host_for(config: &Config, ip: IpAddr) -> String {
+pub(crate) fn host_for(config: &Config, ip: IpAddr) -> String {
     let ip = ip.to_canonical();
     let Some(key) = &config.privacy.cloak_key else {
         let s = ip.to_string();
@@ -268,7 +268,7 @@ pub fn host_for(config: &Config, ip: IpAddr) -> String {
 }
 
 /// The reason of a DLINE covering `ip`, if one is in force.
-pub fn dline_reason(server: &crate::Server, ip: IpAddr) -> Option<String> {
+pub(crate) fn dline_reason(server: &crate::Server, ip: IpAddr) -> Option<String> {
     let ip = ip.to_canonical();
     let now = server.clock.unix_ms();
     let bans = server.bans.read().expect("bans lock");
@@ -279,7 +279,12 @@ pub fn dline_reason(server: &crate::Server, ip: IpAddr) -> Option<String> {
 }
 
 /// The reason of a KLINE matching `user@host` or `user@address`, if any.
-pub fn kline_reason(server: &crate::Server, user: &str, host: &str, ip: IpAddr) -> Option<String> {
+pub(crate) fn kline_reason(
+    server: &crate::Server,
+    user: &str,
+    host: &str,
+    ip: IpAddr,
+) -> Option<String> {
     let cm = server.config().casemap;
     let by_host = cm.fold_lossy(&format!("{user}@{host}"));
     let by_ip = cm.fold_lossy(&format!("{user}@{}", ip.to_canonical()));
@@ -295,7 +300,7 @@ pub fn kline_reason(server: &crate::Server, user: &str, host: &str, ip: IpAddr) 
 }
 
 /// An address or CIDR network.
-pub fn parse_net(s: &str) -> Option<IpNet> {
+pub(crate) fn parse_net(s: &str) -> Option<IpNet> {
     s.parse::<IpNet>()
         .ok()
         .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
@@ -402,7 +407,7 @@ mod tests {
 /// more every `every`. The last `max` nicks it wrote to cost nothing again.
 /// Made at a client's first private message, so idle clients carry none.
 #[derive(Debug)]
-pub struct TargetChanges {
+pub(crate) struct TargetChanges {
     recent: std::collections::VecDeque<u64>,
     tokens: f64,
     at: Instant,
@@ -411,7 +416,7 @@ pub struct TargetChanges {
 }
 
 impl TargetChanges {
-    pub fn new(max: u32, now: Instant) -> TargetChanges {
+    pub(crate) fn new(max: u32, now: Instant) -> TargetChanges {
         TargetChanges {
             recent: std::collections::VecDeque::new(),
             tokens: f64::from(max),
@@ -422,7 +427,14 @@ impl TargetChanges {
 
     /// May the client write to the target hashed `h`? `free`: it does not
     /// count (the target wrote first, or is on the ACCEPT list).
-    pub fn allow(&mut self, h: u64, free: bool, now: Instant, max: u32, every: Duration) -> bool {
+    pub(crate) fn allow(
+        &mut self,
+        h: u64,
+        free: bool,
+        now: Instant,
+        max: u32,
+        every: Duration,
+    ) -> bool {
         if let Some(i) = self.recent.iter().position(|&r| r == h) {
             self.recent.remove(i);
             self.recent.push_back(h);
@@ -447,7 +459,7 @@ impl TargetChanges {
 }
 
 /// A short hash of a casefolded nick, for [`TargetChanges`].
-pub fn target_hash(folded: &str) -> u64 {
+pub(crate) fn target_hash(folded: &str) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     folded.hash(&mut h);

@@ -70,7 +70,7 @@ impl History {
     }
 
     /// Waits until everything recorded so far is committed.
-    pub async fn flush(&self) {
+    pub(crate) async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Op::Flush(tx)).await.is_ok() {
             let _ = rx.await;

@@ -9,7 +9,7 @@ use crate::config::Config;
 /// A numeric to one client, rendered but for the client's nick, which goes
 /// between `head` and `tail`.
 #[derive(Debug)]
-pub struct NickLine {
+pub(crate) struct NickLine {
     head: Box<str>,
     tail: Box<str>,
 }
@@ -33,7 +33,7 @@ impl NickLine {
     }
 
     /// The line for `nick`, without CRLF.
-    pub fn render(&self, nick: &str) -> String {
+    pub(crate) fn render(&self, nick: &str) -> String {
         let mut s = String::with_capacity(self.head.len() + nick.len() + self.tail.len());
         s.push_str(&self.head);
         s.push_str(nick);
@@ -47,7 +47,7 @@ impl NickLine {
 /// line builder, parameter checks and a few allocations per client when
 /// formatted at registration (docs/PERFORMANCE.md, "Registration").
 #[derive(Debug)]
-pub struct Burst {
+pub(crate) struct Burst {
     /// 002, 003, 004.
     pub intro: Vec<NickLine>,
     /// 005 lines for a UTF-8-only wire, and for any other.
@@ -58,7 +58,7 @@ pub struct Burst {
 }
 
 impl Burst {
-    pub fn new(c: &Config, created: &str) -> Burst {
+    pub(crate) fn new(c: &Config, created: &str) -> Burst {
         let server = c.server_name.as_str();
         let version = crate::VERSION;
         let intro = vec![
@@ -122,7 +122,7 @@ impl Burst {
 
     /// The 005 lines, with UTF8ONLY only for a wire that is UTF-8 without
     /// a fallback.
-    pub fn isupport(&self, utf8_only: bool) -> &[NickLine] {
+    pub(crate) fn isupport(&self, utf8_only: bool) -> &[NickLine] {
         if utf8_only {
             &self.isupport_utf8_only
         } else {
@@ -132,7 +132,7 @@ impl Burst {
 }
 
 /// Every token ferry advertises, in order.
-pub fn tokens(c: &Config) -> Vec<String> {
+pub(crate) fn tokens(c: &Config) -> Vec<String> {
     let l = &c.limits;
     let t = l.max_targets;
     vec![

@@ -46,6 +46,10 @@
 //! task takes it from the queue (`charset.rs`): fan-out still serialises
 //! once, and a UTF-8 client does no transcoding work at all.
 
+// Everything is crate-private unless the crate exports it: a `pub` that
+// is not reachable from outside is a `pub(crate)` that says so.
+#![warn(unreachable_pub)]
+
 mod accounts;
 pub mod auth;
 mod caps;

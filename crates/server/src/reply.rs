@@ -10,7 +10,7 @@ use bytes::Bytes;
 use crate::caps::{Cap, Caps};
 
 #[derive(Debug, Default)]
-pub struct Reply {
+pub(crate) struct Reply {
     /// (tags without `@`, line without CRLF)
     lines: Vec<(String, String)>,
     label: Option<String>,
@@ -18,7 +18,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn new(server_name: &str, label: Option<String>) -> Reply {
+    pub(crate) fn new(server_name: &str, label: Option<String>) -> Reply {
         Reply {
             lines: Vec::new(),
             label,
@@ -27,24 +27,24 @@ impl Reply {
     }
 
     /// Adds a line with tags (escaped, no `@`; empty for none).
-    pub fn push(&mut self, tags: String, line: String) {
+    pub(crate) fn push(&mut self, tags: String, line: String) {
         self.lines.push((tags, line));
     }
 
-    pub fn line(&mut self, line: String) {
+    pub(crate) fn line(&mut self, line: String) {
         self.lines.push((String::new(), line));
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.lines.is_empty()
     }
 
-    pub fn has_label(&self) -> bool {
+    pub(crate) fn has_label(&self) -> bool {
         self.label.is_some()
     }
 
     /// Renders the whole reply as one buffer, ready to queue.
-    pub fn render(mut self, caps: Caps, batch_id: impl FnOnce() -> String) -> Option<Bytes> {
+    pub(crate) fn render(mut self, caps: Caps, batch_id: impl FnOnce() -> String) -> Option<Bytes> {
         let label = self.label.take().filter(|_| caps.has(Cap::LabeledResponse));
         let mut out = String::new();
         let src = self.server_name;

@@ -19,7 +19,7 @@ use crate::{auth, event, guard, history, isupport, route, stats, tls, Config, Co
 
 /// A nick that was in use, for WHOWAS.
 #[derive(Debug, Clone)]
-pub struct WhowasEntry {
+pub(crate) struct WhowasEntry {
     pub folded: String,
     pub nick: String,
     pub user: String,
@@ -29,7 +29,7 @@ pub struct WhowasEntry {
 }
 
 /// Everything shared between connection tasks.
-pub struct Server {
+pub(crate) struct Server {
     /// Where time comes from (`clock.rs`).
     pub clock: Clock,
     /// The running configuration: swapped whole by REHASH (and SIGHUP),
@@ -92,7 +92,7 @@ pub struct Server {
 impl Server {
     /// A server on `clock`: the one every part of it takes time from
     /// (history's writer gets the same one at its start).
-    pub fn new(
+    pub(crate) fn new(
         config: Config,
         store: Arc<dyn Store>,
         history: history::History,
@@ -152,12 +152,12 @@ impl Server {
     }
 
     /// The running configuration (a cheap, lock-free snapshot).
-    pub fn config(&self) -> arc_swap::Guard<Arc<Config>> {
+    pub(crate) fn config(&self) -> arc_swap::Guard<Arc<Config>> {
         self.config.load()
     }
 
     /// The welcome burst's lines that change only with the configuration.
-    pub fn burst(&self) -> arc_swap::Guard<Arc<isupport::Burst>> {
+    pub(crate) fn burst(&self) -> arc_swap::Guard<Arc<isupport::Burst>> {
         self.burst.load()
     }
 
@@ -167,7 +167,7 @@ impl Server {
     /// files again. What the running server is built on stays: server and
     /// network name, casemapping, data directory and listeners (they need
     /// a restart; the reply says so). Returns what was read, or why not.
-    pub fn rehash(&self) -> Result<String, RehashError> {
+    pub(crate) fn rehash(&self) -> Result<String, RehashError> {
         let Some(src) = &self.config_source else {
             tls::reload_all(&self.tls.lock().expect("tls lock"));
             return Err(RehashError::NoConfigFile);
@@ -213,22 +213,22 @@ impl Server {
         }
     }
 
-    pub fn next_client_id(&self) -> ClientId {
+    pub(crate) fn next_client_id(&self) -> ClientId {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     /// A message id unique to this server run.
-    pub fn msgid(&self) -> String {
+    pub(crate) fn msgid(&self) -> String {
         let n = self.next_msgid.fetch_add(1, Ordering::Relaxed);
         format!("{:08x}{:x}", self.msgid_nonce, n)
     }
 
     /// Seconds since the server started (monotonic).
-    pub fn uptime_secs(&self) -> u64 {
+    pub(crate) fn uptime_secs(&self) -> u64 {
         self.clock.now().duration_since(self.start).as_secs()
     }
 
-    pub fn fold_nick(&self, nick: &str) -> Option<String> {
+    pub(crate) fn fold_nick(&self, nick: &str) -> Option<String> {
         self.config().casemap.fold(nick).map(|c| c.into_owned())
     }
 
@@ -244,7 +244,7 @@ impl Server {
     }
 
     /// Runs a store call on the blocking pool.
-    pub async fn store<R: Send + 'static>(
+    pub(crate) async fn store<R: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&dyn Store) -> ferry_store::Result<R> + Send + 'static,
     ) -> ferry_store::Result<R> {
@@ -254,7 +254,7 @@ impl Server {
             .unwrap_or(Err(StoreError::Closed))
     }
 
-    pub fn add_whowas(&self, e: WhowasEntry) {
+    pub(crate) fn add_whowas(&self, e: WhowasEntry) {
         let mut w = self.whowas.lock().expect("whowas lock");
         w.push_front(e);
         w.truncate(self.config().limits.whowas_entries);
@@ -264,7 +264,7 @@ impl Server {
 /// Why REHASH kept the running configuration; the text is what the
 /// operator reads (a NOTICE, the log).
 #[derive(Debug, thiserror::Error)]
-pub enum RehashError {
+pub(crate) enum RehashError {
     /// Started without a file: only the TLS certificates were read again.
     #[error("no configuration file (started on defaults); TLS certificates reloaded")]
     NoConfigFile,

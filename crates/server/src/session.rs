@@ -15,7 +15,7 @@ use crate::route::Me;
 
 /// Where a SASL exchange is.
 #[derive(Debug)]
-pub enum Sasl {
+pub(crate) enum Sasl {
     Plain,
     /// The client certificate's fingerprint names the account.
     External,
@@ -42,7 +42,7 @@ pub(crate) struct Pending {
 impl Pending {
     /// Puts `p` at the end of the chain that starts at `head`; returns
     /// the chain's length.
-    pub fn append(head: &mut Option<Box<Pending>>, p: Box<Pending>) -> usize {
+    pub(crate) fn append(head: &mut Option<Box<Pending>>, p: Box<Pending>) -> usize {
         let mut n = 1;
         let mut at = head;
         while let Some(q) = at {
@@ -55,7 +55,7 @@ impl Pending {
 }
 
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     /// This connection's client: the one whose queue it may fill.
     pub client: Me,
     pub caps: Caps,
@@ -91,7 +91,7 @@ pub struct Session {
 
 /// The rarely used part of a [`Session`].
 #[derive(Debug, Default)]
-pub struct SessionMore {
+pub(crate) struct SessionMore {
     /// PASS, until registration.
     pub pass: Option<String>,
     /// The operator block this session opered up with.
@@ -116,18 +116,18 @@ pub struct SessionMore {
 /// A [`SessionMore`] made at the first write; reading an absent one reads
 /// an empty one.
 #[derive(Debug, Default)]
-pub struct More(Option<Box<SessionMore>>);
+pub(crate) struct More(Option<Box<SessionMore>>);
 
 static NO_MORE: std::sync::LazyLock<SessionMore> = std::sync::LazyLock::new(SessionMore::default);
 
 impl More {
     /// Changes it only if it exists (a clean-up need not make one).
-    pub fn if_made(&mut self) -> Option<&mut SessionMore> {
+    pub(crate) fn if_made(&mut self) -> Option<&mut SessionMore> {
         self.0.as_deref_mut()
     }
 
     /// Frees it if nothing in it is set.
-    pub fn tidy(&mut self) {
+    pub(crate) fn tidy(&mut self) {
         if let Some(m) = &self.0 {
             if m.pass.is_none()
                 && m.oper_name.is_none()
@@ -165,7 +165,7 @@ impl std::fmt::Debug for Pending {
 }
 
 impl Session {
-    pub fn new(client: Me) -> Session {
+    pub(crate) fn new(client: Me) -> Session {
         Session {
             client,
             caps: Caps::default(),

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use crate::commands::COMMAND_COUNT;
 
 #[derive(Debug)]
-pub struct Stats {
+pub(crate) struct Stats {
     pub accepted: AtomicU64,
     /// Connections refused: limits, D-lines.
     pub refused: AtomicU64,
@@ -59,7 +59,7 @@ impl Default for Stats {
 
 impl Stats {
     /// A line for command `index` (its place in the command table).
-    pub fn command(&self, index: usize, bytes: usize) {
+    pub(crate) fn command(&self, index: usize, bytes: usize) {
         if let Some(c) = self.commands.get(index) {
             c.count.fetch_add(1, Ordering::Relaxed);
             c.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
@@ -67,7 +67,7 @@ impl Stats {
     }
 
     /// (count, bytes) of command `index`.
-    pub fn command_counts(&self, index: usize) -> (u64, u64) {
+    pub(crate) fn command_counts(&self, index: usize) -> (u64, u64) {
         self.commands.get(index).map_or((0, 0), |c| {
             (
                 c.count.load(Ordering::Relaxed),
@@ -77,7 +77,7 @@ impl Stats {
     }
 
     /// A read buffer grew from `before` to `after` bytes of capacity.
-    pub fn read_buffer(&self, before: usize, after: usize) {
+    pub(crate) fn read_buffer(&self, before: usize, after: usize) {
         if after > before {
             self.read_buffers
                 .fetch_add(after - before, Ordering::Relaxed);
@@ -90,7 +90,7 @@ impl Stats {
 
 /// One listening socket's counters (`STATS P`).
 #[derive(Debug)]
-pub struct ListenerStats {
+pub(crate) struct ListenerStats {
     pub address: SocketAddr,
     pub charset: &'static str,
     pub tls: bool,
