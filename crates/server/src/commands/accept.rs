@@ -4,7 +4,7 @@ use ferry_proto::{numeric::*, Message};
 use ferry_store::{ListEntry, ListKind};
 
 use crate::accounts::persist_list;
-use crate::ctx::{Ctx, Outcome};
+use crate::ctx::{Ctx, Outcome, Reject};
 
 /// `ACCEPT name[,name]` / `ACCEPT -name` / `ACCEPT *`: who may message a +g user.
 pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
@@ -26,7 +26,7 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             None => (true, item.strip_prefix('+').unwrap_or(item)),
         };
         let Some(key) = cx.server.fold_nick(name) else {
-            cx.num(ERR_NOSUCHNICK, &[name, "No such nick/channel"]);
+            cx.reject(Reject::NoSuchNick(name.to_string()));
             continue;
         };
         // An online nick (its account if it has one) or a registered account.
@@ -40,7 +40,7 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             }
             None if cx.server.registered_names.contains(&key) || !adding => (key, name.to_string()),
             None => {
-                cx.num(ERR_NOSUCHNICK, &[name, "No such nick/channel"]);
+                cx.reject(Reject::NoSuchNick(name.to_string()));
                 continue;
             }
         };

@@ -3,13 +3,13 @@
 use ferry_proto::{numeric::*, Message};
 
 use crate::caps::Cap;
-use crate::ctx::{Ctx, Outcome};
+use crate::ctx::{Ctx, Outcome, Reject};
 
 pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let target = msg.params().last().copied().unwrap_or("");
     let target = target.split(',').next().unwrap_or("");
     let Some(c) = cx.server.find_nick(target) else {
-        cx.num(ERR_NOSUCHNICK, &[target, "No such nick/channel"]);
+        cx.reject(Reject::NoSuchNick(target.to_string()));
         cx.num(RPL_ENDOFWHOIS, &[target, "End of /WHOIS list"]);
         return Ok(());
     };
