@@ -477,9 +477,8 @@ mod tests {
         assert_eq!(retry_nick("張三李四王五", 1, 1).chars().count(), 9);
     }
 
-    #[test]
-    fn receipts_count_only_the_current_step() {
-        let sh = Shared {
+    fn shared() -> Shared {
+        Shared {
             epoch: Instant::now() - Duration::from_secs(1),
             target: "127.0.0.1:1".parse().expect("addr"),
             bind_source: false,
@@ -489,7 +488,12 @@ mod tests {
             step: Cell::new(2),
             setup: RefCell::default(),
             live: RefCell::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn receipts_count_only_the_current_step() {
+        let sh = shared();
         let now = Instant::now();
         sh.receipt("2 7 500000", now);
         sh.receipt("1 9 400000", now);
@@ -498,5 +502,32 @@ mod tests {
         assert_eq!((live.received, live.late), (1, 1));
         let p = live.latency.percentiles();
         assert!(p.max >= 500_000 && p.max < 2_000_000, "{p:?}");
+    }
+
+    /// Reasons are map keys in the report: their text is fixed.
+    #[test]
+    fn reasons_keep_their_text() {
+        let (sh, conn) = (shared(), Conn::new(7, "fb7".into(), None));
+        conn.state.set(State::Connecting);
+        let now = Instant::now();
+        let why = |line: &str, attempts: &mut u32| {
+            let e = handle_line(&conn, &sh, attempts, now, line, now).expect_err(line);
+            format!("{e:#}")
+        };
+        assert_eq!(why("ERROR :Closing link", &mut 0), "ERROR :Closing link");
+        assert_eq!(
+            why(":srv 432 * fb7 :bad", &mut 0),
+            "erroneous nickname (432)"
+        );
+        assert_eq!(
+            why(":srv 433 * fb7 :in use", &mut { NICK_RETRIES }),
+            format!("nick in use ({NICK_RETRIES} retries)")
+        );
+        let io = io::Error::from(io::ErrorKind::ConnectionReset);
+        let e = Error::new(io).context("read");
+        assert_eq!(
+            format!("{e:#}"),
+            format!("read: {}", io::Error::from(io::ErrorKind::ConnectionReset))
+        );
     }
 }

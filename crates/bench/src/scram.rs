@@ -167,4 +167,21 @@ mod tests {
         assert!(ex.server_first("r=abc,s=AAAA,i=4096").is_err());
         assert!(ex.server_first("r=abcdef,s=AAAA,i=0").is_err());
     }
+
+    /// What these errors say ends up in the report: no cause is appended.
+    #[test]
+    fn errors_say_only_what_failed() {
+        let (ex, _) = Exchange::start("user", "abc");
+        let why = |msg: &str| match ex.server_first(msg) {
+            Ok(_) => panic!("{msg}"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert_eq!(why("s=AAAA,i=1"), "server-first without r=");
+        assert_eq!(why("r=abcdef,s=!!,i=1"), "server-first: salt is not base64");
+        assert_eq!(why("r=abcdef,s=AAAA,i=x"), "server-first: bad i=");
+        let fin = |msg: &str| format!("{:#}", ex.server_final(msg).expect_err(msg));
+        assert_eq!(fin("e=invalid-proof"), "server-final: e=invalid-proof");
+        assert_eq!(fin("v=!!"), "server-final is not base64");
+        assert_eq!(fin("v=AAAA"), "server-final: wrong server signature");
+    }
 }
