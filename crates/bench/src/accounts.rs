@@ -17,6 +17,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, bail, Context as _, Error, Result};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ferry_proto::Message;
@@ -25,7 +26,7 @@ use tokio::io::Interest;
 use tokio::sync::Notify;
 use tokio_rustls::rustls::ClientConfig;
 
-use crate::conn::{io_reason, source_ip, LineReader};
+use crate::conn::{source_ip, LineReader};
 use crate::scram;
 use crate::stats::Hist;
 use crate::wire::Wire;
@@ -203,7 +204,7 @@ impl Sess {
 pub(crate) trait Handler {
     /// A line from the server; an error closes the connection with that
     /// reason.
-    fn line(&self, s: &Rc<Sess>, msg: &Message<'_>, now: Instant) -> Result<(), String>;
+    fn line(&self, s: &Rc<Sess>, msg: &Message<'_>, now: Instant) -> Result<()>;
     /// The connection ended; `phase` is where it was.
     fn closed(&self, s: &Rc<Sess>, phase: Phase, reason: String, now: Instant);
 }
@@ -226,7 +227,7 @@ pub(crate) fn spawn(s: &Rc<Sess>, env: &Rc<Env>, h: Rc<dyn Handler>, hello: Hell
     s.phase.set(Phase::Connecting);
     let (s, env) = (s.clone(), env.clone());
     tokio::task::spawn_local(async move {
-        let reason = drive(&s, &env, &*h, hello).await;
+        let reason = format!("{:#}", drive(&s, &env, &*h, hello).await);
         s.stream.borrow_mut().take();
         *s.out.borrow_mut() = Vec::new();
         let phase = s.phase.replace(Phase::Idle);
@@ -234,13 +235,14 @@ pub(crate) fn spawn(s: &Rc<Sess>, env: &Rc<Env>, h: Rc<dyn Handler>, hello: Hell
     });
 }
 
-async fn drive(s: &Rc<Sess>, env: &Env, h: &dyn Handler, hello: Hello) -> String {
+/// Runs the session; returns why it ended (`{:#}` gives the reason).
+async fn drive(s: &Rc<Sess>, env: &Env, h: &dyn Handler, hello: Hello) -> Error {
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + env.timeout);
     let source = env.bind_source.then(|| source_ip(s.global, env.per_source));
     let connect = Wire::connect(env.target, source, env.tls.as_ref());
     let stream = match tokio::time::timeout_at(deadline, connect).await {
-        Err(_) => return "timeout connecting".into(),
+        Err(_) => return anyhow!("timeout connecting"),
         Ok(Err(reason)) => return reason,
         Ok(Ok(st)) => Rc::new(st),
     };
@@ -268,7 +270,7 @@ async fn drive(s: &Rc<Sess>, env: &Env, h: &dyn Handler, hello: Hello) -> String
     loop {
         let pending = match s.flush() {
             Ok(done) => !done,
-            Err(e) => return io_reason("write", &e),
+            Err(e) => return Error::new(e).context("write"),
         };
         let interest = if pending {
             Interest::READABLE | Interest::WRITABLE
@@ -278,7 +280,7 @@ async fn drive(s: &Rc<Sess>, env: &Env, h: &dyn Handler, hello: Hello) -> String
         let settled = matches!(s.phase(), Phase::Ready | Phase::Quitting);
         tokio::select! {
             r = stream.ready(interest) => match r {
-                Err(e) => return io_reason("poll", &e),
+                Err(e) => return Error::new(e).context("poll"),
                 Ok(r) if r.is_readable() || r.is_read_closed() => {
                     let res = lines.read(&stream, |line, now| {
                         let Ok(msg) = Message::parse(line) else { return Ok(()) };
@@ -292,7 +294,7 @@ async fn drive(s: &Rc<Sess>, env: &Env, h: &dyn Handler, hello: Hello) -> String
             },
             _ = s.wake.notified() => {}
             _ = tokio::time::sleep_until(deadline), if !settled => {
-                return format!("timeout ({:?})", s.phase()).to_lowercase();
+                return anyhow!(format!("timeout ({:?})", s.phase()).to_lowercase());
             }
         }
     }
@@ -313,12 +315,7 @@ pub(crate) enum Step {
 
 /// Advances registration and SASL; the scenario handles `Other`. Queues
 /// replies but does not write them (the caller kicks).
-pub(crate) fn login_step(
-    env: &Env,
-    s: &Sess,
-    msg: &Message<'_>,
-    now: Instant,
-) -> Result<Step, String> {
+pub(crate) fn login_step(env: &Env, s: &Sess, msg: &Message<'_>, now: Instant) -> Result<Step> {
     let phase = s.phase();
     match msg.command {
         "PING" => {
@@ -327,10 +324,10 @@ pub(crate) fn login_step(
         }
         "ERROR" => {
             let text: String = msg.param(0).unwrap_or("").chars().take(80).collect();
-            Err(format!("ERROR :{text}"))
+            bail!("ERROR :{text}")
         }
         "CAP" if msg.param(1) == Some("NAK") => {
-            Err(format!("CAP NAK :{}", msg.param(2).unwrap_or("").trim()))
+            bail!("CAP NAK :{}", msg.param(2).unwrap_or("").trim())
         }
         "CAP" if phase == Phase::Cap && msg.param(1) == Some("ACK") => {
             let mech = match env.mech {
@@ -359,7 +356,7 @@ pub(crate) fn login_step(
                 (Phase::ScramFirst, _) => {
                     let text = decode(arg)?;
                     let mut guard = s.scram.borrow_mut();
-                    let ex = guard.as_mut().ok_or("SCRAM: no exchange")?;
+                    let ex = guard.as_mut().context("SCRAM: no exchange")?;
                     let sf = ex.server_first(&text)?;
                     let keys = {
                         let mut cache = env.scram_keys.borrow_mut();
@@ -380,12 +377,12 @@ pub(crate) fn login_step(
                     let guard = s.scram.borrow();
                     guard
                         .as_ref()
-                        .ok_or("SCRAM: no exchange")?
+                        .context("SCRAM: no exchange")?
                         .server_final(&text)?;
                     s.send("AUTHENTICATE +");
                     s.set_phase(Phase::Sasl);
                 }
-                _ => return Err(format!("unexpected AUTHENTICATE {arg} in {phase:?}")),
+                _ => bail!("unexpected AUTHENTICATE {arg} in {phase:?}"),
             }
             Ok(Step::Handled)
         }
@@ -396,21 +393,21 @@ pub(crate) fn login_step(
             Ok(Step::LoggedIn)
         }
         "902" | "904" | "905" | "906" | "907" | "908" => {
-            Err(format!("SASL failed ({})", msg.command))
+            bail!("SASL failed ({})", msg.command)
         }
         "001" if matches!(phase, Phase::Connecting | Phase::LoggedIn) => Ok(Step::Welcome),
         "432" | "433" | "436" | "437" if phase != Phase::Ready => {
-            Err(format!("nick refused ({})", msg.command))
+            bail!("nick refused ({})", msg.command)
         }
         _ => Ok(Step::Other),
     }
 }
 
-fn decode(arg: &str) -> Result<String, String> {
+fn decode(arg: &str) -> Result<String> {
     let bytes = B64
         .decode(arg)
-        .map_err(|_| format!("AUTHENTICATE {arg}: not base64"))?;
-    String::from_utf8(bytes).map_err(|_| "AUTHENTICATE: not UTF-8".into())
+        .map_err(|_| anyhow!("AUTHENTICATE {arg}: not base64"))?;
+    String::from_utf8(bytes).map_err(|_| anyhow!("AUTHENTICATE: not UTF-8"))
 }
 
 /// The MONITOR lines that add `nicks`, each under 400 bytes.

@@ -17,6 +17,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, bail, Context as _, Error, Result};
 use ferry_proto::{FrameError, Message};
 use tokio::io::Interest;
 use tokio::sync::Notify;
@@ -202,7 +203,7 @@ pub(crate) fn retry_nick(base: &str, global: u64, attempt: u32) -> String {
 /// closes. Counts it as failed or, once ready, as disconnected.
 pub(crate) async fn run(conn: Rc<Conn>, sh: Rc<Shared>) {
     conn.state.set(State::Connecting);
-    let reason = drive(&conn, &sh).await;
+    let reason = format!("{:#}", drive(&conn, &sh).await);
     let was_ready = conn.is_ready();
     conn.state.set(State::Dead);
     conn.stream.borrow_mut().take();
@@ -216,11 +217,7 @@ pub(crate) async fn run(conn: Rc<Conn>, sh: Rc<Shared>) {
     }
 }
 
-pub(crate) fn io_reason(what: &str, e: &io::Error) -> String {
-    format!("{what}: {e}")
-}
-
-async fn connect(sh: &Shared, global: u64) -> Result<Wire, String> {
+async fn connect(sh: &Shared, global: u64) -> Result<Wire> {
     let source = sh.bind_source.then(|| source_ip(global, sh.per_source));
     Wire::connect(sh.target, source, sh.tls.as_ref()).await
 }
@@ -240,17 +237,17 @@ impl LineReader {
     pub(crate) fn read(
         &mut self,
         stream: &Wire,
-        mut f: impl FnMut(&str, Instant) -> Result<(), String>,
-    ) -> Result<(), String> {
+        mut f: impl FnMut(&str, Instant) -> Result<()>,
+    ) -> Result<()> {
         loop {
             if self.buf.capacity() - self.buf.len() < 4096 {
                 self.buf.reserve(16 * 1024);
             }
             match stream.try_read_buf(&mut self.buf) {
-                Ok(0) => return Err("closed by the server".into()),
+                Ok(0) => bail!("closed by the server"),
                 Ok(_) => self.lines(&mut f)?,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(io_reason("read", &e)),
+                Err(e) => return Err(e).context("read"),
             }
         }
         if self.buf.is_empty() {
@@ -260,10 +257,7 @@ impl LineReader {
         Ok(())
     }
 
-    fn lines(
-        &mut self,
-        f: &mut impl FnMut(&str, Instant) -> Result<(), String>,
-    ) -> Result<(), String> {
+    fn lines(&mut self, f: &mut impl FnMut(&str, Instant) -> Result<()>) -> Result<()> {
         let now = Instant::now();
         let mut pos = 0;
         if self.skipping {
@@ -309,12 +303,12 @@ struct Reader {
     started: Instant,
 }
 
-/// Runs the connection; returns why it ended.
-async fn drive(conn: &Conn, sh: &Shared) -> String {
+/// Runs the connection; returns why it ended (`{:#}` gives the reason).
+async fn drive(conn: &Conn, sh: &Shared) -> Error {
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started + sh.timeout);
     let stream = match tokio::time::timeout_at(deadline, connect(sh, conn.global)).await {
-        Err(_) => return "timeout before 001 (connecting)".into(),
+        Err(_) => return anyhow!("timeout before 001 (connecting)"),
         Ok(Err(reason)) => return reason,
         Ok(Ok(s)) => Rc::new(s),
     };
@@ -334,7 +328,7 @@ async fn drive(conn: &Conn, sh: &Shared) -> String {
     loop {
         let pending = match conn.flush() {
             Ok(done) => !done,
-            Err(e) => return io_reason("write", &e),
+            Err(e) => return Error::new(e).context("write"),
         };
         let interest = if pending {
             Interest::READABLE | Interest::WRITABLE
@@ -344,7 +338,7 @@ async fn drive(conn: &Conn, sh: &Shared) -> String {
         let waiting = !conn.is_ready();
         tokio::select! {
             r = stream.ready(interest) => match r {
-                Err(e) => return io_reason("poll", &e),
+                Err(e) => return Error::new(e).context("poll"),
                 Ok(r) if r.is_readable() || r.is_read_closed() => {
                     if let Err(reason) = read(conn, sh, &stream, &mut rd) {
                         return reason;
@@ -355,9 +349,9 @@ async fn drive(conn: &Conn, sh: &Shared) -> String {
             _ = conn.wake.notified() => {}
             _ = tokio::time::sleep_until(deadline), if waiting => {
                 return if conn.state() == State::Registered {
-                    "timeout waiting for JOIN".into()
+                    anyhow!("timeout waiting for JOIN")
                 } else {
-                    "timeout before 001".into()
+                    anyhow!("timeout before 001")
                 };
             }
         }
@@ -365,7 +359,7 @@ async fn drive(conn: &Conn, sh: &Shared) -> String {
 }
 
 /// Reads until the socket would block, handling each complete line.
-fn read(conn: &Conn, sh: &Shared, stream: &Wire, rd: &mut Reader) -> Result<(), String> {
+fn read(conn: &Conn, sh: &Shared, stream: &Wire, rd: &mut Reader) -> Result<()> {
     let (attempts, started) = (&mut rd.attempts, rd.started);
     rd.lines.read(stream, |line, now| {
         handle_line(conn, sh, attempts, started, line, now)
@@ -379,7 +373,7 @@ fn handle_line(
     started: Instant,
     line: &str,
     now: Instant,
-) -> Result<(), String> {
+) -> Result<()> {
     let Ok(msg) = Message::parse(line) else {
         return Ok(());
     };
@@ -416,14 +410,14 @@ fn handle_line(
         "433" | "436" | "437" if state == State::Connecting => {
             *attempts += 1;
             if *attempts > NICK_RETRIES {
-                return Err(format!("nick in use ({NICK_RETRIES} retries)"));
+                bail!("nick in use ({NICK_RETRIES} retries)");
             }
             sh.setup.borrow_mut().nick_retries += 1;
             let nick = retry_nick(&conn.base_nick, conn.global, *attempts);
             let _ = write!(conn.out.borrow_mut(), "NICK {nick}\r\n");
             *conn.nick.borrow_mut() = nick;
         }
-        "432" if state == State::Connecting => return Err("erroneous nickname (432)".into()),
+        "432" if state == State::Connecting => bail!("erroneous nickname (432)"),
         "JOIN" if state == State::Registered => {
             let who = msg.source.and_then(|s| s.split('!').next()).unwrap_or("");
             let mine = who.eq_ignore_ascii_case(&conn.nick.borrow());
@@ -434,11 +428,11 @@ fn handle_line(
         }
         "ERROR" => {
             let text: String = msg.param(0).unwrap_or("").chars().take(80).collect();
-            return Err(format!("ERROR :{text}"));
+            bail!("ERROR :{text}");
         }
         // Refused joins end a client that needs its channel.
         "403" | "405" | "471" | "473" | "474" | "475" | "477" if state == State::Registered => {
-            return Err(format!("JOIN refused ({})", msg.command));
+            bail!("JOIN refused ({})", msg.command);
         }
         cmd if cmd.len() == 3 && (cmd.starts_with('4') || cmd.starts_with('5')) => {
             *sh.live
@@ -483,9 +477,8 @@ mod tests {
         assert_eq!(retry_nick("張三李四王五", 1, 1).chars().count(), 9);
     }
 
-    #[test]
-    fn receipts_count_only_the_current_step() {
-        let sh = Shared {
+    fn shared() -> Shared {
+        Shared {
             epoch: Instant::now() - Duration::from_secs(1),
             target: "127.0.0.1:1".parse().expect("addr"),
             bind_source: false,
@@ -495,7 +488,12 @@ mod tests {
             step: Cell::new(2),
             setup: RefCell::default(),
             live: RefCell::default(),
-        };
+        }
+    }
+
+    #[test]
+    fn receipts_count_only_the_current_step() {
+        let sh = shared();
         let now = Instant::now();
         sh.receipt("2 7 500000", now);
         sh.receipt("1 9 400000", now);
@@ -504,5 +502,32 @@ mod tests {
         assert_eq!((live.received, live.late), (1, 1));
         let p = live.latency.percentiles();
         assert!(p.max >= 500_000 && p.max < 2_000_000, "{p:?}");
+    }
+
+    /// Reasons are map keys in the report: their text is fixed.
+    #[test]
+    fn reasons_keep_their_text() {
+        let (sh, conn) = (shared(), Conn::new(7, "fb7".into(), None));
+        conn.state.set(State::Connecting);
+        let now = Instant::now();
+        let why = |line: &str, attempts: &mut u32| {
+            let e = handle_line(&conn, &sh, attempts, now, line, now).expect_err(line);
+            format!("{e:#}")
+        };
+        assert_eq!(why("ERROR :Closing link", &mut 0), "ERROR :Closing link");
+        assert_eq!(
+            why(":srv 432 * fb7 :bad", &mut 0),
+            "erroneous nickname (432)"
+        );
+        assert_eq!(
+            why(":srv 433 * fb7 :in use", &mut { NICK_RETRIES }),
+            format!("nick in use ({NICK_RETRIES} retries)")
+        );
+        let io = io::Error::from(io::ErrorKind::ConnectionReset);
+        let e = Error::new(io).context("read");
+        assert_eq!(
+            format!("{e:#}"),
+            format!("read: {}", io::Error::from(io::ErrorKind::ConnectionReset))
+        );
     }
 }

@@ -215,7 +215,7 @@ impl State {
         s.global < self.r_count
     }
 
-    fn sender_line(&self, s: &Rc<Sess>, msg: &Message<'_>, now: Instant) -> Result<(), String> {
+    fn sender_line(&self, s: &Rc<Sess>, msg: &Message<'_>, now: Instant) -> Result<()> {
         match msg.command {
             "PRIVMSG" if source_nick(msg).eq_ignore_ascii_case(&s.nick) => {
                 let Some((_, seq, due)) = msg.param(1).and_then(bench_payload) else {
@@ -272,18 +272,18 @@ impl State {
         }
     }
 
-    fn recipient_line(&self, s: &Rc<Sess>, msg: &Message<'_>, now: Instant) -> Result<(), String> {
+    fn recipient_line(&self, s: &Rc<Sess>, msg: &Message<'_>, now: Instant) -> Result<()> {
         match msg.command {
             "REGISTER" if s.phase() == Phase::Registering => {
                 if msg.param(0) != Some("SUCCESS") {
-                    return Err(format!("REGISTER {}", msg.param(0).unwrap_or("")));
+                    anyhow::bail!("REGISTER {}", msg.param(0).unwrap_or(""));
                 }
                 self.setup.borrow_mut().ok(s, now);
                 s.send("QUIT :setup done");
                 s.set_phase(Phase::Quitting);
             }
             "FAIL" if s.phase() == Phase::Registering => {
-                return Err(format!("FAIL REGISTER {}", msg.param(1).unwrap_or("?")));
+                anyhow::bail!("FAIL REGISTER {}", msg.param(1).unwrap_or("?"));
             }
             "PRIVMSG" | "NOTICE" => {
                 let Some((_, seq, _)) = msg.param(1).and_then(bench_payload) else {
@@ -356,7 +356,7 @@ impl State {
 }
 
 impl Handler for State {
-    fn line(&self, s: &Rc<Sess>, msg: &Message<'_>, now: Instant) -> Result<(), String> {
+    fn line(&self, s: &Rc<Sess>, msg: &Message<'_>, now: Instant) -> Result<()> {
         let recipient = self.is_recipient(s);
         match login_step(&self.env, s, msg, now)? {
             Step::Handled => {}

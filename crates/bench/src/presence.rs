@@ -256,7 +256,7 @@ impl State {
 }
 
 impl Handler for State {
-    fn line(&self, s: &Rc<Sess>, msg: &Message<'_>, now: Instant) -> Result<(), String> {
+    fn line(&self, s: &Rc<Sess>, msg: &Message<'_>, now: Instant) -> Result<()> {
         let step = login_step(&self.env, s, msg, now)?;
         match step {
             Step::Handled => {}
@@ -289,7 +289,7 @@ impl Handler for State {
             Step::Other => match msg.command {
                 "REGISTER" if s.phase() == Phase::Registering => {
                     if msg.param(0) != Some("SUCCESS") {
-                        return Err(format!("REGISTER {}", msg.param(0).unwrap_or("")));
+                        anyhow::bail!("REGISTER {}", msg.param(0).unwrap_or(""));
                     }
                     let nicks: Vec<String> = self.friends[s.idx]
                         .iter()
@@ -319,7 +319,7 @@ impl Handler for State {
                 "FAIL" => {
                     let code = msg.param(1).unwrap_or("?");
                     if s.phase() == Phase::Registering {
-                        return Err(format!("FAIL REGISTER {code}"));
+                        anyhow::bail!("FAIL REGISTER {code}");
                     }
                     bump(
                         &mut self.m.borrow_mut().server_errors,

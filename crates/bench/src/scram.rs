@@ -5,6 +5,7 @@
 //! The salted password is the expensive part (PBKDF2); a client may keep
 //! it per account and salt (RFC 5802 §5.1), and so does the bench.
 
+use anyhow::{anyhow, bail, Context as _, Result};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -74,22 +75,22 @@ impl Exchange {
     }
 
     /// Parses server-first (`r=…,s=…,i=…`).
-    pub(crate) fn server_first(&self, msg: &str) -> Result<ServerFirst, String> {
+    pub(crate) fn server_first(&self, msg: &str) -> Result<ServerFirst> {
         let attr = |k: &str| {
             msg.split(',')
                 .find_map(|p| p.strip_prefix(k).and_then(|r| r.strip_prefix('=')))
         };
-        let nonce = attr("r").ok_or("server-first without r=")?;
+        let nonce = attr("r").context("server-first without r=")?;
         if !nonce.starts_with(&self.nonce) || nonce.len() == self.nonce.len() {
-            return Err("server-first: the nonce does not extend ours".into());
+            bail!("server-first: the nonce does not extend ours");
         }
         let salt = B64
-            .decode(attr("s").ok_or("server-first without s=")?)
-            .map_err(|_| "server-first: salt is not base64")?;
+            .decode(attr("s").context("server-first without s=")?)
+            .map_err(|_| anyhow!("server-first: salt is not base64"))?;
         let iterations = attr("i")
             .and_then(|i| i.parse::<u32>().ok())
             .filter(|&i| i > 0)
-            .ok_or("server-first: bad i=")?;
+            .context("server-first: bad i=")?;
         Ok(ServerFirst {
             nonce: nonce.to_string(),
             salt,
@@ -115,14 +116,16 @@ impl Exchange {
     }
 
     /// Checks server-final (`v=…`): the server knew our password too.
-    pub(crate) fn server_final(&self, msg: &str) -> Result<(), String> {
+    pub(crate) fn server_final(&self, msg: &str) -> Result<()> {
         let v = msg
             .strip_prefix("v=")
-            .ok_or_else(|| format!("server-final: {msg}"))?;
-        let got = B64.decode(v).map_err(|_| "server-final is not base64")?;
+            .with_context(|| format!("server-final: {msg}"))?;
+        let got = B64
+            .decode(v)
+            .map_err(|_| anyhow!("server-final is not base64"))?;
         match self.server_signature {
             Some(want) if got == want => Ok(()),
-            _ => Err("server-final: wrong server signature".into()),
+            _ => bail!("server-final: wrong server signature"),
         }
     }
 }
@@ -163,5 +166,22 @@ mod tests {
         assert!(ex.server_first("r=xyz123,s=AAAA,i=4096").is_err());
         assert!(ex.server_first("r=abc,s=AAAA,i=4096").is_err());
         assert!(ex.server_first("r=abcdef,s=AAAA,i=0").is_err());
+    }
+
+    /// What these errors say ends up in the report: no cause is appended.
+    #[test]
+    fn errors_say_only_what_failed() {
+        let (ex, _) = Exchange::start("user", "abc");
+        let why = |msg: &str| match ex.server_first(msg) {
+            Ok(_) => panic!("{msg}"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert_eq!(why("s=AAAA,i=1"), "server-first without r=");
+        assert_eq!(why("r=abcdef,s=!!,i=1"), "server-first: salt is not base64");
+        assert_eq!(why("r=abcdef,s=AAAA,i=x"), "server-first: bad i=");
+        let fin = |msg: &str| format!("{:#}", ex.server_final(msg).expect_err(msg));
+        assert_eq!(fin("e=invalid-proof"), "server-final: e=invalid-proof");
+        assert_eq!(fin("v=!!"), "server-final is not base64");
+        assert_eq!(fin("v=AAAA"), "server-final: wrong server signature");
     }
 }

@@ -16,6 +16,7 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use anyhow::{Context as _, Result};
 use tokio::io::{Interest, Ready};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::rustls::pki_types::ServerName;
@@ -40,14 +41,13 @@ impl Wire {
         target: SocketAddr,
         source: Option<Ipv4Addr>,
         tls: Option<&Arc<ClientConfig>>,
-    ) -> Result<Wire, String> {
+    ) -> Result<Wire> {
         let tcp = connect_tcp(target, source).await?;
         let tls = match tls {
             None => None,
             Some(config) => {
                 let name = ServerName::IpAddress(target.ip().into());
-                let c =
-                    ClientConnection::new(config.clone(), name).map_err(|e| format!("tls: {e}"))?;
+                let c = ClientConnection::new(config.clone(), name).context("tls")?;
                 Some(RefCell::new(c))
             }
         };
@@ -167,12 +167,12 @@ impl Write for TryIo<'_> {
 }
 
 /// Connects to `target`, from `source` when given (IPv4 targets only).
-async fn connect_tcp(target: SocketAddr, source: Option<Ipv4Addr>) -> Result<TcpStream, String> {
+async fn connect_tcp(target: SocketAddr, source: Option<Ipv4Addr>) -> Result<TcpStream> {
     let sock = match target {
         SocketAddr::V4(_) => TcpSocket::new_v4(),
         SocketAddr::V6(_) => TcpSocket::new_v6(),
     }
-    .map_err(|e| crate::conn::io_reason("socket", &e))?;
+    .context("socket")?;
     if let (Some(ip), true) = (source, target.is_ipv4()) {
         // Let connect() pick the port by 4-tuple: bind(ip, 0) would search
         // the ports in use on that address, O(clients) each time (10,000
@@ -185,13 +185,9 @@ async fn connect_tcp(target: SocketAddr, source: Option<Ipv4Addr>) -> Result<Tcp
         );
         // Lets a port still in TIME_WAIT from an earlier run be reused.
         let _ = sock.set_reuseaddr(true);
-        sock.bind(SocketAddr::new(ip.into(), 0))
-            .map_err(|e| crate::conn::io_reason("bind", &e))?;
+        sock.bind(SocketAddr::new(ip.into(), 0)).context("bind")?;
     }
-    let s = sock
-        .connect(target)
-        .await
-        .map_err(|e| crate::conn::io_reason("connect", &e))?;
+    let s = sock.connect(target).await.context("connect")?;
     let _ = s.set_nodelay(true);
     Ok(s)
 }
