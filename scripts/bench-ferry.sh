@@ -8,6 +8,8 @@
 # Each run's JSON line is appended to OUT_DIR/results.jsonl (default
 # bench-results/); OUT_DIR/runs.txt says when and how busy the machine was.
 # Set SCENARIOS to run a subset, e.g. SCENARIOS="idle dm-10000".
+# BENCH_BIN picks the generator (default: FERRY_BINARY's own `ferry bench`),
+# so that two servers can be measured by one generator.
 # WAIT_QUIET=0 skips the wait for an idle machine (interleaved before/after
 # runs, where both binaries see the same noise); runs.txt still records it.
 set -euo pipefail
@@ -18,6 +20,7 @@ PORT=${PORT:-16668}
 SCENARIOS=${SCENARIOS:-"idle idle-20000 dm-5000 dm-10000 dm-20000 dm-40000 fanout-1000 dm-max"}
 mkdir -p "$OUT"
 FERRY=$(readlink -f "$FERRY")
+BENCH=$(readlink -f "${BENCH_BIN:-$FERRY}")
 
 server_pid=""
 data=""
@@ -89,7 +92,7 @@ run() {
         >>"$OUT/runs.txt"
     echo "  taskset -c 1 ferry bench $* --server 127.0.0.1:$PORT --server-pid $server_pid" \
         >>"$OUT/runs.txt"
-    taskset -c 1 "$FERRY" bench "$@" --server "127.0.0.1:$PORT" --server-pid "$server_pid" \
+    taskset -c 1 "$BENCH" bench "$@" --server "127.0.0.1:$PORT" --server-pid "$server_pid" \
         | tee -a "$OUT/results.jsonl"
     if compiling; then echo "  (a compiler was running when it ended)" >>"$OUT/runs.txt"; fi
     stop_server
