@@ -8,7 +8,9 @@
 //! ([`Report`]); on a terminal a table and progress too.
 //!
 //! `presence` and `offline` drive ferry's accounts instead (`accounts.rs`,
-//! `presence.rs`, `offline.rs`): accounts registered with REGISTER, logged
+//! `presence/`, `offline/`: each a `mod.rs` that runs the phases, a
+//! `state.rs` with what a line read changes, a `report.rs` with what is
+//! reported): accounts registered with REGISTER, logged
 //! in with SASL PLAIN or SCRAM-SHA-256 (`scram.rs`), on one thread.
 //!
 //! # Who does what
