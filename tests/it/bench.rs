@@ -66,7 +66,23 @@ async fn bench_idle_and_dm_report_every_client_and_no_loss() {
     }
     assert!(field(&dm, "/result/generator/cpu_s").is_f64());
     assert!(field(&dm, "/result/generator/lag_us/p99").is_u64());
+    // At 100 lines a second the generator is idle: nothing is held back.
+    assert!(
+        field(&dm, "/result/generator/hold_us/max").as_u64() < Some(1000),
+        "{dm}"
+    );
     assert!(field(&dm, "/result/pass").is_boolean());
+
+    // 3 channels of 4: every line reaches the 3 other members.
+    let fan = bench(format!(
+        "fanout --server {addr} --channels 3 --members 4 --rate 30 --duration 1 --drain 10"
+    ))
+    .await;
+    assert_eq!(field(&fan, "/setup/ready"), 12, "{fan}");
+    assert_eq!(field(&fan, "/result/sent"), 30, "{fan}");
+    assert_eq!(field(&fan, "/result/expected"), 90, "{fan}");
+    assert_eq!(field(&fan, "/result/received"), 90, "{fan}");
+    assert_eq!(field(&fan, "/result/lost"), 0);
     server.stop().await;
 }
 

@@ -26,10 +26,10 @@ use tokio::io::Interest;
 use tokio::sync::Notify;
 use tokio_rustls::rustls::ClientConfig;
 
-use crate::conn::{source_ip, LineReader};
+use crate::engine::conn::source_ip;
 use crate::scram;
 use crate::stats::Hist;
-use crate::wire::Wire;
+use crate::tokio_wire::{LineReader, Wire};
 
 /// How bench accounts log in.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,7 +75,7 @@ impl Env {
             target,
             bind_source: !common.no_bind_source,
             per_source: common.per_source,
-            tls: common.tls.then(crate::wire::tls_config),
+            tls: common.tls.then(crate::engine::tls_config),
             timeout,
             mech,
             epoch: Instant::now(),
@@ -468,7 +468,7 @@ pub(crate) fn bench_payload(text: &str) -> Option<(u32, u64, u64)> {
         Some(rest) => rest.split_once("] ").map_or(text, |(_, t)| t),
         None => text,
     };
-    let mut it = text.strip_prefix(crate::conn::MARK)?.split(' ');
+    let mut it = text.strip_prefix(crate::engine::conn::MARK)?.split(' ');
     let step = it.next()?.parse().ok()?;
     let seq = it.next()?.parse().ok()?;
     let due = it.next()?.parse().ok()?;

@@ -241,6 +241,7 @@ fn summarize(
 ) -> Step {
     let mut latency = Hist::default();
     let mut lag = Hist::default();
+    let mut hold = Hist::default();
     let mut s = Step {
         rate,
         duration_s: duration,
@@ -253,6 +254,7 @@ fn summarize(
     for r in reps {
         latency.merge(&Hist::from_data(&r.latency));
         lag.merge(&Hist::from_data(&r.lag));
+        hold.merge(&Hist::from_data(&r.hold));
         s.sent += r.sent;
         s.expected += r.expected;
         s.received += r.received;
@@ -285,6 +287,7 @@ fn summarize(
         cpu_sys_s: round3(sys_s),
         cpu_util_max: round3(util_max),
         lag_us,
+        hold_us: hold.percentiles(),
         behind_schedule: lag_us.p99 > crit.max_lag_us,
         saturated: util_max > 0.9,
     };
@@ -458,6 +461,15 @@ impl Plan {
         );
         anyhow::ensure!(connect_rate > 0.0, "the connect rate must be positive");
         anyhow::ensure!(c.timeout > 0.0, "--timeout must be positive");
+        let hold_max_ms = match sc {
+            Scenario::Dm(a) => a.load.hold_max_ms,
+            Scenario::Fanout(a) => a.load.hold_max_ms,
+            _ => 0.0,
+        };
+        anyhow::ensure!(
+            (0.0..=1000.0).contains(&hold_max_ms),
+            "--hold-max-ms must be between 0 and 1000"
+        );
         let parts = split(units, c.workers);
         let per_unit = match kind {
             Kind::Idle => 1,
@@ -496,6 +508,7 @@ impl Plan {
                 bind_source: !c.no_bind_source,
                 max_inflight: c.max_inflight.max(1),
                 tls: c.tls,
+                hold_max_ms,
             });
             shares.push(share);
             offset += u * per_unit;
@@ -519,7 +532,7 @@ enum Msg {
 
 enum Link {
     Thread {
-        tx: Option<tokio::sync::mpsc::Sender<Cmd>>,
+        tx: Option<smpsc::Sender<Cmd>>,
         handle: Option<std::thread::JoinHandle<()>>,
     },
     Child {
@@ -576,7 +589,7 @@ impl Pool {
                     stdin: Some(stdin),
                 });
             } else {
-                let (tx, crx) = tokio::sync::mpsc::channel(16);
+                let (tx, crx) = smpsc::channel();
                 let etx = etx.clone();
                 let spec = spec.clone();
                 let handle = std::thread::Builder::new()
@@ -607,7 +620,7 @@ impl Pool {
     fn send(&mut self, i: usize, cmd: Cmd) -> Result<()> {
         match &mut self.links[i] {
             Link::Thread { tx: Some(tx), .. } => tx
-                .try_send(cmd)
+                .send(cmd)
                 .map_err(|_| anyhow::anyhow!("worker {i} is gone")),
             Link::Child {
                 stdin: Some(stdin), ..

@@ -11,22 +11,27 @@
 //! `presence/`, `offline/`: each a `mod.rs` that runs the phases, a
 //! `state.rs` with what a line read changes, a `report.rs` with what is
 //! reported): accounts registered with REGISTER, logged
-//! in with SASL PLAIN or SCRAM-SHA-256 (`scram.rs`), on one thread.
+//! in with SASL PLAIN or SCRAM-SHA-256 (`scram.rs`), on one thread (a
+//! current-thread tokio runtime, a task per connection: `tokio_wire.rs`).
 //!
 //! # Who does what
 //! - The coordinator (`coord.rs`, this process's main thread) plans the
 //!   run, starts the workers, tells them when to run each step, reads the
 //!   server's /proc, merges what they report and decides `--max`.
-//! - A worker (`worker.rs`) is one single-threaded tokio runtime driving a
-//!   share of the clients: a thread here with `--workers 1`, else a child
+//! - A worker (`worker.rs`: the idle, dm and fanout scenarios) drives a
+//!   share of the clients on one thread's engine (`engine/`: a
+//!   hand-written event loop on mio, the connections' sockets and the IRC
+//!   client protocol they speak): a thread here with `--workers 1`, else a child
 //!   process (this same binary, re-run with `FERRY_BENCH_WORKER` set)
 //!   speaking JSON lines over stdin/stdout, since one process may open
 //!   only RLIMIT_NOFILE sockets. Clients that talk to each other (a DM
 //!   pair, a channel) live in one worker, so a worker measures latency on
 //!   its own clock.
-//! - A connection (`conn.rs`) is one task reading its socket; the worker's
-//!   scheduler writes to the sockets itself, every line due for one
-//!   connection in a 1 ms tick in one write.
+//! - The engine reads every ready socket once per turn and writes every
+//!   line queued for one connection in a turn in one write; the
+//!   scheduler runs between turns, at least every millisecond, and while
+//!   the thread is busy the engine holds lines a little longer so that
+//!   one write carries several (`engine/mod.rs`).
 //!
 //! It does not use `ferry-client`: that is one Send-able session per
 //! task, made for `ferry send`; here thousands of connections share one
@@ -42,8 +47,8 @@ use std::io::IsTerminal;
 use serde::Serialize;
 
 mod accounts;
-mod conn;
 mod coord;
+mod engine;
 mod offline;
 mod presence;
 mod report;
@@ -51,7 +56,7 @@ mod schedule;
 mod scram;
 mod search;
 mod stats;
-mod wire;
+mod tokio_wire;
 mod worker;
 
 pub use accounts::Mech;
@@ -173,6 +178,11 @@ pub struct LoadArgs {
     /// Clients connected per second while setting up.
     #[arg(long, default_value_t = 2000.0)]
     pub connect_rate: f64,
+    /// While the generator's thread is over 85 % busy it holds each
+    /// connection's lines up to this long so that one write carries
+    /// several (0: never hold; one write per connection per turn).
+    #[arg(long, default_value_t = 8.0)]
+    pub hold_max_ms: f64,
 }
 
 #[derive(clap::Args, Debug, Clone, Serialize)]

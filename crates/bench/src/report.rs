@@ -123,6 +123,10 @@ pub struct Generator {
     pub cpu_util_max: f64,
     /// Per tick, how late the scheduler was, microseconds.
     pub lag_us: Percentiles,
+    /// Per write of bench lines, how long the oldest of them was held to
+    /// share the write (the generator holds only while it is busy; see
+    /// the engine), microseconds.
+    pub hold_us: Percentiles,
     pub behind_schedule: bool,
     pub saturated: bool,
 }

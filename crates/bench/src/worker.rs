@@ -1,22 +1,27 @@
-//! A worker: one single-threaded runtime driving a share of the clients.
+//! A worker: the relay scenarios (idle, dm, fanout) on one thread's
+//! [`Engine`], driving a share of the clients.
 //!
 //! It connects its clients on a timetable, reports `Ready`, then runs each
 //! `Step` the coordinator sends (an open-loop send schedule, then a short
 //! drain for late deliveries) and reports its counts and histograms. A
 //! worker runs on a thread of the coordinator's process (`--workers 1`) or
 //! as a child process speaking JSON lines on stdin/stdout.
+//!
+//! Between the engine's turns (at least one a millisecond) the scheduler
+//! queues every message due by then; the engine writes each connection's
+//! lines of a turn in one `write`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
-use tokio::time::MissedTickBehavior;
 
-use crate::conn::{self, Conn, Shared, State, MARK};
+use crate::engine::conn::MARK;
+use crate::engine::{self, Conn, Engine, State};
 use crate::schedule::Schedule;
 use crate::stats::{Cpu, CpuScope, Hist, HistData};
 
@@ -59,6 +64,9 @@ pub(crate) struct WorkerSpec {
     /// Connect with TLS.
     #[serde(default)]
     pub tls: bool,
+    /// The longest the engine holds lines to share a write.
+    #[serde(default)]
+    pub hold_max_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,6 +129,9 @@ pub(crate) struct StepReport {
     pub latency: HistData,
     /// Per tick: how far behind its timetable the scheduler was.
     pub lag: HistData,
+    /// Per write of bench lines: how long the oldest waited to share it.
+    #[serde(default)]
+    pub hold: HistData,
     pub disconnects: BTreeMap<String, u64>,
     pub server_errors: BTreeMap<String, u64>,
     pub cpu: Cpu,
@@ -142,15 +153,18 @@ pub(crate) type Emit = Rc<dyn Fn(Event)>;
 /// Runs a worker on the current thread until `Finish` (or the command
 /// channel closes).
 pub(crate) fn run_here(spec: WorkerSpec, cmds: mpsc::Receiver<Cmd>, emit: Emit, scope: CpuScope) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return emit(Event::Failed(format!("start tokio: {e}"))),
+    let target = engine::Target {
+        addr: spec.target,
+        bind_source: spec.bind_source,
+        per_source: spec.per_source,
+        tls: spec.tls.then(engine::tls_config),
+        timeout: Duration::from_secs_f64(spec.timeout_s),
     };
-    let local = tokio::task::LocalSet::new();
-    local.block_on(&rt, main(spec, cmds, emit, scope));
+    let hold_max = Duration::from_secs_f64(spec.hold_max_ms / 1000.0);
+    match Engine::new(target, build(&spec), TICK, hold_max) {
+        Ok(mut eng) => main(&mut eng, &spec, &cmds, &emit, scope),
+        Err(e) => emit(Event::Failed(format!("{e:#}"))),
+    }
 }
 
 /// A child process: the spec on stdin's first line, then commands, one
@@ -174,13 +188,13 @@ pub(crate) fn child_main() -> anyhow::Result<()> {
         }
     };
     drop(stdin);
-    let (tx, rx) = mpsc::channel(16);
+    let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let Ok(line) = line else { break };
             match serde_json::from_str::<Cmd>(&line) {
                 Ok(cmd) => {
-                    if tx.blocking_send(cmd).is_err() {
+                    if tx.send(cmd).is_err() {
                         break;
                     }
                 }
@@ -193,24 +207,18 @@ pub(crate) fn child_main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn main(spec: WorkerSpec, mut cmds: mpsc::Receiver<Cmd>, emit: Emit, scope: CpuScope) {
+fn main(
+    eng: &mut Engine,
+    spec: &WorkerSpec,
+    cmds: &mpsc::Receiver<Cmd>,
+    emit: &Emit,
+    scope: CpuScope,
+) {
     let cpu0 = Cpu::now(scope);
-    let sh = Rc::new(Shared {
-        epoch: Instant::now(),
-        target: spec.target,
-        bind_source: spec.bind_source,
-        per_source: spec.per_source,
-        tls: spec.tls.then(crate::wire::tls_config),
-        timeout: Duration::from_secs_f64(spec.timeout_s),
-        step: Default::default(),
-        setup: Default::default(),
-        live: Default::default(),
-    });
-    let conns = build(&spec);
-    let all: Vec<usize> = (0..conns.len()).collect();
-    let (seconds, lag_s) = connect_all(&sh, &conns, &all, &spec, Some(&emit)).await;
+    let all: Vec<usize> = (0..eng.conns.len()).collect();
+    let (seconds, lag_s) = connect_all(eng, &all, spec, Some(emit));
     {
-        let s = sh.setup.borrow();
+        let s = &eng.counts.setup;
         emit(Event::Ready(SetupReport {
             planned: spec.clients,
             registered: s.registered,
@@ -224,29 +232,32 @@ async fn main(spec: WorkerSpec, mut cmds: mpsc::Receiver<Cmd>, emit: Emit, scope
             cpu: Cpu::now(scope).since(cpu0),
         }));
     }
-    while let Some(cmd) = cmds.recv().await {
-        match cmd {
-            Cmd::Step(step) => {
-                let r = run_step(&sh, &conns, &spec, step, scope).await;
+    loop {
+        // Between steps the clients still answer PINGs.
+        eng.turn();
+        match cmds.try_recv() {
+            Ok(Cmd::Step(step)) => {
+                let r = run_step(eng, spec, step, scope);
                 emit(Event::StepDone(r));
             }
-            Cmd::Finish => break,
+            Ok(Cmd::Finish) | Err(mpsc::TryRecvError::Disconnected) => break,
+            Err(mpsc::TryRecvError::Empty) => {}
         }
     }
-    let live = sh.live.borrow();
+    let live = &eng.counts.live;
     emit(Event::Done(DoneReport {
-        alive: conns.iter().filter(|c| c.is_ready()).count() as u64,
+        alive: eng.conns.iter().filter(|c| c.is_ready()).count() as u64,
         disconnects: live.disconnects.clone(),
         server_errors: live.server_errors.clone(),
         cpu: Cpu::now(scope).since(cpu0),
     }));
 }
 
-fn build(spec: &WorkerSpec) -> Vec<Rc<Conn>> {
+fn build(spec: &WorkerSpec) -> Vec<Conn> {
     let nick = |i: u64| format!("{}{}", spec.nick_prefix, spec.offset + i);
     match spec.kind {
         Kind::Idle | Kind::Dm => (0..spec.clients)
-            .map(|i| Rc::new(Conn::new(spec.offset + i, nick(i), None)))
+            .map(|i| Conn::new(spec.offset + i, nick(i), None))
             .collect(),
         Kind::Fanout => {
             let mut v = Vec::with_capacity(spec.clients as usize);
@@ -254,11 +265,7 @@ fn build(spec: &WorkerSpec) -> Vec<Rc<Conn>> {
                 let chan: Rc<str> = format!("#{}{}", spec.nick_prefix, spec.chan_offset + c).into();
                 for m in 0..spec.members {
                     let i = c * spec.members + m;
-                    v.push(Rc::new(Conn::new(
-                        spec.offset + i,
-                        nick(i),
-                        Some(chan.clone()),
-                    )));
+                    v.push(Conn::new(spec.offset + i, nick(i), Some(chan.clone())));
                 }
             }
             v
@@ -269,9 +276,8 @@ fn build(spec: &WorkerSpec) -> Vec<Rc<Conn>> {
 /// Starts the connections `idx` on the connect timetable (at most
 /// `max_inflight` registering at once) and waits until each is ready or
 /// has failed. Returns (seconds to the last ready, lag behind timetable).
-async fn connect_all(
-    sh: &Rc<Shared>,
-    conns: &[Rc<Conn>],
+fn connect_all(
+    eng: &mut Engine,
     idx: &[usize],
     spec: &WorkerSpec,
     emit: Option<&Emit>,
@@ -281,31 +287,28 @@ async fn connect_all(
         return (0.0, 0.0);
     }
     let sched = Schedule::new(spec.connect_rate.max(1.0), n);
-    let (ready0, failed0) = {
-        let s = sh.setup.borrow();
-        (s.ready, s.failed)
-    };
+    let (ready0, failed0) = (eng.counts.setup.ready, eng.counts.setup.failed);
     let start = Instant::now();
     let mut next = 0usize;
     let mut lag = Duration::ZERO;
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut last_progress = start;
+    let mut last_expire = start;
     loop {
-        tick.tick().await;
+        eng.turn();
         let now = Instant::now();
-        let (registered, ready, failed) = {
-            let s = sh.setup.borrow();
-            (s.registered, s.ready - ready0, s.failed - failed0)
-        };
+        if now - last_expire >= Duration::from_millis(20) {
+            last_expire = now;
+            eng.expire(now);
+        }
+        let s = &eng.counts.setup;
+        let (registered, ready, failed) = (s.registered, s.ready - ready0, s.failed - failed0);
         let done = ready + failed;
         if next as u64 == n && done == n {
             break;
         }
         let due = sched.due_by(now - start);
         while (next as u64) < due && (next as u64 - done) < spec.max_inflight as u64 {
-            let conn = conns[idx[next]].clone();
-            tokio::task::spawn_local(conn::run(conn, sh.clone()));
+            eng.start(idx[next], now);
             next += 1;
         }
         if (next as u64) < due {
@@ -323,7 +326,7 @@ async fn connect_all(
             }
         }
     }
-    let last = sh.setup.borrow().last_ready.unwrap_or(start);
+    let last = eng.counts.setup.last_ready.unwrap_or(start);
     (
         last.saturating_duration_since(start).as_secs_f64(),
         lag.as_secs_f64(),
@@ -353,93 +356,122 @@ enum Target {
     Channel,
 }
 
-async fn run_step(
-    sh: &Rc<Shared>,
-    conns: &[Rc<Conn>],
-    spec: &WorkerSpec,
-    step: StepCmd,
-    scope: CpuScope,
-) -> StepReport {
+/// Appends `n` in decimal.
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn run_step(eng: &mut Engine, spec: &WorkerSpec, step: StepCmd, scope: CpuScope) -> StepReport {
     let mut report = StepReport::default();
     // Clients lost in an earlier step come back first.
-    let dead: Vec<usize> = (0..conns.len())
-        .filter(|&i| conns[i].state() == State::Dead)
+    let dead: Vec<usize> = (0..eng.conns.len())
+        .filter(|&i| eng.conns[i].state() == State::Dead)
         .collect();
     if !dead.is_empty() {
-        let ready0 = sh.setup.borrow().ready;
-        connect_all(sh, conns, &dead, spec, None).await;
-        report.reconnected = sh.setup.borrow().ready - ready0;
+        let ready0 = eng.counts.setup.ready;
+        connect_all(eng, &dead, spec, None);
+        report.reconnected = eng.counts.setup.ready - ready0;
         report.reconnect_failed = dead.len() as u64 - report.reconnected;
     }
-    sh.step.set(step.id);
-    *sh.live.borrow_mut() = Default::default();
+    eng.counts.step = step.id;
+    eng.counts.live = Default::default();
     let per_message = match spec.kind {
         Kind::Dm => 1,
         Kind::Fanout => spec.members.saturating_sub(1),
         Kind::Idle => 0,
     };
     let mut lag = Hist::default();
+    eng.held = Hist::default();
     let cpu0 = Cpu::now(scope);
     let start = Instant::now();
     if step.rate > 0.0 && spec.kind != Kind::Idle {
+        eng.coalesce = true;
         let sched = Schedule::for_duration(step.rate, Duration::from_secs_f64(step.duration_s));
-        let start_us = start.saturating_duration_since(sh.epoch).as_micros() as u64;
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let mut dirty: Vec<usize> = Vec::new();
+        let start_us = eng.counts.micros(start);
+        let mut line = Vec::with_capacity(128);
         let mut next = 0u64;
         while next < sched.total() {
-            tick.tick().await;
-            let el = start.elapsed();
-            let due = sched.due_by(el);
+            eng.turn();
+            let now = Instant::now();
+            let due = sched.due_by(now - start);
             if next < due {
-                lag.record_duration(el.saturating_sub(sched.due_at(next)));
+                lag.record_duration((now - start).saturating_sub(sched.due_at(next)));
             }
             for n in next..due {
                 let (s, target) = route(spec, n);
-                let sender = &conns[s];
-                let receiver_nick;
-                let to: &str = match target {
-                    Target::Nick(r) => {
-                        receiver_nick = conns[r].nick.borrow();
-                        &receiver_nick
+                line.clear();
+                line.extend_from_slice(b"PRIVMSG ");
+                match target {
+                    Target::Nick(r) => line.extend_from_slice(eng.conns[r].nick.as_bytes()),
+                    Target::Channel => {
+                        let ch = eng.conns[s].channel.as_deref().unwrap_or("");
+                        line.extend_from_slice(ch.as_bytes());
                     }
-                    Target::Channel => sender.channel.as_deref().unwrap_or(""),
-                };
-                let mut out = sender.out.borrow_mut();
-                if !sender.is_ready() || out.len() > MAX_BACKLOG {
-                    report.unsent += 1;
-                    continue;
                 }
+                line.extend_from_slice(b" :");
+                line.extend_from_slice(MARK.as_bytes());
+                push_u64(&mut line, u64::from(step.id));
+                line.push(b' ');
+                push_u64(&mut line, n);
+                line.push(b' ');
                 let due_us = start_us + sched.due_at(n).as_micros() as u64;
-                let _ = write!(out, "PRIVMSG {to} :{MARK}{} {n} {due_us}\r\n", step.id);
-                report.sent += 1;
-                if !sender.dirty.replace(true) {
-                    dirty.push(s);
+                push_u64(&mut line, due_us);
+                line.extend_from_slice(b"\r\n");
+                let ready = eng.conns[s].is_ready();
+                match eng.queue_due(s, due_us, now) {
+                    Some(out) if ready && out.len() <= MAX_BACKLOG => {
+                        out.extend_from_slice(&line);
+                        report.sent += 1;
+                    }
+                    _ => report.unsent += 1,
                 }
             }
             next = due;
-            for s in dirty.drain(..) {
-                conns[s].kick();
-            }
+            eng.flush();
         }
+        eng.stop_coalescing();
     }
     let send_end = Instant::now();
     report.expected = report.sent * per_message;
     let drain_until = send_end + Duration::from_secs_f64(step.drain_s);
-    while sh.live.borrow().received < report.expected && Instant::now() < drain_until {
-        tokio::time::sleep(Duration::from_millis(2)).await;
+    while eng.counts.live.received < report.expected && Instant::now() < drain_until {
+        eng.turn();
     }
-    let live = std::mem::take(&mut *sh.live.borrow_mut());
+    let live = std::mem::take(&mut eng.counts.live);
     report.cpu = Cpu::now(scope).since(cpu0);
     report.received = live.received;
     report.late = live.late;
     report.latency = live.latency.data();
     report.lag = lag.data();
+    report.hold = eng.held.data();
     report.disconnects = live.disconnects;
     report.server_errors = live.server_errors;
     report.send_s = (send_end - start).as_secs_f64();
     let last = live.last_receipt.unwrap_or(send_end).max(send_end);
     report.wall_s = (last - start).as_secs_f64();
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_u64;
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0, 7, 10, 99, 1_000_000, u64::MAX] {
+            let mut v = b"x".to_vec();
+            push_u64(&mut v, n);
+            assert_eq!(v, format!("x{n}").into_bytes());
+        }
+    }
 }

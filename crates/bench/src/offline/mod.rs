@@ -210,7 +210,7 @@ async fn run_async(a: &OfflineArgs, target: std::net::SocketAddr, nofile: u64) -
                 out,
                 "PRIVMSG {} :{}1 {n} {due_us}\r\n",
                 recips[ri].nick,
-                crate::conn::MARK
+                crate::engine::conn::MARK
             );
             st.status.borrow_mut()[n as usize] = SENT;
             st.outstanding.borrow_mut()[si].push_back(n);

@@ -1,8 +1,9 @@
-//! A client's socket: plain TCP, or TLS over it (`--tls`).
+//! The account scenarios' socket (`presence`, `offline`): a task per
+//! connection on a current-thread tokio runtime, plain TCP or TLS over it
+//! (`--tls`). The relay scenarios run on the engine (`crate::engine`)
+//! instead; these two measure logins and offline delivery at rates where
+//! the generator's own cost is far from the limit.
 //!
-//! The bench drives thousands of sockets from one thread by readiness, not
-//! with one future per stream: the scheduler writes to a socket the moment
-//! a line is due, and a connection's task reads when it is readable. So
 //! TLS here is rustls's own sans-I/O connection, fed from and drained into
 //! the TCP socket with `try_read`/`try_write`, instead of a
 //! `tokio_rustls` stream that would want to own the task's polling.
@@ -15,19 +16,14 @@ use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
+use ferry_proto::FrameError;
 use tokio::io::{Interest, Ready};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, ClientConnection};
-
-/// The TLS client set-up of a run: any certificate is taken (the target is
-/// a loopback address, where there is nobody to authenticate; the
-/// handshake and the encryption are real).
-pub(crate) fn tls_config() -> Arc<ClientConfig> {
-    Arc::new(ferry_client::insecure_tls_config().expect("ring supports TLS 1.2 and 1.3"))
-}
 
 pub(crate) struct Wire {
     tcp: TcpStream,
@@ -168,26 +164,90 @@ impl Write for TryIo<'_> {
 
 /// Connects to `target`, from `source` when given (IPv4 targets only).
 async fn connect_tcp(target: SocketAddr, source: Option<Ipv4Addr>) -> Result<TcpStream> {
-    let sock = match target {
-        SocketAddr::V4(_) => TcpSocket::new_v4(),
-        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    let s = TcpStream::from_std(crate::engine::start_connect(target, source)?).context("socket")?;
+    s.writable().await.context("connect")?;
+    if let Some(e) = s.take_error().context("connect")? {
+        return Err(e).context("connect");
     }
-    .context("socket")?;
-    if let (Some(ip), true) = (source, target.is_ipv4()) {
-        // Let connect() pick the port by 4-tuple: bind(ip, 0) would search
-        // the ports in use on that address, O(clients) each time (10,000
-        // clients cost 12 s of generator CPU that way).
-        #[cfg(any(target_os = "linux", target_os = "android"))]
-        let _ = nix::sys::socket::setsockopt(
-            &sock,
-            nix::sys::socket::sockopt::IpBindAddressNoPort,
-            &true,
-        );
-        // Lets a port still in TIME_WAIT from an earlier run be reused.
-        let _ = sock.set_reuseaddr(true);
-        sock.bind(SocketAddr::new(ip.into(), 0)).context("bind")?;
-    }
-    let s = sock.connect(target).await.context("connect")?;
-    let _ = s.set_nodelay(true);
+    s.peer_addr().context("connect")?;
     Ok(s)
+}
+
+/// Longest line accepted from a server, tags excluded.
+const LINE_LIMIT: usize = 16 * 1024;
+const TAG_LIMIT: usize = 8 * 1024;
+
+/// Frames the lines a socket delivers.
+#[derive(Default)]
+pub(crate) struct LineReader {
+    buf: Vec<u8>,
+    /// Dropping the rest of an overlong line.
+    skipping: bool,
+}
+
+impl LineReader {
+    /// Reads until the socket would block, handing each complete line
+    /// (valid UTF-8 only) to `f` with the time of the read; stops at the
+    /// first error `f` returns.
+    pub(crate) fn read(
+        &mut self,
+        stream: &Wire,
+        mut f: impl FnMut(&str, Instant) -> Result<()>,
+    ) -> Result<()> {
+        loop {
+            if self.buf.capacity() - self.buf.len() < 4096 {
+                self.buf.reserve(16 * 1024);
+            }
+            match stream.try_read_buf(&mut self.buf) {
+                Ok(0) => bail!("closed by the server"),
+                Ok(_) => self.lines(&mut f)?,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e).context("read"),
+            }
+        }
+        if self.buf.is_empty() {
+            // An idle client holds no read buffer.
+            self.buf = Vec::new();
+        }
+        Ok(())
+    }
+
+    fn lines(&mut self, f: &mut impl FnMut(&str, Instant) -> Result<()>) -> Result<()> {
+        let now = Instant::now();
+        let mut pos = 0;
+        if self.skipping {
+            match self.buf.iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    pos = nl + 1;
+                    self.skipping = false;
+                }
+                None => {
+                    self.buf.clear();
+                    return Ok(());
+                }
+            }
+        }
+        let mut result = Ok(());
+        while pos < self.buf.len() {
+            match ferry_proto::next_line(&self.buf[pos..], LINE_LIMIT, TAG_LIMIT) {
+                Ok(Some(fr)) => {
+                    let line = &self.buf[pos..pos + fr.len];
+                    pos += fr.consumed;
+                    if let Ok(line) = std::str::from_utf8(line) {
+                        if let Err(reason) = f(line, now) {
+                            result = Err(reason);
+                            break;
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(FrameError::TooLong { consumed, complete }) => {
+                    pos += consumed;
+                    self.skipping = !complete;
+                }
+            }
+        }
+        self.buf.drain(..pos);
+        result
+    }
 }
