@@ -218,9 +218,13 @@ impl Server {
     }
 
     /// A message id unique to this server run.
+    /// A new message id: the time (ms, 11 hex digits), this run's nonce
+    /// and a counter, 25 characters or more. History finds a msgid by
+    /// the time in it (ferry-store's history log).
     pub(crate) fn msgid(&self) -> String {
         let n = self.next_msgid.fetch_add(1, Ordering::Relaxed);
-        format!("{:08x}{:x}", self.msgid_nonce, n)
+        let t = self.clock.unix_ms().max(0);
+        format!("{t:011x}{:08x}{n:06x}", self.msgid_nonce)
     }
 
     /// Seconds since the server started (monotonic).

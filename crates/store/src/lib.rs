@@ -72,6 +72,7 @@ mod bans;
 mod channels;
 mod friends;
 mod history;
+mod log;
 mod offline;
 mod sqlite;
 

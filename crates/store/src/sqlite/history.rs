@@ -1,131 +1,68 @@
-//! History in SQLite: one table for every conversation, indexed by key
-//! and time, and by each party of a direct conversation.
+//! History is kept in the append-only log (`crate::log`, in
+//! `<data>/history/`), not in SQLite: a row there costs a buffer append,
+//! here it cost a B-tree insert into a table and four indexes. This file
+//! answers [`HistoryStore`] through the log, and moves what an older
+//! ferry kept in the `history` table into the log once, at open.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use super::{backend, msg_from_row, SqliteStore, MSG_COLS};
-use crate::{dm_parties, Bound, HistoryQuery, HistoryStore, Result, StoredMessage};
+use crate::log::HistoryLog;
+use crate::{HistoryQuery, HistoryStore, Result, StoredMessage};
 
-/// Where a bound sits: its time and, for a msgid, its row id (messages
-/// sharing a millisecond are in id order). Unknown msgid: None.
-type At = (i64, Option<i64>);
+/// Rows moved from the old table per log append.
+const MOVE_CHUNK: usize = 10_000;
 
-fn bound_at(c: &Connection, key: &str, b: &Bound) -> rusqlite::Result<Option<At>> {
-    match b {
-        Bound::Time(t) => Ok(Some((*t, None))),
-        Bound::Msgid(id) => c
-            .query_row(
-                "SELECT time_ms, id FROM history WHERE key = ?1 AND msgid = ?2",
-                params![key, id],
-                |r| Ok((r.get(0)?, Some(r.get(1)?))),
-            )
-            .optional(),
+/// Moves the rows of the old `history` table into the log, in the order
+/// they were kept (time, then id), then empties the table. A move cut
+/// short by a crash left its first rows in the log, and the log held
+/// nothing else then (the server starts after the move): those are
+/// skipped, so nothing is moved twice.
+pub(super) fn move_to_log(c: &Connection, log: &HistoryLog) -> Result<()> {
+    let left: i64 = c
+        .query_row("SELECT count(*) FROM history", [], |r| r.get(0))
+        .map_err(backend)?;
+    if left == 0 {
+        return Ok(());
     }
-}
-
-/// A bound as the exclusive lower end of a range: a timestamp leaves out
-/// its whole millisecond, a msgid only its own row.
-fn after(at: At) -> (i64, i64) {
-    (at.0, at.1.unwrap_or(i64::MAX))
-}
-
-/// A bound as the exclusive upper end of a range.
-fn before(at: At) -> (i64, i64) {
-    (at.0, at.1.unwrap_or(i64::MIN))
-}
-
-/// Rows strictly between two (time, id) positions.
-fn select_range(
-    c: &Connection,
-    key: &str,
-    after: Option<(i64, i64)>,
-    before: Option<(i64, i64)>,
-    newest: bool,
-    limit: usize,
-) -> rusqlite::Result<Vec<StoredMessage>> {
-    let order = if newest { "DESC" } else { "ASC" };
-    let sql = format!(
-        "SELECT {MSG_COLS} FROM history WHERE key = ?1 AND time_ms >= ?2 AND time_ms <= ?4 \
-         AND (time_ms > ?2 OR id > ?3) AND (time_ms < ?4 OR id < ?5) \
-         ORDER BY time_ms {order}, id {order} LIMIT ?6"
-    );
-    let (t1, id1) = after.unwrap_or((i64::MIN, i64::MIN));
-    let (t2, id2) = before.unwrap_or((i64::MAX, i64::MAX));
-    let mut st = c.prepare_cached(&sql)?;
-    let rows = st.query_map(params![key, t1, id1, t2, id2, limit as i64], |r| {
-        msg_from_row(r, 0)
-    })?;
-    let mut out = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    if newest {
-        out.reverse();
+    let mut skip = log.records();
+    let mut st = c
+        .prepare(&format!(
+            "SELECT key, {MSG_COLS} FROM history ORDER BY time_ms, id"
+        ))
+        .map_err(backend)?;
+    let mut rows = st.query([]).map_err(backend)?;
+    let mut chunk = Vec::with_capacity(MOVE_CHUNK);
+    let mut moved = 0u64;
+    while let Some(r) = rows.next().map_err(backend)? {
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        let key: String = r.get(0).map_err(backend)?;
+        chunk.push((key, msg_from_row(r, 1).map_err(backend)?));
+        if chunk.len() == MOVE_CHUNK {
+            log.append(&chunk)?;
+            moved += chunk.len() as u64;
+            chunk.clear();
+        }
     }
-    Ok(out)
+    log.append(&chunk)?;
+    moved += chunk.len() as u64;
+    drop(rows);
+    drop(st);
+    c.execute_batch("DELETE FROM history").map_err(backend)?;
+    tracing::info!(rows = moved, "history moved from SQLite to the history log");
+    Ok(())
 }
 
 impl HistoryStore for SqliteStore {
-    fn append_history(&self, mut rows: Vec<(String, StoredMessage)>) -> Result<()> {
-        // Grouped by conversation (stably, so each one's rows keep their
-        // order and ids): its index entries then go to the same pages.
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        self.write_lazily(move |c| {
-            let mut st = c
-                .prepare_cached(&format!(
-                    "INSERT INTO history (key, party_a, party_b, {MSG_COLS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-                ))
-                .map_err(backend)?;
-            for (key, m) in &rows {
-                let (a, b) = match dm_parties(key) {
-                    Some((a, b)) => (Some(a), Some(b)),
-                    None => (None, None),
-                };
-                st.execute(params![
-                    key, a, b, m.msgid, m.time_ms, m.source, m.account, m.command, m.target,
-                    m.text, m.tags
-                ])
-                .map_err(backend)?;
-            }
-            Ok(())
-        })
+    fn append_history(&self, rows: Vec<(String, StoredMessage)>) -> Result<()> {
+        self.history.append(&rows)
     }
 
     fn history(&self, key: &str, q: &HistoryQuery, limit: usize) -> Result<Vec<StoredMessage>> {
-        self.read(|c| match q {
-            HistoryQuery::Latest(None) => select_range(c, key, None, None, true, limit),
-            HistoryQuery::Latest(Some(b)) => match bound_at(c, key, b)? {
-                Some(at) => select_range(c, key, Some(after(at)), None, true, limit),
-                None => Ok(Vec::new()),
-            },
-            HistoryQuery::Before(b) => match bound_at(c, key, b)? {
-                Some(at) => select_range(c, key, None, Some(before(at)), true, limit),
-                None => Ok(Vec::new()),
-            },
-            HistoryQuery::After(b) => match bound_at(c, key, b)? {
-                Some(at) => select_range(c, key, Some(after(at)), None, false, limit),
-                None => Ok(Vec::new()),
-            },
-            HistoryQuery::Around(b) => match bound_at(c, key, b)? {
-                Some(at) => {
-                    let (t, id) = before(at);
-                    let mut out = select_range(c, key, None, Some((t, id)), true, limit / 2)?;
-                    // The bound's own message (or millisecond) and on.
-                    let from = Some((t, id.saturating_sub(1)));
-                    let mut rest = select_range(c, key, from, None, false, limit - out.len())?;
-                    out.append(&mut rest);
-                    Ok(out)
-                }
-                None => Ok(Vec::new()),
-            },
-            HistoryQuery::Between(a, b) => match (bound_at(c, key, a)?, bound_at(c, key, b)?) {
-                (Some(x), Some(y)) if (x.0, x.1.unwrap_or(0)) <= (y.0, y.1.unwrap_or(0)) => {
-                    select_range(c, key, Some(after(x)), Some(before(y)), false, limit)
-                }
-                (Some(x), Some(y)) => {
-                    select_range(c, key, Some(after(y)), Some(before(x)), true, limit)
-                }
-                _ => Ok(Vec::new()),
-            },
-        })
+        Ok(self.history.query(key, q, limit))
     }
 
     fn history_targets(
@@ -141,40 +78,18 @@ impl HistoryStore for SqliteStore {
         } else {
             (to_ms, from_ms)
         };
-        self.read(|c| {
-            let mut out: Vec<(String, i64)> = Vec::new();
-            // A conversation counts when its newest message is in the window.
-            let mut st = c.prepare_cached(
-                "SELECT key, MAX(time_ms) FROM history WHERE party_a = ?1 OR party_b = ?1 \
-                 GROUP BY key HAVING MAX(time_ms) > ?2 AND MAX(time_ms) < ?3",
-            )?;
-            for r in st.query_map(params![party, lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))? {
-                out.push(r?);
-            }
-            let mut st = c.prepare_cached("SELECT MAX(time_ms) FROM history WHERE key = ?1")?;
-            for ch in channels {
-                let t: Option<i64> = st.query_row(params![ch], |r| r.get(0))?;
-                if let Some(t) = t.filter(|t| *t > lo && *t < hi) {
-                    out.push((ch.clone(), t));
-                }
-            }
-            out.sort_by_key(|(_, t)| *t);
-            out.truncate(limit);
-            Ok(out)
-        })
+        Ok(self.history.targets(channels, party, lo, hi, limit))
     }
 
     fn prune_history(&self, before_ms: i64) -> Result<usize> {
-        self.write(move |c| {
-            c.execute("DELETE FROM history WHERE time_ms < ?1", [before_ms])
-                .map_err(backend)
-        })
+        self.history.prune(before_ms)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{msg, temp_store};
+    use super::super::{SqliteStore, MSG_COLS};
     use crate::{dm_key, Bound, HistoryQuery, HistoryStore, StoredMessage};
 
     #[test]
@@ -232,7 +147,86 @@ mod tests {
             s.history_targets(&[], "bob", 0, 2000, 10).unwrap(),
             vec![(key.clone(), 1000)]
         );
-        assert_eq!(s.prune_history(500).unwrap(), 4);
+        // Pruning hides the older rows at once (their segment goes when
+        // all of it is older).
+        s.prune_history(500).unwrap();
+        assert_eq!(
+            texts(s.history(&key, &HistoryQuery::Latest(None), 20).unwrap()),
+            ["t5", "t6", "t7", "t8", "t9", "t10"]
+        );
+    }
+
+    /// History an older ferry kept in SQLite moves into the log once, in
+    /// order, also when the first move was cut short.
+    #[test]
+    fn history_in_the_old_table_moves_to_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows: Vec<(String, StoredMessage)> = (1..=25)
+            .map(|i| {
+                let key = if i % 2 == 0 { "#even" } else { "@a b" };
+                (
+                    key.to_string(),
+                    msg(&format!("h{i}"), i * 10, &format!("t{i}")),
+                )
+            })
+            .collect();
+        {
+            let s = SqliteStore::open(dir.path()).unwrap();
+            s.close();
+        }
+        let put = |rows: &[(String, StoredMessage)]| {
+            let c = rusqlite::Connection::open(dir.path().join("ferry.db")).unwrap();
+            for (k, m) in rows {
+                let (a, b) = crate::dm_parties(k).unzip();
+                c.execute(
+                    &format!(
+                        "INSERT INTO history (key, party_a, party_b, {MSG_COLS}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                    ),
+                    rusqlite::params![
+                        k, a, b, m.msgid, m.time_ms, m.source, m.account, m.command, m.target,
+                        m.text, m.tags
+                    ],
+                )
+                .unwrap();
+            }
+        };
+        put(&rows);
+        // A first move that got 7 rows into the log before a crash.
+        {
+            let log = crate::log::HistoryLog::open(&dir.path().join("history")).unwrap();
+            log.append(&rows[..7]).unwrap();
+        }
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let all = |key: &str| {
+            s.history(key, &HistoryQuery::Latest(None), 100)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.text)
+                .collect::<Vec<_>>()
+        };
+        let want = |even: bool| {
+            rows.iter()
+                .filter(|(k, _)| (k == "#even") == even)
+                .map(|(_, m)| m.text.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(all("#even"), want(true));
+        assert_eq!(all("@a b"), want(false));
+        let left: i64 = s
+            .read(|c| c.query_row("SELECT count(*) FROM history", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(left, 0);
+        s.close();
+        drop(s);
+        // And a second start moves nothing twice.
+        let s = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(
+            s.history("#even", &HistoryQuery::Latest(None), 100)
+                .unwrap()
+                .len(),
+            12
+        );
     }
 
     #[test]

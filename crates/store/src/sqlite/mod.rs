@@ -161,6 +161,8 @@ pub struct SqliteStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
     path: PathBuf,
+    /// History, in its own append-only log beside the database.
+    history: crate::log::HistoryLog,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -225,6 +227,8 @@ impl SqliteStore {
         let path = dir.join("ferry.db");
         let conn = open(&path, WRITER_CACHE_KIB)?;
         migrate(&conn)?;
+        let history = crate::log::HistoryLog::open(&dir.join("history"))?;
+        history::move_to_log(&conn, &history)?;
         let (tx, rx) = channel::<Job>();
         let writer = std::thread::Builder::new()
             .name("ferry-store-writer".into())
@@ -235,6 +239,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(writer)),
             readers: Mutex::new(Vec::new()),
             path,
+            history,
         })
     }
 
@@ -244,14 +249,6 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
     ) -> Result<R> {
         self.write_as(true, f)
-    }
-
-    /// [`Self::write`] for work nobody is told was kept (history).
-    fn write_lazily<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<R> + Send + 'static,
-    ) -> Result<R> {
-        self.write_as(false, f)
     }
 
     fn write_as<R: Send + 'static>(
