@@ -279,6 +279,9 @@ async fn stats_views() {
     assert_eq!(t["accepted"], 2, "{t:?}");
     assert!(t["lines_in"] >= 10, "{t:?}");
     assert!(t["bytes_out"] > 1000, "{t:?}");
+    // The three DMs to boss went to history, none dropped.
+    assert_eq!(t["history_rows"], 3, "{t:?}");
+    assert_eq!(t["history_dropped"], 0, "{t:?}");
     boss.send("STATS P").await;
     let p = boss.line().await;
     assert_eq!(

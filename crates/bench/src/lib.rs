@@ -29,7 +29,7 @@
 //!   its own clock.
 //! - The engine reads every ready socket once per turn and writes every
 //!   line queued for one connection in a turn in one write; the
-//!   scheduler runs between turns, at least every millisecond, and while
+//!   scheduler runs between turns, every 250 µs, and while
 //!   the thread is busy the engine holds lines a little longer so that
 //!   one write carries several (`engine/mod.rs`).
 //!

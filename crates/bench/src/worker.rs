@@ -7,7 +7,7 @@
 //! worker runs on a thread of the coordinator's process (`--workers 1`) or
 //! as a child process speaking JSON lines on stdin/stdout.
 //!
-//! Between the engine's turns (at least one a millisecond) the scheduler
+//! Between the engine's turns (one every 250 µs) the scheduler
 //! queues every message due by then; the engine writes each connection's
 //! lines of a turn in one `write`.
 
@@ -28,7 +28,7 @@ use crate::stats::{Cpu, CpuScope, Hist, HistData};
 /// Set in a child's environment: run as a worker, not as a coordinator.
 pub(crate) const WORKER_ENV: &str = "FERRY_BENCH_WORKER";
 /// The scheduler's tick.
-const TICK: Duration = Duration::from_millis(1);
+const TICK: Duration = Duration::from_micros(250);
 /// A sender whose unwritten bytes pass this counts further sends as unsent.
 const MAX_BACKLOG: usize = 16 * 1024 * 1024;
 

@@ -4,9 +4,10 @@
 //!
 //! The relaying task only `try_send`s into a bounded queue; one task
 //! collects rows and appends them every [`FLUSH_EVERY`] or [`BATCH`] rows,
-//! whichever comes first. A CHATHISTORY query first asks for a flush, so a
-//! client never misses its own latest messages. If the queue is full (the
-//! disk cannot keep up), rows are dropped and counted, never the relay.
+//! whichever comes first, gathering the next batch while one is written.
+//! A CHATHISTORY query first asks for a flush, so a client never misses
+//! its own latest messages. If the queue is full (the disk cannot keep
+//! up), rows are dropped and counted, never the relay.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use ferry_store::{Store, StoredMessage};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
@@ -29,6 +31,8 @@ use crate::clock::Clock;
 pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(1);
 const BATCH: usize = 16_384;
 const QUEUE: usize = 65_536;
+/// The most rows one batch gathers while the last is being written.
+const GATHER_MAX: usize = 1 << 20;
 
 enum Op {
     Row(String, StoredMessage),
@@ -37,7 +41,9 @@ enum Op {
 
 pub(crate) struct History {
     tx: mpsc::Sender<Op>,
-    pub dropped: AtomicU64,
+    /// Rows handed over, and rows dropped (queue or batch full): STATS t.
+    recorded: AtomicU64,
+    dropped: Arc<AtomicU64>,
 }
 
 impl History {
@@ -49,11 +55,13 @@ impl History {
         cancel: CancellationToken,
     ) -> (History, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(writer(store, rx, retention, clock, cancel));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn(writer(store, rx, retention, clock, cancel, dropped.clone()));
         (
             History {
                 tx,
-                dropped: AtomicU64::new(0),
+                recorded: AtomicU64::new(0),
+                dropped,
             },
             task,
         )
@@ -61,12 +69,21 @@ impl History {
 
     /// Queues one message for history; never waits.
     pub(crate) fn record(&self, key: String, msg: StoredMessage) {
+        self.recorded.fetch_add(1, Ordering::Relaxed);
         if self.tx.try_send(Op::Row(key, msg)).is_err() {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
                 warn!(dropped = n, "history queue full: rows dropped");
             }
         }
+    }
+
+    /// Rows recorded since the start, and how many of them were dropped.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (
+            self.recorded.load(Ordering::Relaxed),
+            self.dropped.load(Ordering::Relaxed),
+        )
     }
 
     /// Waits until everything recorded so far is committed.
@@ -78,86 +95,148 @@ impl History {
     }
 }
 
-async fn append(store: &Arc<dyn Store>, rows: &mut Vec<(String, StoredMessage)>) {
-    if rows.is_empty() {
-        return;
-    }
-    let batch = std::mem::take(rows);
+/// Appends one batch on the blocking pool; returns how many rows it held.
+fn append(store: &Arc<dyn Store>, batch: Vec<(String, StoredMessage)>) -> JoinHandle<u64> {
     let s = store.clone();
-    let n = batch.len();
-    match tokio::task::spawn_blocking(move || s.append_history(batch)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => warn!(error = %e, rows = n, "history append failed"),
-        Err(e) => warn!(error = %e, rows = n, "history append panicked"),
-    }
+    tokio::task::spawn_blocking(move || {
+        let n = batch.len();
+        if let Err(e) = s.append_history(batch) {
+            warn!(error = %e, rows = n, "history append failed");
+        }
+        n as u64
+    })
 }
 
+/// Collects rows and appends them, one batch at a time: while a batch is
+/// being written (a `write` and an `fdatasync`), the next one gathers, so
+/// a slow disk makes batches bigger, not the queue fuller. A batch starts
+/// when the last is done and [`BATCH`] rows are waiting, or the oldest has
+/// waited [`FLUSH_EVERY`], or a CHATHISTORY query asked for a flush; a
+/// flush is answered once every row recorded before it is written.
 async fn writer(
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<Op>,
     retention: Duration,
     clock: Clock,
     cancel: CancellationToken,
+    dropped: Arc<AtomicU64>,
 ) {
-    let mut rows = Vec::new();
-    let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
+    let push = |rows: &mut Vec<(String, StoredMessage)>, row| push(rows, row, &dropped);
+    let mut rows: Vec<(String, StoredMessage)> = Vec::new();
+    // Rows received, and rows written, since the start.
+    let (mut received, mut written) = (0u64, 0u64);
+    // Flushes waiting: each for the rows received before it.
+    let mut waiters: Vec<(u64, oneshot::Sender<()>)> = Vec::new();
+    let mut inflight: Option<JoinHandle<u64>> = None;
     let mut prune = tokio::time::interval(Duration::from_secs(3600));
     // When the oldest unwritten row must be written.
     let mut due: Option<tokio::time::Instant> = None;
+    let mut closing = false;
     loop {
+        let idle = inflight.is_none();
+        let start = idle
+            && !rows.is_empty()
+            && (closing
+                || rows.len() >= BATCH
+                || waiters.iter().any(|(n, _)| *n > written)
+                || due.is_some_and(|d| d <= tokio::time::Instant::now()));
+        if start {
+            inflight = Some(append(&store, std::mem::take(&mut rows)));
+            due = None;
+            continue;
+        }
+        if idle {
+            // Everything received is written: answer every flush.
+            if rows.is_empty() {
+                for (_, w) in waiters.drain(..) {
+                    let _ = w.send(());
+                }
+                if closing {
+                    return;
+                }
+            }
+        }
+        let writing = inflight.is_some();
         let deadline = async {
             match due {
-                Some(d) => tokio::time::sleep_until(d).await,
+                Some(d) if !writing => tokio::time::sleep_until(d).await,
+                _ => std::future::pending().await,
+            }
+        };
+        let done = async {
+            match inflight.as_mut() {
+                Some(h) => h.await.unwrap_or(0),
                 None => std::future::pending().await,
             }
         };
         tokio::select! {
-            op = rx.recv() => match op {
+            n = done => {
+                inflight = None;
+                written += n;
+                let answered: Vec<_> = {
+                    let (ready, wait): (Vec<_>, Vec<_>) =
+                        waiters.drain(..).partition(|(n, _)| *n <= written);
+                    waiters = wait;
+                    ready
+                };
+                for (_, w) in answered {
+                    let _ = w.send(());
+                }
+            }
+            op = rx.recv(), if !closing => match op {
                 Some(Op::Row(k, m)) => {
-                    rows.push((k, m));
+                    received += 1;
+                    push(&mut rows, (k, m));
                     due.get_or_insert_with(|| tokio::time::Instant::now() + FLUSH_EVERY);
-                    if rows.len() < BATCH {
-                        continue;
+                    // Take what else is queued now without another wake-up.
+                    while let Ok(op) = rx.try_recv() {
+                        match op {
+                            Op::Row(k, m) => {
+                                received += 1;
+                                push(&mut rows, (k, m));
+                            }
+                            Op::Flush(w) => waiters.push((received, w)),
+                        }
                     }
                 }
-                Some(Op::Flush(w)) => waiters.push(w),
-                None => {
-                    append(&store, &mut rows).await;
-                    return;
-                }
+                Some(Op::Flush(w)) => waiters.push((received, w)),
+                None => closing = true,
             },
             _ = deadline => {}
-            _ = prune.tick() => {
+            _ = prune.tick(), if !writing => {
                 let before = clock.unix_ms() - retention.as_millis() as i64;
                 let s = store.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || s.prune_history(before)).await {
                     warn!(error = %e, "history pruning failed");
                 }
-                continue;
             }
-            _ = cancel.cancelled() => {
+            _ = cancel.cancelled(), if !closing => {
                 // Take what is already queued, write it, stop.
                 while let Ok(op) = rx.try_recv() {
                     if let Op::Row(k, m) = op {
-                        rows.push((k, m));
+                        received += 1;
+                        push(&mut rows, (k, m));
                     }
                 }
-                append(&store, &mut rows).await;
-                return;
+                closing = true;
             }
         }
-        // Drain whatever else is queued right now into the same batch.
-        while rows.len() < BATCH {
-            match rx.try_recv() {
-                Ok(Op::Row(k, m)) => rows.push((k, m)),
-                Ok(Op::Flush(w)) => waiters.push(w),
-                Err(_) => break,
-            }
-        }
-        append(&store, &mut rows).await;
-        due = None;
-        for w in waiters.drain(..) {
-            let _ = w.send(());
+    }
+}
+
+/// Adds a row to the gathering batch, unless the batch is already at its
+/// bound (the disk far behind): then the row is dropped, and counted.
+fn push(
+    rows: &mut Vec<(String, StoredMessage)>,
+    row: (String, StoredMessage),
+    dropped: &AtomicU64,
+) {
+    if rows.len() < GATHER_MAX {
+        rows.push(row);
+    } else {
+        let n = dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            warn!(dropped = n, "history batch full: rows dropped");
         }
     }
 }

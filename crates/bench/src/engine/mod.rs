@@ -11,10 +11,16 @@
 //! recognised without parsing the line, and every line queued for one
 //! connection in a turn goes out in one `write`.
 //!
-//! A periodic timer (timerfd, 1 ms) is one of the sources, so a turn ends
-//! at least every millisecond: the scenario's scheduler runs between
-//! turns (`epoll_wait`'s own timeout counts whole milliseconds, which
-//! would make the tick 1–2 ms).
+//! **Turns on a tick, not on data.** The thread sleeps on a periodic
+//! timer (timerfd, the worker's tick: 250 µs) and nothing else, then takes what is ready with
+//! a non-blocking `epoll_wait`; the scheduler runs between turns. A thread
+//! asleep in `epoll_wait` would be woken by every line the server writes,
+//! and on loopback the server's `write` pays for that wake-up (an
+//! inter-processor interrupt, the dearest part of a loopback write in a
+//! VM): no real client makes a server pay for waking it, so the generator
+//! does not either. Receipt times do not suffer from reading on a tick:
+//! each read asks the kernel when its data arrived (`SO_TIMESTAMPNS`), and
+//! latency runs to that moment, not to the read.
 //!
 //! **Holding writes under load.** On loopback a `write` costs the sender
 //! the whole TCP path of the receiving socket too (~5 µs here, against
@@ -37,11 +43,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsFd;
 use tokio_rustls::rustls::ClientConfig;
 
 pub(crate) mod conn;
@@ -49,11 +55,12 @@ mod wire;
 
 use crate::stats::{Cpu, CpuScope, Hist};
 pub(crate) use conn::{Conn, Counts, State};
-use wire::Wire;
 pub(crate) use wire::{start_connect, tls_config};
+use wire::{RxClock, Wire};
 
-/// The timer's token: every connection's is its index.
-const TIMER: Token = Token(usize::MAX);
+/// Events taken per `epoll_wait`; a turn that fills them all is followed
+/// at once by another.
+const EVENTS: usize = 4096;
 /// Bytes read from a socket at once (one buffer for all of them).
 const SCRATCH: usize = 64 * 1024;
 /// How often the hold is adjusted to the thread's CPU.
@@ -72,7 +79,10 @@ pub(crate) struct Target {
 pub(crate) struct Engine {
     poll: Poll,
     events: Events,
+    /// The last turn filled `events`: take more before sleeping.
+    more: bool,
     timer: TimerFd,
+    clock: RxClock,
     pub conns: Vec<Conn>,
     /// Connections with bytes queued this turn.
     dirty: Vec<usize>,
@@ -108,16 +118,11 @@ impl Engine {
                 TimerSetTimeFlags::empty(),
             )
             .context("arm the timer")?;
-        poll.registry()
-            .register(
-                &mut SourceFd(&timer.as_fd().as_raw_fd()),
-                TIMER,
-                Interest::READABLE,
-            )
-            .context("register the timer")?;
         Ok(Engine {
             poll,
-            events: Events::with_capacity(4096),
+            events: Events::with_capacity(EVENTS),
+            more: false,
+            clock: RxClock::new(),
             timer,
             conns,
             dirty: Vec::new(),
@@ -224,18 +229,16 @@ impl Engine {
     /// every one, and writes what was queued.
     pub(crate) fn turn(&mut self) {
         let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
-        if let Err(e) = self.poll.poll(&mut events, Some(Duration::from_millis(50))) {
+        self.sleep_to_tick();
+        if let Err(e) = self.poll.poll(&mut events, Some(Duration::ZERO)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 // Nothing sensible to do but try again next turn.
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
+        self.more = events.iter().count() == EVENTS;
         for ev in events.iter() {
             let Token(i) = ev.token();
-            if ev.token() == TIMER {
-                let _ = self.timer.wait();
-                continue;
-            }
             self.event(
                 i,
                 ev.is_readable() || ev.is_read_closed() || ev.is_error(),
@@ -283,15 +286,14 @@ impl Engine {
 
     /// Reads the socket until it is empty, handling every line.
     fn read(&mut self, i: usize) -> Result<()> {
-        let now = Instant::now();
         let c = &mut self.conns[i];
         loop {
             let Some(wire) = c.wire.as_mut() else {
                 return Ok(());
             };
-            let n = match wire.read(&mut self.scratch) {
-                Ok(0) => anyhow::bail!("closed by the server"),
-                Ok(n) => n,
+            let (n, now) = match wire.read(&mut self.scratch, &self.clock) {
+                Ok((0, _)) => anyhow::bail!("closed by the server"),
+                Ok(r) => r,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e).context("read"),
@@ -353,6 +355,17 @@ impl Engine {
         } else {
             self.dirty = held;
         }
+    }
+
+    /// Waits for the next tick on the timer alone (see the module docs),
+    /// unless the last turn left events unread.
+    fn sleep_to_tick(&mut self) {
+        if std::mem::take(&mut self.more) {
+            return;
+        }
+        let mut p = [PollFd::new(self.timer.as_fd(), PollFlags::POLLIN)];
+        let _ = nix::poll::poll(&mut p, PollTimeout::from(50u8));
+        let _ = self.timer.wait();
     }
 
     /// Ends every connection that is not ready by its deadline.

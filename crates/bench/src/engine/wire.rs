@@ -6,9 +6,12 @@
 //! the first lines (NICK, USER) until it is done, so connect→001 includes
 //! it, as it does for a real client.
 
-use std::io::{self, Read, Write};
+use std::cell::Cell;
+use std::io::{self, IoSliceMut, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context as _, Result};
 use mio::net::TcpStream;
@@ -56,12 +59,88 @@ pub(crate) fn start_connect(
         Err(e) => return Err(e).context("connect"),
     }
     let _ = sock.set_tcp_nodelay(true);
+    // Every read says when its data arrived (see `Wire::read`).
+    let _ =
+        nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::ReceiveTimestampns, &true);
     Ok(std::net::TcpStream::from(sock))
+}
+
+/// Kernel receive times (wall clock) as `Instant`s: the wall clock read
+/// once beside the monotonic one.
+pub(crate) struct RxClock {
+    wall: SystemTime,
+    mono: Instant,
+}
+
+impl RxClock {
+    pub(crate) fn new() -> RxClock {
+        RxClock {
+            wall: SystemTime::now(),
+            mono: Instant::now(),
+        }
+    }
+
+    /// The instant of a kernel timestamp; never later than now (a clock
+    /// step cannot put a receipt in the future).
+    fn instant(&self, ts: nix::sys::time::TimeSpec) -> Instant {
+        let now = Instant::now();
+        let at = SystemTime::UNIX_EPOCH
+            + Duration::new(ts.tv_sec().max(0) as u64, ts.tv_nsec().max(0) as u32);
+        match at.duration_since(self.wall) {
+            Ok(d) => (self.mono + d).min(now),
+            Err(_) => self.mono,
+        }
+    }
+}
+
+/// `recvmsg` with the arrival time of the (last) data read.
+fn recv_stamped(
+    tcp: &TcpStream,
+    buf: &mut [u8],
+) -> io::Result<(usize, Option<nix::sys::time::TimeSpec>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let mut iov = [IoSliceMut::new(buf)];
+    let r = recvmsg::<()>(
+        tcp.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let mut ts = None;
+    if let Ok(cmsgs) = r.cmsgs() {
+        for c in cmsgs {
+            if let ControlMessageOwned::ScmTimestampns(t) = c {
+                ts = Some(t);
+            }
+        }
+    }
+    Ok((r.bytes, ts))
+}
+
+/// The socket as a reader for rustls that keeps the arrival time of what
+/// it read last.
+struct Stamped<'a> {
+    tcp: &'a TcpStream,
+    ts: &'a Cell<Option<nix::sys::time::TimeSpec>>,
+}
+
+impl Read for Stamped<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (n, ts) = recv_stamped(self.tcp, buf)?;
+        if ts.is_some() {
+            self.ts.set(ts);
+        }
+        Ok(n)
+    }
 }
 
 pub(crate) struct Wire {
     pub(crate) tcp: TcpStream,
     tls: Option<Box<ClientConnection>>,
+    /// TLS: when the records read last arrived.
+    rx: Cell<Option<nix::sys::time::TimeSpec>>,
 }
 
 impl Wire {
@@ -82,7 +161,11 @@ impl Wire {
                 Some(Box::new(c))
             }
         };
-        Ok(Wire { tcp, tls })
+        Ok(Wire {
+            tcp,
+            tls,
+            rx: Cell::new(None),
+        })
     }
 
     /// After a writable event on a connecting socket: Ok(true) once it is
@@ -143,21 +226,33 @@ impl Wire {
         res
     }
 
-    /// Reads what is there into `buf`: Ok(0) at the end of the stream,
-    /// WouldBlock when nothing is.
-    pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    /// Reads what is there into `buf`, with when it arrived: Ok(0) at
+    /// the end of the stream, WouldBlock when nothing is.
+    pub(crate) fn read(&mut self, buf: &mut [u8], clock: &RxClock) -> io::Result<(usize, Instant)> {
         let Some(tls) = &mut self.tls else {
-            return (&self.tcp).read(buf);
+            let (n, ts) = recv_stamped(&self.tcp, buf)?;
+            let at = ts.map_or_else(Instant::now, |t| clock.instant(t));
+            return Ok((n, at));
         };
         loop {
             // Plaintext already decrypted first.
             match tls.reader().read(buf) {
-                Ok(n) => return Ok(n),
+                Ok(n) => {
+                    let at = self
+                        .rx
+                        .get()
+                        .map_or_else(Instant::now, |t| clock.instant(t));
+                    return Ok((n, at));
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
-            match tls.read_tls(&mut &self.tcp) {
-                Ok(0) => return Ok(0),
+            let mut rd = Stamped {
+                tcp: &self.tcp,
+                ts: &self.rx,
+            };
+            match tls.read_tls(&mut rd) {
+                Ok(0) => return Ok((0, Instant::now())),
                 Ok(_) => {
                     tls.process_new_packets()
                         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;

@@ -157,6 +157,10 @@ fn traffic(cx: &mut Ctx<'_>, server: &Server) {
             get(&s.excess_flood)
         ),
         format!("target_change_refused {}", get(&s.target_change_refused)),
+        {
+            let (rows, dropped) = server.history.counts();
+            format!("history_rows {rows} history_dropped {dropped}")
+        },
     ];
     for l in lines {
         debug(cx, "t", l);
