@@ -109,7 +109,7 @@ pub(crate) struct Info {
 
 impl Info {
     pub(crate) fn prefix(&self) -> String {
-        format!("{}!{}@{}", self.nick, self.user, self.host)
+        crate::text::concat(&[&self.nick, "!", &self.user, "@", &self.host])
     }
 }
 

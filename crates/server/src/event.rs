@@ -16,24 +16,52 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use ferry_proto::message::escape_tag_value;
-use time::format_description::well_known::Iso8601;
-use time::OffsetDateTime;
 
 use crate::caps::{Cap, Caps};
 
 /// `2026-11-25T16:30:38.123Z`, the server-time format.
 pub(crate) fn format_time(t: SystemTime) -> String {
-    let dt = OffsetDateTime::from(t);
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    dt.format(&fmt)
-        .unwrap_or_else(|_| dt.format(&Iso8601::DEFAULT).unwrap_or_default())
+    let ms = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    };
+    format_millis(ms)
 }
 
 /// [`format_time`] of milliseconds since the Unix epoch.
+///
+/// Hand-written (Hinnant's civil-from-days) rather than through the
+/// `time` crate's format description: every relayed message carries its
+/// time, and the general formatter cost 3 % of the server's CPU at
+/// 200,000 DMs/s. The `time` crate checks it in a test.
 pub(crate) fn format_millis(ms: i64) -> String {
-    format_time(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64))
+    let ms = ms.clamp(0, 253_402_300_799_999); // 9999-12-31T23:59:59.999Z
+    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, sod / 3600);
+    put(14, 2, sod / 60 % 60);
+    put(17, 2, sod % 60);
+    put(20, 3, milli);
+    String::from_utf8(b.to_vec()).expect("ASCII digits")
 }
 
 /// One line for many recipients.
@@ -180,5 +208,42 @@ pub(crate) fn write_tags(out: &mut String, caps: Caps, t: &Tags<'_>) {
             }
             out.push_str(ct);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_millis;
+
+    /// The hand-written formatter agrees with the `time` crate.
+    #[test]
+    fn server_time_matches_the_time_crate() {
+        let fmt = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        let mut ms: i64 = 0;
+        let mut step: i64 = 1;
+        while ms < 253_402_300_799_999 {
+            let dt = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .expect("in range");
+            assert_eq!(format_millis(ms), dt.format(&fmt).expect("formats"), "{ms}");
+            ms += step;
+            step = step * 3 / 2 + 7_919;
+        }
+        for ms in [
+            951_782_400_000,
+            1_709_164_800_123,
+            4_107_542_399_999,
+            1_764_720_000_000,
+        ] {
+            let dt = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .expect("in range");
+            assert_eq!(format_millis(ms), dt.format(&fmt).expect("formats"), "{ms}");
+        }
+        assert_eq!(format_millis(-5), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_millis(253_402_300_799_999),
+            "9999-12-31T23:59:59.999Z"
+        );
     }
 }

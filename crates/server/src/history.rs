@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::clock::Clock;
+use crate::text::concat;
 
 /// How long a relayed message may wait before it is in the store: the
 /// most history a crash can lose (docs/DURABILITY.md). Long on purpose:
@@ -247,16 +248,16 @@ fn push(
 pub(crate) fn identity(server: &crate::Server, c: &crate::client::Client) -> String {
     let i = c.info();
     match &i.account {
-        Some(a) => format!(
-            "a:{}",
-            server.fold_nick(a).unwrap_or_else(|| a.to_lowercase())
-        ),
-        None => format!(
-            "n:{}",
-            server
+        Some(a) => concat(&[
+            "a:",
+            &server.fold_nick(a).unwrap_or_else(|| a.to_lowercase()),
+        ]),
+        None => concat(&[
+            "n:",
+            &server
                 .fold_nick(&i.nick)
-                .unwrap_or_else(|| i.nick.to_lowercase())
-        ),
+                .unwrap_or_else(|| i.nick.to_lowercase()),
+        ]),
     }
 }
 
@@ -264,7 +265,7 @@ pub(crate) fn identity(server: &crate::Server, c: &crate::client::Client) -> Str
 /// already holds casefolded.
 pub(crate) fn my_identity(s: &crate::session::Session) -> Option<String> {
     match &s.account {
-        Some(a) => Some(format!("a:{a}")),
-        None => s.folded_nick.as_ref().map(|n| format!("n:{n}")),
+        Some(a) => Some(concat(&["a:", a])),
+        None => s.folded_nick.as_ref().map(|n| concat(&["n:", n])),
     }
 }

@@ -70,11 +70,14 @@ mod lifecycle;
 mod membership;
 mod net;
 mod registry;
+#[doc(hidden)]
+pub mod relaybench;
 mod reply;
 mod route;
 mod server;
 mod session;
 mod stats;
+mod text;
 pub mod tls;
 mod welcome;
 

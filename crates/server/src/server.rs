@@ -223,8 +223,12 @@ impl Server {
     /// the time in it (ferry-store's history log).
     pub(crate) fn msgid(&self) -> String {
         let n = self.next_msgid.fetch_add(1, Ordering::Relaxed);
-        let t = self.clock.unix_ms().max(0);
-        format!("{t:011x}{:08x}{n:06x}", self.msgid_nonce)
+        let t = self.clock.unix_ms().max(0) as u64;
+        let mut id = String::with_capacity(28);
+        push_hex(&mut id, t, 11);
+        push_hex(&mut id, self.msgid_nonce, 8);
+        push_hex(&mut id, n, 6);
+        id
     }
 
     /// Seconds since the server started (monotonic).
@@ -301,5 +305,30 @@ mod tests {
         let bad = Config::parse("[server]\nname = 1\n", "t").unwrap_err();
         let shown = bad.to_string();
         assert_eq!(RehashError::from(bad).to_string(), shown);
+    }
+}
+
+/// Appends `v` in lowercase hex, at least `width` digits (as `{:0width$x}`).
+fn push_hex(out: &mut String, v: u64, width: usize) {
+    let digits = ((64 - v.leading_zeros() as usize).div_ceil(4))
+        .max(width)
+        .max(1);
+    for i in (0..digits).rev() {
+        let d = ((v >> (4 * i)) & 0xf) as u32;
+        out.push(char::from_digit(d, 16).expect("a hex digit"));
+    }
+}
+
+#[cfg(test)]
+mod hex_tests {
+    #[test]
+    fn hex_is_as_format_writes_it() {
+        for v in [0u64, 1, 0xf, 0x10, 0xabc, 0x1234_5678_9abc, u64::MAX] {
+            for w in [1, 6, 8, 11] {
+                let mut s = String::new();
+                super::push_hex(&mut s, v, w);
+                assert_eq!(s, format!("{v:0w$x}"));
+            }
+        }
     }
 }

@@ -14,6 +14,7 @@ use crate::ctx::{Ctx, Outcome, Reject};
 use crate::event::Event;
 use crate::history::{identity, my_identity};
 use crate::route::{self, Kind, ToNick};
+use crate::text::concat;
 
 pub(super) fn privmsg(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     relay(cx, msg, Kind::Privmsg)
@@ -86,8 +87,8 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
         seen.push(folded);
         let folded = seen.last().expect("just pushed");
         let body = match kind {
-            Kind::Tagmsg => format!(":{prefix} {verb} {target}\r\n"),
-            _ => format!(":{prefix} {verb} {target} :{text}\r\n"),
+            Kind::Tagmsg => concat(&[":", &prefix, " ", verb, " ", target, "\r\n"]),
+            _ => concat(&[":", &prefix, " ", verb, " ", target, " :", text, "\r\n"]),
         };
         let mut event = cx.event(body);
         event.client_tags = tags.clone();
@@ -96,7 +97,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
             route::to_channel(cx, chan, Some(status), &event).map(|_| ())
         } else if target.starts_with('#') {
             route::to_channel(cx, target, None, &event).map(|ch| {
-                let row = stored(cx, &event, kind, &ch.name, text);
+                let row = stored(&event, &prefix, kind, &ch.name, text);
                 cx.server.history.record(ch.folded.clone(), row);
             })
         } else if target.eq_ignore_ascii_case(NICKSERV) && kind == Kind::Privmsg {
@@ -108,7 +109,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
                 Ok(ToNick::Sent { to, away }) => {
                     let mine = my_identity(cx.s).unwrap_or_else(|| identity(cx.server, cx.me()));
                     let key = dm_key(&mine, &identity(cx.server, &to));
-                    let row = stored(cx, &event, kind, target, text);
+                    let row = stored(&event, &prefix, kind, target, text);
                     cx.server.history.record(key, row);
                     if let Some(away) = away.filter(|_| kind == Kind::Privmsg) {
                         let tnick = to.nick();
@@ -120,7 +121,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
                 // Answered already (707, 716, 717).
                 Ok(ToNick::Refused) => continue,
                 Ok(ToNick::Offline(account)) => {
-                    let stored = stored(cx, &event, kind, target, text);
+                    let stored = stored(&event, &prefix, kind, target, text);
                     waiting.push(Waiting {
                         account,
                         target: target.to_string(),
@@ -170,17 +171,14 @@ fn status_target(t: &str) -> Option<(Prefix, &str)> {
     rest.starts_with('#').then_some((p, rest))
 }
 
-/// The message as the store keeps it.
-fn stored(cx: &Ctx<'_>, e: &Event, kind: Kind, target: &str, text: &str) -> StoredMessage {
-    let (source, account) = {
-        let i = cx.me().info();
-        (i.prefix(), i.account.as_deref().map(str::to_string))
-    };
+/// The message as the store keeps it; `source` is the sender's prefix.
+fn stored(e: &Event, source: &str, kind: Kind, target: &str, text: &str) -> StoredMessage {
     StoredMessage {
         msgid: e.msgid.clone().unwrap_or_default(),
         time_ms: e.time_ms,
-        source,
-        account,
+        source: source.to_string(),
+        // The event's account is the sender's, taken when it was made.
+        account: e.account.clone(),
         command: kind.verb().to_string(),
         target: target.to_string(),
         text: text.to_string(),

@@ -92,9 +92,21 @@ impl Writer {
     /// Takes the write queue's bytes as if written (the fuzzer's socket).
     pub(crate) fn take_all(&mut self, client: &Client) -> Vec<u8> {
         self.take_queued(client);
-        let bytes: Vec<u8> = self.wq.drain(..).flat_map(|b| b.to_vec()).collect();
+        let mut bytes = Vec::with_capacity(self.wq.iter().map(Bytes::len).sum());
+        for b in self.wq.drain(..) {
+            bytes.extend_from_slice(&b);
+        }
         client.outbox.written(bytes.len());
         bytes
+    }
+
+    /// Takes the write queue's chunks as a vectored write would send them
+    /// (the relay bench's socket): counted, not copied. Returns the bytes.
+    pub(crate) fn take_all_uncopied(&mut self, client: &Client) -> usize {
+        self.take_queued(client);
+        let n = self.wq.drain(..).map(|b| b.len()).sum();
+        client.outbox.written(n);
+        n
     }
 
     /// Writes what is queued, as far as the socket takes it without blocking.
