@@ -12,8 +12,10 @@ log() { echo "install-test-deps: $*" >&2; }
 
 # ---------------------------------------------------------------------------
 # DEBIAN_PACKAGES: space-separated Debian package names the tests need.
-# ngircd: `ferry send` is tested against a stock IRC server (tests/it/send.rs).
-DEBIAN_PACKAGES="ngircd"
+# ngircd: `ferry send` and `ferry chat` are tested against a stock IRC server
+#   (tests/it/send.rs, tests/it/chat.rs).
+# tmux: `ferry chat` runs in a real terminal in its tests (tests/it/chat.rs).
+DEBIAN_PACKAGES="ngircd tmux"
 # ---------------------------------------------------------------------------
 
 # Commands the tests (and scripts/irctest.sh) call directly.

@@ -51,6 +51,9 @@ enum Command {
     /// Send a message to a nick or a channel on any IRC server, and wait
     /// until the server confirms it.
     Send(send::SendArgs),
+    /// A full-screen chat client for the terminal (ferry or any IRC
+    /// server): conversations, friends, history; docs/CLIENT.md.
+    Chat(ferry_chat::Args),
     /// Load-test an IRC server on loopback (ferry or any other): idle,
     /// dm and fanout scenarios; presence and offline for ferry's accounts;
     /// one JSON line per run.
@@ -143,6 +146,10 @@ fn main() -> Result<()> {
         Command::Serve(args) => serve(args),
         Command::Account(args) => account(args),
         Command::Send(args) => send::run(args),
+        Command::Chat(args) => ferry_chat::run(args).map_err(|e| {
+            eprintln!("ferry chat: {e:#}");
+            std::process::exit(1)
+        }),
         Command::Bench(args) => ferry_bench::run(args),
         Command::Cert(args) => cert(args),
         Command::Config { command } => match command {

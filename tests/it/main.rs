@@ -7,6 +7,7 @@ mod bench;
 mod binary;
 mod channels;
 mod charsets;
+mod chat;
 mod durability;
 mod friends;
 mod history;

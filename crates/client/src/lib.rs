@@ -129,8 +129,49 @@ pub fn lookup_encoding(label: &str) -> Option<&'static Encoding> {
     Encoding::for_label(label.trim().as_bytes()).filter(|e| e.is_ascii_compatible())
 }
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+/// A byte stream to a server: TCP or TLS.
+pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// `line` (no CR LF) as bytes for the wire: tags as UTF-8, the rest
+/// in the wire's charset, then CR LF.
+pub fn encode_line(enc: &'static Encoding, line: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(line.len() + 2);
+    let (tags, rest) = match line.strip_prefix('@').and_then(|_| line.split_once(' ')) {
+        Some((t, r)) => (Some(t), r),
+        None => (None, line),
+    };
+    if let Some(t) = tags {
+        bytes.extend_from_slice(t.as_bytes());
+        bytes.push(b' ');
+    }
+    if enc == UTF_8 {
+        bytes.extend_from_slice(rest.as_bytes());
+    } else {
+        bytes.extend_from_slice(&enc.encode(rest).0);
+    }
+    bytes.extend_from_slice(b"\r\n");
+    bytes
+}
+
+/// One line read from the wire (with or without its CR LF) as text: tags
+/// as UTF-8 (lossy), the rest decoded from the wire's charset (UTF-8
+/// lossy when that is the charset).
+pub fn decode_line(enc: &'static Encoding, mut buf: &[u8]) -> String {
+    while let [rest @ .., b'\n' | b'\r'] = buf {
+        buf = rest;
+    }
+    let split = if buf.first() == Some(&b'@') {
+        buf.iter()
+            .position(|&b| b == b' ')
+            .map_or(buf.len(), |i| i + 1)
+    } else {
+        0
+    };
+    let mut text = String::from_utf8_lossy(&buf[..split]).into_owned();
+    text.push_str(&enc.decode_without_bom_handling(&buf[split..]).0);
+    text
+}
 
 /// A registered connection.
 pub struct Session {
@@ -202,7 +243,9 @@ fn split_addr(addr: &str) -> Option<(String, u16)> {
 
 pub use tls::{any_server_cert, insecure_tls_config};
 
-async fn open(opts: &Options) -> Result<Box<dyn Io>, Error> {
+/// Opens the connection `opts` describe: TCP, then TLS when asked (no
+/// IRC spoken yet).
+pub async fn open(opts: &Options) -> Result<Box<dyn Io>, Error> {
     let (host, port) =
         split_addr(&opts.server).ok_or_else(|| Error::Address(opts.server.clone()))?;
     let tcp = TcpStream::connect((host.as_str(), port))
@@ -673,22 +716,7 @@ impl Session {
 
     /// Writes one line: tags as UTF-8, the rest in the wire's charset.
     async fn write(&mut self, line: &str) -> Result<(), Error> {
-        let mut bytes = Vec::with_capacity(line.len() + 2);
-        let (tags, rest) = match line.strip_prefix('@').and_then(|_| line.split_once(' ')) {
-            Some((t, r)) => (Some(t), r),
-            None => (None, line),
-        };
-        if let Some(t) = tags {
-            bytes.extend_from_slice(t.as_bytes());
-            bytes.push(b' ');
-        }
-        if self.enc == UTF_8 {
-            bytes.extend_from_slice(rest.as_bytes());
-        } else {
-            bytes.extend_from_slice(&self.enc.encode(rest).0);
-        }
-        bytes.extend_from_slice(b"\r\n");
-        self.writer.write_all(&bytes).await?;
+        self.writer.write_all(&encode_line(self.enc, line)).await?;
         self.writer.flush().await?;
         Ok(())
     }
@@ -700,18 +728,7 @@ impl Session {
             if self.reader.read_until(b'\n', &mut buf).await? == 0 {
                 return Err(Error::Closed("end of stream".into()));
             }
-            while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                buf.pop();
-            }
-            let split = if buf.first() == Some(&b'@') {
-                buf.iter()
-                    .position(|&b| b == b' ')
-                    .map_or(buf.len(), |i| i + 1)
-            } else {
-                0
-            };
-            let mut text = String::from_utf8_lossy(&buf[..split]).into_owned();
-            text.push_str(&self.enc.decode_without_bom_handling(&buf[split..]).0);
+            let text = decode_line(self.enc, &buf);
             let line = Line(text);
             if let Some(m) = line.msg() {
                 if m.command == "PING" {

@@ -301,18 +301,7 @@ impl TestClient {
         let buf = self.next_raw().await?;
         Some(match self.charset {
             None => String::from_utf8_lossy(&buf).into_owned(),
-            Some(enc) => {
-                let split = if buf.first() == Some(&b'@') {
-                    buf.iter()
-                        .position(|&b| b == b' ')
-                        .map_or(buf.len(), |i| i + 1)
-                } else {
-                    0
-                };
-                let mut s = String::from_utf8_lossy(&buf[..split]).into_owned();
-                s.push_str(&enc.decode_without_bom_handling(&buf[split..]).0);
-                s
-            }
+            Some(enc) => ferry_client::decode_line(enc, &buf),
         })
     }
 

@@ -2,8 +2,10 @@
 //! child processes in `proc`, SASL in `sasl`. The in-process server and
 //! its line-level client are `ferry_testkit`'s.
 
+pub mod ngircd;
 pub mod proc;
 pub mod sasl;
+pub mod tmux;
 
 use ferry_server::Config;
 use ferry_testkit::{command_of, TestClient, TestServer};
