@@ -271,7 +271,8 @@ pub(crate) fn to_nick(
     if !target_change_ok(cx, nick, folded) {
         return Ok(ToNick::Refused);
     }
-    let Some(target) = cx.server.find_nick(nick) else {
+    // `folded` is the target already folded: no second casefold here.
+    let Some(target) = cx.server.registry.find_nick(folded) else {
         // Not online: maybe an account (the store decides, so accounts made
         // by `ferry account add` while the server runs count too).
         return match cx.server.fold_nick(nick) {
@@ -288,11 +289,12 @@ pub(crate) fn to_nick(
     if silenced {
         return Ok(ToNick::Dropped);
     }
-    let (tnick, away, callerid) = {
+    let (away, callerid) = {
         let i = target.info();
-        (i.nick.clone(), i.away.clone(), i.modes.callerid)
+        (i.away.clone(), i.modes.callerid)
     };
     if callerid && target.id != me.id && !me.info().modes.oper {
+        let tnick = target.info().nick.clone();
         let ok = accepted(cx, &target.lists().accept);
         if !ok {
             // 716, then 717 "has been informed" (the CALLERID order);
