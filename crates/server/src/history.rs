@@ -261,6 +261,32 @@ pub(crate) fn identity(server: &crate::Server, c: &crate::client::Client) -> Str
     }
 }
 
+/// The history key of a direct conversation between this connection's
+/// client and `to`, whose nick folded is `to_folded`: [`identity`] of
+/// both, built as one string (the relay's path: no string per party).
+pub(crate) fn dm_key_to(
+    server: &crate::Server,
+    s: &crate::session::Session,
+    me: &crate::client::Client,
+    to: &crate::client::Client,
+    to_folded: &str,
+) -> String {
+    let their_account = to
+        .info()
+        .account
+        .as_deref()
+        .map(|a| server.fold_nick(a).unwrap_or_else(|| a.to_lowercase()));
+    let theirs = match &their_account {
+        Some(a) => ["a:", a.as_str()],
+        None => ["n:", to_folded],
+    };
+    match (&s.account, &s.folded_nick) {
+        (Some(a), _) => ferry_store::dm_key_of(["a:", a], theirs),
+        (None, Some(n)) => ferry_store::dm_key_of(["n:", n], theirs),
+        (None, None) => ferry_store::dm_key_of([&identity(server, me), ""], theirs),
+    }
+}
+
 /// [`identity`] of a connection's own client, from what its session
 /// already holds casefolded.
 pub(crate) fn my_identity(s: &crate::session::Session) -> Option<String> {

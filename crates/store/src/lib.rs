@@ -82,7 +82,9 @@ pub use accounts::{Account, AccountStore, CertAdded, ScramCredentials, MAX_CERTS
 pub use bans::{BanKind, BanStore, ServerBan};
 pub use channels::{ChannelRegistered, ChannelStore, ChannelTopic, RegisteredChannel};
 pub use friends::{FriendStore, ListEntry, ListKind};
-pub use history::{dm_key, dm_parties, Bound, HistoryQuery, HistoryStore, StoredMessage};
+pub use history::{
+    dm_key, dm_key_of, dm_parties, Bound, HistoryQuery, HistoryStore, StoredMessage,
+};
 pub use offline::{
     Admit, EnqueueDone, EnqueueRefused, Enqueued, Judge, OfflineItem, OfflineStore, Recipient,
 };

@@ -5,14 +5,14 @@
 //! and answers the sender.
 
 use ferry_proto::{numeric::*, Message};
-use ferry_store::{dm_key, StoredMessage};
+use ferry_store::StoredMessage;
 
 use crate::accounts::{self, Waiting, NICKSERV};
 use crate::caps::Cap;
 use crate::channel::Prefix;
 use crate::ctx::{Ctx, Outcome, Reject};
 use crate::event::Event;
-use crate::history::{identity, my_identity};
+use crate::history::dm_key_to;
 use crate::route::{self, Kind, ToNick};
 use crate::text::concat;
 
@@ -107,8 +107,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
         } else {
             match route::to_nick(cx, target, folded, &event, kind) {
                 Ok(ToNick::Sent { to, away }) => {
-                    let mine = my_identity(cx.s).unwrap_or_else(|| identity(cx.server, cx.me()));
-                    let key = dm_key(&mine, &identity(cx.server, &to));
+                    let key = dm_key_to(cx.server, cx.s, cx.me(), &to, folded);
                     let row = stored(&event, &prefix, kind, target, text);
                     cx.server.history.record(key, row);
                     if let Some(away) = away.filter(|_| kind == Kind::Privmsg) {
