@@ -201,9 +201,9 @@ impl<'a> Ctx<'a> {
             let i = self.me().info();
             (i.account.as_deref().map(str::to_string), i.modes.bot)
         };
-        let mut e = Event::new(body, self.server.clock.wall())
-            .with_msgid(self.server.msgid())
-            .with_account(account);
+        let e = Event::new(body, self.server.clock.wall());
+        let id = self.server.msgid_at(e.time_ms);
+        let mut e = e.with_msgid(id).with_account(account);
         e.bot = bot;
         e
     }

@@ -217,18 +217,23 @@ impl Server {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// A message id unique to this server run.
     /// A new message id: the time (ms, 11 hex digits), this run's nonce
     /// and a counter, 25 characters or more. History finds a msgid by
     /// the time in it (ferry-store's history log).
     pub(crate) fn msgid(&self) -> String {
+        self.msgid_at(self.clock.unix_ms())
+    }
+
+    /// [`Server::msgid`] for an event made at `unix_ms` (its server-time:
+    /// no second clock read).
+    pub(crate) fn msgid_at(&self, unix_ms: i64) -> String {
         let n = self.next_msgid.fetch_add(1, Ordering::Relaxed);
-        let t = self.clock.unix_ms().max(0) as u64;
-        let mut id = String::with_capacity(28);
+        let t = unix_ms.max(0) as u64;
+        let mut id = Vec::with_capacity(28);
         push_hex(&mut id, t, 11);
         push_hex(&mut id, self.msgid_nonce, 8);
         push_hex(&mut id, n, 6);
-        id
+        String::from_utf8(id).expect("hex digits are ASCII")
     }
 
     /// Seconds since the server started (monotonic).
@@ -309,14 +314,17 @@ mod tests {
 }
 
 /// Appends `v` in lowercase hex, at least `width` digits (as `{:0width$x}`).
-fn push_hex(out: &mut String, v: u64, width: usize) {
+/// On every message (msgids): bytes from a table, not `char`s.
+fn push_hex(out: &mut Vec<u8>, v: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let digits = ((64 - v.leading_zeros() as usize).div_ceil(4))
         .max(width)
         .max(1);
-    for i in (0..digits).rev() {
-        let d = ((v >> (4 * i)) & 0xf) as u32;
-        out.push(char::from_digit(d, 16).expect("a hex digit"));
-    }
+    out.extend(
+        (0..digits)
+            .rev()
+            .map(|i| DIGITS[((v >> (4 * i)) & 0xf) as usize]),
+    );
 }
 
 #[cfg(test)]
@@ -325,9 +333,9 @@ mod hex_tests {
     fn hex_is_as_format_writes_it() {
         for v in [0u64, 1, 0xf, 0x10, 0xabc, 0x1234_5678_9abc, u64::MAX] {
             for w in [1, 6, 8, 11] {
-                let mut s = String::new();
+                let mut s = Vec::new();
                 super::push_hex(&mut s, v, w);
-                assert_eq!(s, format!("{v:0w$x}"));
+                assert_eq!(String::from_utf8(s).unwrap(), format!("{v:0w$x}"));
             }
         }
     }
