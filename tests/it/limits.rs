@@ -260,3 +260,41 @@ async fn members_per_channel() {
     c.until(|l| l.starts_with(":ferry.test 366 c #small "))
         .await;
 }
+
+/// A server holding writes as under load (`write_hold_above_cpu = 0`:
+/// always "busy", so every client's lines wait up to `write_hold_max_ms`
+/// to go out together) still delivers every line, in order, to DMs and to
+/// a channel, and answers its own client at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_writes_still_deliver_everything_in_order() {
+    let server = TestServer::with_config(test_config_with(
+        "[flood]\nwrite_hold_max_ms = 16\nwrite_hold_above_cpu = 0.0\n",
+    ))
+    .await;
+    let mut alice = server.client("alice").await;
+    let mut bob = server.client("bob").await;
+    join(&mut bob, "#held").await;
+    join(&mut alice, "#held").await;
+    bob.until(|l| l.contains(" JOIN #held")).await;
+    // Let the hold grow to its maximum (it doubles every 20 ms).
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for i in 0..60 {
+        alice.send(&format!("PRIVMSG bob :dm {i}")).await;
+        alice.send(&format!("PRIVMSG #held :room {i}")).await;
+    }
+    let (mut dm, mut room) = (0, 0);
+    while dm < 60 || room < 60 {
+        let l = bob.until(|l| l.contains(" PRIVMSG ")).await;
+        if l.ends_with(&format!("PRIVMSG bob :dm {dm}")) {
+            dm += 1;
+        } else if l.ends_with(&format!("PRIVMSG #held :room {room}")) {
+            room += 1;
+        } else {
+            panic!("out of order after dm {dm}, room {room}: {l}");
+        }
+    }
+    // A client's own replies are not held behind others' lines.
+    alice.send("PING :still-fast").await;
+    alice.until(|l| l.ends_with(" :still-fast")).await;
+    quiet(&mut bob).await;
+}

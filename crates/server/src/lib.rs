@@ -231,6 +231,7 @@ pub async fn serve_with(
     }
     tracker.spawn(sweeper(server.clone(), cancel.clone()));
     tracker.spawn(shedder(server.clone(), cancel.clone()));
+    tracker.spawn(load_watch(server.clone(), cancel.clone()));
     shutdown.await;
     info!("shutting down");
     cancel.cancel();
@@ -251,6 +252,55 @@ pub async fn serve_with(
     history_stop.cancel();
     let _ = history_task.await;
     Ok(())
+}
+
+/// Every 20 ms: did the process use more than `flood.write_hold_above_cpu`
+/// (85 %) of the cores it may run on? While it does, `server.hold_ms`
+/// doubles (up to `flood.write_hold_max_ms`; 0, the default, never
+/// holds), else it halves to 0: connections hold what others
+/// queue for them that long before writing (net/driver.rs), so at
+/// saturation one write carries several lines — as a saturated event
+/// loop's long turn does — instead of a system call per line. Idle or
+/// lightly loaded, every line is written at once. One `getrusage` per
+/// 20 ms.
+async fn load_watch(server: Arc<Server>, cancel: CancellationToken) {
+    const EVERY: Duration = Duration::from_millis(20);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let cpu = || {
+        nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+            .map(|u| {
+                let t =
+                    |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+                t(u.user_time()) + t(u.system_time())
+            })
+            .unwrap_or(0.0)
+    };
+    let mut tick = tokio::time::interval(EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut last_cpu, mut last_at) = (cpu(), std::time::Instant::now());
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let (now_cpu, now_at) = (cpu(), std::time::Instant::now());
+        let wall = now_at.duration_since(last_at).as_secs_f64();
+        let (max, above) = {
+            let f = &server.config().flood;
+            (f.write_hold_max_ms, f.write_hold_above_cpu)
+        };
+        let busy = max > 0 && wall > 0.0 && (now_cpu - last_cpu) / wall >= above * cores;
+        // The hold doubles while busy (to HOLD_MAX_MS) and halves while
+        // not, as the bench's generator does it.
+        let hold = server.hold_ms.load(Ordering::Relaxed);
+        let next = if busy {
+            (hold * 2).clamp(1, max)
+        } else {
+            hold / 2
+        };
+        server.hold_ms.store(next, Ordering::Relaxed);
+        (last_cpu, last_at) = (now_cpu, now_at);
+    }
 }
 
 /// Keeps all send queues within the memory budget: when their total passes

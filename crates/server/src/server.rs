@@ -79,6 +79,10 @@ pub(crate) struct Server {
     pub snotice_watchers: DashMap<ClientId, (Arc<Client>, u32)>,
     /// Set once the server is stopping: connections end (see `serve`).
     pub shutting_down: std::sync::atomic::AtomicBool,
+    /// How long connections hold lines others queued for them before
+    /// writing (ms; 0: write at once), raised while the process is busy
+    /// (`load_watch` in lib.rs) so that one write carries several.
+    pub hold_ms: std::sync::atomic::AtomicU64,
     /// The memory budget every client's send queue counts in.
     pub budget: Arc<route::Budget>,
     /// Traffic and command counters (STATS).
@@ -128,6 +132,7 @@ impl Server {
             snotice_watchers: DashMap::new(),
             stats: stats::Stats::default(),
             shutting_down: std::sync::atomic::AtomicBool::new(false),
+            hold_ms: std::sync::atomic::AtomicU64::new(0),
             budget: Arc::new(route::Budget::new(config.limits.sendq_total_bytes)),
             listeners: Mutex::new(Vec::new()),
             parker: std::sync::OnceLock::new(),

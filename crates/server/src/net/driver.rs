@@ -195,7 +195,7 @@ async fn start(
     let conn = Conn {
         stream,
         lines: Lines::new(server.config().flood.burst, server.clock.now()),
-        throttled: None,
+        timers: None,
         writer: Writer::new(),
     };
     let session = super::lines::open_session(&server, client, charset, peer.ip());
@@ -207,14 +207,28 @@ async fn start(
     }))
 }
 
+/// How much a busy server holds for a connection at most before writing
+/// (how long: `server.hold_ms`, lib.rs `load_watch`): at saturation a
+/// recipient then gets a write per hold, not a write per line.
+const HOLD_BYTES: usize = 16 * 1024;
+
+#[derive(Default)]
+struct Timers {
+    /// Over its line budget: the next line waits for this (fake lag).
+    throttled: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// While the server is busy: lines others queued wait for this (at
+    /// most `server.hold_ms`) so that one write carries several.
+    held: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
 pub(crate) struct Conn {
     stream: Stream,
     /// What was read, and the framing, flood and chain state over it.
     lines: Lines,
-    /// Over its line budget: the next line waits for this timer (fake lag).
-    /// Boxed, and only while throttled: a timer inline in the task would
-    /// cost every idle connection its size.
-    throttled: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The fake-lag and write-hold timers: boxed, and only while one is
+    /// set, since a timer inline in the task would cost every connection
+    /// its size.
+    timers: Option<Box<Timers>>,
     /// What is taken from the send queue and not yet written.
     writer: Writer,
 }
@@ -262,7 +276,7 @@ impl Active {
             && session.quit.is_none()
             && conn.lines.is_idle()
             && !conn.writer.blocked
-            && conn.throttled.is_none()
+            && !conn.is_throttled()
             && conn.writer.is_empty()
             && client.outbox.pending() == 0
             && !conn.stream.has_pending_write()
@@ -325,7 +339,7 @@ impl Active {
             if pending.is_none() {
                 *pending = session.pending.take();
             }
-            if pending.is_none() && conn.lines.unprocessed() && conn.throttled.is_none() {
+            if pending.is_none() && conn.lines.unprocessed() && !conn.is_throttled() {
                 conn.process(server, session, pending);
             }
             if let Some(text) = session.quit.take() {
@@ -349,7 +363,29 @@ impl Active {
                 }
             }
             if !ready && client.outbox.poll_woken(cx).is_ready() {
-                ready = true;
+                // Busy: hold what others queued a moment (see `HOLD`),
+                // unless it is already a good write's worth.
+                let hold = server.hold_ms.load(Ordering::Relaxed);
+                if !conn.is_held() && hold > 0 && client.outbox.pending() < HOLD_BYTES {
+                    let hold = Duration::from_millis(hold);
+                    conn.timers().held = Some(Box::pin(tokio::time::sleep(hold)));
+                } else if !conn.is_held() || client.outbox.pending() >= HOLD_BYTES {
+                    ready = true;
+                }
+            }
+            if !ready {
+                if let Some(h) = conn.timers.as_mut().and_then(|t| t.held.as_mut()) {
+                    if h.as_mut().poll(cx).is_ready() {
+                        ready = true;
+                    }
+                }
+            }
+            if ready {
+                // Whatever made it ready, everything queued goes out now.
+                if conn.is_held() {
+                    conn.timers().held = None;
+                    conn.tidy_timers();
+                }
             }
             if !ready && conn.writer.blocked {
                 match conn.stream.poll_write_ready(cx) {
@@ -364,17 +400,17 @@ impl Active {
                 }
             }
             if !ready && pending.is_none() {
-                if let Some(t) = conn.throttled.as_mut() {
+                if let Some(t) = conn.timers.as_mut().and_then(|t| t.throttled.as_mut()) {
                     if t.as_mut().poll(cx).is_ready() {
-                        conn.throttled = None;
+                        conn.timers().throttled = None;
+                        conn.tidy_timers();
                         ready = true;
                     }
                 }
             }
             // Not while a command waits, after EOF, or while held back with
             // as much waiting as may wait.
-            let may_read =
-                pending.is_none() && (conn.throttled.is_none() || conn.lines.len() < recvq);
+            let may_read = pending.is_none() && (!conn.is_throttled() || conn.lines.len() < recvq);
             if !ready && may_read {
                 match conn.stream.poll_read_ready(cx) {
                     Poll::Ready(Err(_)) => {
@@ -384,7 +420,7 @@ impl Active {
                         if let Err(e) = conn.fill(server, session) {
                             return Poll::Ready(Ending::new(format!("Read error: {e}"), None));
                         }
-                        if conn.throttled.is_none() {
+                        if !conn.is_throttled() {
                             conn.process(server, session, pending);
                         }
                         ready = true;
@@ -443,7 +479,7 @@ fn settle(
     client: &Arc<Client>,
     recvq: usize,
 ) -> Result<(), Ending> {
-    if conn.throttled.is_some() && conn.lines.len() >= recvq {
+    if conn.is_throttled() && conn.lines.len() >= recvq {
         // Held back and still sending: more waits than may wait.
         server.stats.excess_flood.fetch_add(1, Ordering::Relaxed);
         return Err(Ending::new("Excess Flood", Some("Excess Flood".into())));
@@ -539,7 +575,30 @@ impl Conn {
             self.lines
                 .process(server, session, pending, server.clock.now())
         {
-            self.throttled = Some(Box::pin(tokio::time::sleep_until(at.into())));
+            self.timers().throttled = Some(Box::pin(tokio::time::sleep_until(at.into())));
+        }
+    }
+
+    fn is_throttled(&self) -> bool {
+        self.timers.as_ref().is_some_and(|t| t.throttled.is_some())
+    }
+
+    fn is_held(&self) -> bool {
+        self.timers.as_ref().is_some_and(|t| t.held.is_some())
+    }
+
+    fn timers(&mut self) -> &mut Timers {
+        self.timers.get_or_insert_with(Box::default)
+    }
+
+    /// Frees the box once no timer is set.
+    fn tidy_timers(&mut self) {
+        if self
+            .timers
+            .as_ref()
+            .is_some_and(|t| t.throttled.is_none() && t.held.is_none())
+        {
+            self.timers = None;
         }
     }
 
