@@ -107,7 +107,9 @@ fn bans(cx: &mut Ctx<'_>, server: &Server, letter: char) {
     for b in bans {
         let left = b
             .expires_ms
-            .map(|e| format!("{} min left", (e - now).max(0) / 60_000 + 1))
+            // Whole minutes, rounded up: a 5-minute ban is "5 min left"
+            // in its first millisecond too.
+            .map(|e| format!("{} min left", ((e - now).max(0) + 59_999) / 60_000))
             .unwrap_or_else(|| "permanent".into());
         let reason = format!("{} ({left}, set by {})", b.reason, b.set_by);
         if kline {
