@@ -14,63 +14,24 @@
 //! The wire may speak another charset ([`Options::encoding`]); tags are
 //! UTF-8 whatever it is, as in ferry itself.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use encoding_rs::{Encoding, UTF_8};
 use ferry_proto::Message;
-use thiserror::Error;
 use tokio::io::{
     AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadHalf, WriteHalf,
 };
 use tokio::net::TcpStream;
 
+mod codec;
+mod error;
+mod tls;
+
+pub use codec::{decode_line, encode_line};
 pub use encoding_rs;
-
-/// Why a session failed, in words a user can act on.
-#[derive(Debug, Error)]
-pub enum Error {
-    #[error("invalid server address {0:?} (want HOST:PORT)")]
-    Address(String),
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        addr: String,
-        source: std::io::Error,
-    },
-    #[error("TLS with {addr}: {message}")]
-    Tls { addr: String, message: String },
-    #[error("connection lost: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("the server closed the connection: {0}")]
-    Closed(String),
-    #[error("the server refused the connection: {0}")]
-    Refused(String),
-    #[error("nick {nick}: {text}")]
-    Nick { nick: String, text: String },
-    #[error("login to account {account} failed: {text}")]
-    Login { account: String, text: String },
-    #[error("the server does not offer SASL, needed to log in to an account")]
-    NoSasl,
-    #[error("{target}: {text}")]
-    Rejected {
-        code: String,
-        target: String,
-        text: String,
-    },
-    #[error("no answer from the server within {0:?} while {1}")]
-    Timeout(Duration, &'static str),
-}
-
-impl Error {
-    /// The numeric or FAIL code the server answered with, if any.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            Error::Rejected { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-}
+pub use error::Error;
+pub use tls::{any_server_cert, insecure_tls_config};
 
 /// How to connect and who to be.
 #[derive(Clone)]
@@ -132,46 +93,6 @@ pub fn lookup_encoding(label: &str) -> Option<&'static Encoding> {
 /// A byte stream to a server: TCP or TLS.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-/// `line` (no CR LF) as bytes for the wire: tags as UTF-8, the rest
-/// in the wire's charset, then CR LF.
-pub fn encode_line(enc: &'static Encoding, line: &str) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(line.len() + 2);
-    let (tags, rest) = match line.strip_prefix('@').and_then(|_| line.split_once(' ')) {
-        Some((t, r)) => (Some(t), r),
-        None => (None, line),
-    };
-    if let Some(t) = tags {
-        bytes.extend_from_slice(t.as_bytes());
-        bytes.push(b' ');
-    }
-    if enc == UTF_8 {
-        bytes.extend_from_slice(rest.as_bytes());
-    } else {
-        bytes.extend_from_slice(&enc.encode(rest).0);
-    }
-    bytes.extend_from_slice(b"\r\n");
-    bytes
-}
-
-/// One line read from the wire (with or without its CR LF) as text: tags
-/// as UTF-8 (lossy), the rest decoded from the wire's charset (UTF-8
-/// lossy when that is the charset).
-pub fn decode_line(enc: &'static Encoding, mut buf: &[u8]) -> String {
-    while let [rest @ .., b'\n' | b'\r'] = buf {
-        buf = rest;
-    }
-    let split = if buf.first() == Some(&b'@') {
-        buf.iter()
-            .position(|&b| b == b' ')
-            .map_or(buf.len(), |i| i + 1)
-    } else {
-        0
-    };
-    let mut text = String::from_utf8_lossy(&buf[..split]).into_owned();
-    text.push_str(&enc.decode_without_bom_handling(&buf[split..]).0);
-    text
-}
 
 /// A registered connection.
 pub struct Session {
@@ -241,8 +162,6 @@ fn split_addr(addr: &str) -> Option<(String, u16)> {
     (!host.is_empty()).then(|| (host.to_string(), port))
 }
 
-pub use tls::{any_server_cert, insecure_tls_config};
-
 /// Opens the connection `opts` describe: TCP, then TLS when asked (no
 /// IRC spoken yet).
 pub async fn open(opts: &Options) -> Result<Box<dyn Io>, Error> {
@@ -259,117 +178,6 @@ pub async fn open(opts: &Options) -> Result<Box<dyn Io>, Error> {
         return Ok(Box::new(tcp));
     }
     tls::connect(tcp, &host, opts).await
-}
-
-mod tls {
-    use super::*;
-    use tokio_rustls::rustls::client::danger::{
-        HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
-    };
-    use tokio_rustls::rustls::crypto::{self, CryptoProvider};
-    use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-    use tokio_rustls::rustls::{
-        ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-    };
-    use tokio_rustls::TlsConnector;
-
-    pub(super) async fn connect(
-        tcp: TcpStream,
-        host: &str,
-        opts: &Options,
-    ) -> Result<Box<dyn Io>, Error> {
-        let err = |message: String| Error::Tls {
-            addr: opts.server.clone(),
-            message,
-        };
-        let provider = Arc::new(crypto::ring::default_provider());
-        let builder = ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| err(e.to_string()))?;
-        let config = if opts.insecure {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(any_server_cert(provider))
-                .with_no_client_auth()
-        } else {
-            let mut roots = RootCertStore::empty();
-            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            builder.with_root_certificates(roots).with_no_client_auth()
-        };
-        let name = ServerName::try_from(host.to_string()).map_err(|e| err(e.to_string()))?;
-        let stream = TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        Ok(Box::new(stream))
-    }
-
-    /// A verifier that takes any server certificate (`ferry send
-    /// --insecure`, the bench on loopback, tests against a self-signed
-    /// server): the handshake's signatures are still checked, so it is
-    /// still real TLS, only not authenticated.
-    pub fn any_server_cert(provider: Arc<CryptoProvider>) -> Arc<dyn ServerCertVerifier> {
-        Arc::new(AnyCert(provider))
-    }
-
-    /// A client set-up (ring, TLS 1.2 and 1.3, no client certificate) that
-    /// takes any server certificate: see [`any_server_cert`].
-    pub fn insecure_tls_config() -> Result<ClientConfig, tokio_rustls::rustls::Error> {
-        let provider = Arc::new(crypto::ring::default_provider());
-        Ok(ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()?
-            .dangerous()
-            .with_custom_certificate_verifier(any_server_cert(provider))
-            .with_no_client_auth())
-    }
-
-    #[derive(Debug)]
-    struct AnyCert(Arc<CryptoProvider>);
-
-    impl ServerCertVerifier for AnyCert {
-        fn verify_server_cert(
-            &self,
-            _end_entity: &CertificateDer<'_>,
-            _intermediates: &[CertificateDer<'_>],
-            _server_name: &ServerName<'_>,
-            _ocsp_response: &[u8],
-            _now: UnixTime,
-        ) -> Result<ServerCertVerified, tokio_rustls::rustls::Error> {
-            Ok(ServerCertVerified::assertion())
-        }
-
-        fn verify_tls12_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, tokio_rustls::rustls::Error> {
-            crypto::verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-
-        fn verify_tls13_signature(
-            &self,
-            message: &[u8],
-            cert: &CertificateDer<'_>,
-            dss: &DigitallySignedStruct,
-        ) -> Result<HandshakeSignatureValid, tokio_rustls::rustls::Error> {
-            crypto::verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
-        }
-
-        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
-        }
-    }
 }
 
 /// Caps `ferry send` uses when the server offers them.

@@ -101,31 +101,23 @@ impl Chat {
 
     fn on_numeric(&mut self, m: &Message<'_>, now: i64) {
         let p = m.params();
-        let c = m.command;
-        // Lists the state already took in, and ends of lists.
-        if matches!(
-            c,
-            "366" | "333" | "329" | "733" | "002" | "003" | "004" | "005" | "375" | "265" | "266"
-        ) {
-            if matches!(c, "002" | "003" | "004" | "375" | "265" | "266") {
-                let text = p[1.min(p.len())..].join(" ");
-                self.info(0, now, text);
-            }
+        // Ends of lists and details the state already took in; a server
+        // without CAP says so to our CAP LS.
+        if matches!(m.command, "366" | "333" | "329" | "733")
+            || (m.command == "421" && p.get(1) == Some(&"CAP"))
+        {
             return;
         }
-        let text = p[1.min(p.len())..].join(" ");
-        if c.starts_with('4') || c.starts_with('5') {
-            // `<me> <what> :<why>` → "what: why"
-            let text = match p.len() {
-                3.. => format!("{}: {}", p[1..p.len() - 1].join(" "), p[p.len() - 1]),
-                _ => text,
-            };
-            if c == "421" && p.get(1) == Some(&"CAP") {
-                return;
-            }
-            return self.alert(now, text);
+        let rest = p.get(1..).unwrap_or(&[]);
+        if !m.command.starts_with(['4', '5']) {
+            return self.info(0, now, rest.join(" "));
         }
-        self.info(0, now, text);
+        // `<me> <what> :<why>` → "what: why"
+        let text = match rest.split_last() {
+            Some((why, what)) if !what.is_empty() => format!("{}: {why}", what.join(" ")),
+            _ => rest.join(" "),
+        };
+        self.alert(now, text);
     }
 
     fn on_batch(&mut self, m: &Message<'_>, now: i64) {

@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use super::lines::Stop;
+use super::timers::{Timers, Which};
 use super::{Lines, Stream, Writer};
 use crate::charset::Charset;
 use crate::client::Client;
@@ -195,7 +196,7 @@ async fn start(
     let conn = Conn {
         stream,
         lines: Lines::new(server.config().flood.burst, server.clock.now()),
-        timers: None,
+        timers: Timers::default(),
         writer: Writer::new(),
     };
     let session = super::lines::open_session(&server, client, charset, peer.ip());
@@ -212,23 +213,12 @@ async fn start(
 /// recipient then gets a write per hold, not a write per line.
 const HOLD_BYTES: usize = 16 * 1024;
 
-#[derive(Default)]
-struct Timers {
-    /// Over its line budget: the next line waits for this (fake lag).
-    throttled: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// While the server is busy: lines others queued wait for this (at
-    /// most `server.hold_ms`) so that one write carries several.
-    held: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
 pub(crate) struct Conn {
     stream: Stream,
     /// What was read, and the framing, flood and chain state over it.
     lines: Lines,
-    /// The fake-lag and write-hold timers: boxed, and only while one is
-    /// set, since a timer inline in the task would cost every connection
-    /// its size.
-    timers: Option<Box<Timers>>,
+    /// The fake-lag and write-hold timers.
+    timers: Timers,
     /// What is taken from the send queue and not yet written.
     writer: Writer,
 }
@@ -366,26 +356,20 @@ impl Active {
                 // Busy: hold what others queued a moment (see `HOLD`),
                 // unless it is already a good write's worth.
                 let hold = server.hold_ms.load(Ordering::Relaxed);
-                if !conn.is_held() && hold > 0 && client.outbox.pending() < HOLD_BYTES {
-                    let hold = Duration::from_millis(hold);
-                    conn.timers().held = Some(Box::pin(tokio::time::sleep(hold)));
-                } else if !conn.is_held() || client.outbox.pending() >= HOLD_BYTES {
+                let held = conn.timers.is_set(Which::Held);
+                if !held && hold > 0 && client.outbox.pending() < HOLD_BYTES {
+                    conn.timers
+                        .set_for(Which::Held, Duration::from_millis(hold));
+                } else if !held || client.outbox.pending() >= HOLD_BYTES {
                     ready = true;
                 }
             }
-            if !ready {
-                if let Some(h) = conn.timers.as_mut().and_then(|t| t.held.as_mut()) {
-                    if h.as_mut().poll(cx).is_ready() {
-                        ready = true;
-                    }
-                }
+            if !ready && conn.timers.fired(Which::Held, cx) {
+                ready = true;
             }
             if ready {
                 // Whatever made it ready, everything queued goes out now.
-                if conn.is_held() {
-                    conn.timers().held = None;
-                    conn.tidy_timers();
-                }
+                conn.timers.clear(Which::Held);
             }
             if !ready && conn.writer.blocked {
                 match conn.stream.poll_write_ready(cx) {
@@ -399,14 +383,8 @@ impl Active {
                     Poll::Pending => {}
                 }
             }
-            if !ready && pending.is_none() {
-                if let Some(t) = conn.timers.as_mut().and_then(|t| t.throttled.as_mut()) {
-                    if t.as_mut().poll(cx).is_ready() {
-                        conn.timers().throttled = None;
-                        conn.tidy_timers();
-                        ready = true;
-                    }
-                }
+            if !ready && pending.is_none() && conn.timers.fired(Which::Throttled, cx) {
+                ready = true;
             }
             // Not while a command waits, after EOF, or while held back with
             // as much waiting as may wait.
@@ -575,31 +553,12 @@ impl Conn {
             self.lines
                 .process(server, session, pending, server.clock.now())
         {
-            self.timers().throttled = Some(Box::pin(tokio::time::sleep_until(at.into())));
+            self.timers.set_until(Which::Throttled, at.into());
         }
     }
 
     fn is_throttled(&self) -> bool {
-        self.timers.as_ref().is_some_and(|t| t.throttled.is_some())
-    }
-
-    fn is_held(&self) -> bool {
-        self.timers.as_ref().is_some_and(|t| t.held.is_some())
-    }
-
-    fn timers(&mut self) -> &mut Timers {
-        self.timers.get_or_insert_with(Box::default)
-    }
-
-    /// Frees the box once no timer is set.
-    fn tidy_timers(&mut self) {
-        if self
-            .timers
-            .as_ref()
-            .is_some_and(|t| t.throttled.is_none() && t.held.is_none())
-        {
-            self.timers = None;
-        }
+        self.timers.is_set(Which::Throttled)
     }
 
     fn write_some(&mut self, client: &Client, server: &Server) -> io::Result<()> {

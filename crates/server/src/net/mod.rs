@@ -43,6 +43,7 @@ pub(crate) mod lines;
 mod listener;
 mod park;
 mod stream;
+mod timers;
 mod writer;
 
 pub(crate) use driver::Active;
