@@ -15,11 +15,12 @@ log() { echo "install-test-deps: $*" >&2; }
 # ngircd: `ferry send` and `ferry chat` are tested against a stock IRC server
 #   (tests/it/send.rs, tests/it/chat.rs).
 # tmux: `ferry chat` runs in a real terminal in its tests (tests/it/chat.rs).
-DEBIAN_PACKAGES="ngircd tmux"
+# prometheus: its `promtool check metrics` checks /metrics (tests/it/operations.rs).
+DEBIAN_PACKAGES="ngircd tmux prometheus"
 # ---------------------------------------------------------------------------
 
 # Commands the tests (and scripts/irctest.sh) call directly.
-REQUIRED_COMMANDS="python3"
+REQUIRED_COMMANDS="python3 promtool"
 
 missing=()
 if [ -n "$DEBIAN_PACKAGES" ] && command -v dpkg >/dev/null 2>&1; then

@@ -60,6 +60,54 @@ enum Command {
     Bench(ferry_bench::Args),
     /// Write a TLS certificate and key for development.
     Cert(CertArgs),
+    /// The admin listener's API tokens.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// The server's store: online backups.
+    Store(StoreArgs),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Make an API token: prints it once, and the `[[admin.token]]` block
+    /// (its SHA-256 only) to add to the config.
+    Token {
+        /// The token's name, written in the log beside every change made with it.
+        name: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct StoreArgs {
+    #[command(subcommand)]
+    command: StoreCommand,
+    /// The server's data directory.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// The server's config (for its data directory).
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy the store into a new directory while the server runs: the
+    /// database as of one commit, the history log, the cloak key. Start
+    /// a server on the copy with `--data-dir DEST` to restore it.
+    Backup {
+        /// The new directory (must not exist).
+        dest: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines (colored on a terminal).
+    Text,
+    /// One JSON object per line: timestamp, level, message, fields.
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -128,6 +176,13 @@ struct ServeArgs {
     /// Directory for the server's data. Overrides `server.data_dir`.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// The admin listener (metrics, health, the JSON API): IP:PORT, or a
+    /// port alone for 127.0.0.1. Overrides `[admin] listen`.
+    #[arg(long, value_parser = config::parse_admin_address)]
+    admin: Option<SocketAddr>,
+    /// How logs are written to standard error.
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -152,6 +207,23 @@ fn main() -> Result<()> {
         }),
         Command::Bench(args) => ferry_bench::run(args),
         Command::Cert(args) => cert(args),
+        Command::Admin {
+            command: AdminCommand::Token { name },
+        } => {
+            anyhow::ensure!(
+                !name.is_empty() && !name.chars().any(|c| c.is_control() || c == ' '),
+                "a token's name is one word"
+            );
+            let (token, hash) = ferry_server::new_token();
+            println!("token: {token}");
+            println!("(shown once: ferry keeps only its hash)");
+            println!();
+            println!("[[admin.token]]");
+            println!("name = \"{name}\"");
+            println!("hash = \"{hash}\"");
+            Ok(())
+        }
+        Command::Store(args) => store(args),
         Command::Config { command } => match command {
             ConfigCommand::Example => {
                 print!("{}", config::EXAMPLE);
@@ -207,13 +279,7 @@ fn read_password(file: Option<&PathBuf>) -> Result<String> {
 fn account(args: AccountArgs) -> Result<()> {
     use ferry_store::prelude::*;
     use ferry_store::SqliteStore;
-    let mut cfg = match &args.config {
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    if let Some(d) = args.data_dir {
-        cfg.data_dir = d;
-    }
+    let cfg = config_for_tool(args.config.as_ref(), args.data_dir)?;
     let store = SqliteStore::open(&cfg.data_dir)
         .with_context(|| format!("open the store in {}", cfg.data_dir.display()))?;
     let fold = |name: &str| -> Result<String> {
@@ -255,6 +321,40 @@ fn account(args: AccountArgs) -> Result<()> {
                 let g = if a.callerid { " +g" } else { "" };
                 println!("{}{g}", a.display);
             }
+        }
+    }
+    Ok(())
+}
+
+/// The config a tool (`ferry account`, `ferry store`) works on: the file,
+/// else the defaults, with `--data-dir` over its data directory.
+fn config_for_tool(file: Option<&PathBuf>, data_dir: Option<PathBuf>) -> Result<Config> {
+    let mut cfg = match file {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    if let Some(d) = data_dir {
+        cfg.data_dir = d;
+    }
+    Ok(cfg)
+}
+
+fn store(args: StoreArgs) -> Result<()> {
+    let cfg = config_for_tool(args.config.as_ref(), args.data_dir)?;
+    match args.command {
+        StoreCommand::Backup { dest } => {
+            let s = ferry_store::backup(&cfg.data_dir, &dest).with_context(|| {
+                format!("back up {} to {}", cfg.data_dir.display(), dest.display())
+            })?;
+            println!("backed up {} to {}", cfg.data_dir.display(), dest.display());
+            println!(
+                "accounts {}, list entries {}, offline messages {}, bans {}, channels {}, history records {}",
+                s.accounts, s.list_entries, s.offline_messages, s.bans, s.channels, s.history_records
+            );
+            println!(
+                "restore: stop the server, put the copy in place of its data directory (or start it with --data-dir {})",
+                dest.display()
+            );
         }
     }
     Ok(())
@@ -315,7 +415,7 @@ fn atty_stdin() -> bool {
 /// standard error for each line cost the runtime thread a system call
 /// apiece (two of the eight a registration cost). Keep the guard until
 /// the end: dropping it writes what is still queued.
-fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
+fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
@@ -328,21 +428,33 @@ fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
             64 * 1024,
             std::io::stderr(),
         ));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(writer)
-        .init();
+        .with_writer(writer);
+    match format {
+        LogFormat::Text => fmt.with_ansi(std::io::stderr().is_terminal()).init(),
+        // One object a line for the journal, Loki and the like: the
+        // event's fields at the top level, no span lists.
+        LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
     guard
 }
 
 fn serve(args: ServeArgs) -> Result<()> {
-    let _log = init_tracing();
+    let _log = init_tracing(args.log_format);
     let mut cfg = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };
+    if let Some(a) = args.admin {
+        cfg.admin.listen = Some(a);
+    }
     if let Some(d) = &args.data_dir {
         cfg.data_dir = d.clone();
     }
@@ -358,6 +470,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         path,
         listen: (!args.listen.is_empty()).then(|| cfg.listen.clone()),
         data_dir: args.data_dir.clone(),
+        admin: args.admin,
     });
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => info!(
@@ -382,11 +495,18 @@ fn serve(args: ServeArgs) -> Result<()> {
                 .with_context(|| format!("TLS on {addr}"))?;
             listeners.push(listener);
         }
+        let admin = match cfg.admin.listen {
+            Some(addr) => {
+                Some(bind(addr).with_context(|| format!("bind the admin listener {addr}"))?)
+            }
+            None => None,
+        };
         let (rehash, requests) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(rehash_on_hangup(rehash));
         let control = ferry_server::Control {
             source,
             rehash: Some(requests),
+            admin,
         };
         ferry_server::serve_with(cfg, listeners, shutdown_signal(), control)
             .await
@@ -394,16 +514,25 @@ fn serve(args: ServeArgs) -> Result<()> {
     })
 }
 
-/// Binds with a backlog fit for connection storms; IPv6 sockets only take IPv6.
+/// Binds with a backlog fit for connection storms; IPv6 sockets only take
+/// IPv6 (`IPV6_V6ONLY`), so `0.0.0.0:6667` and `[::]:6667` can both be
+/// listened on, as the example configuration shows.
 fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
-    let sock = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
+    use socket2::{Domain, Protocol, Socket, Type};
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
     } else {
-        tokio::net::TcpSocket::new_v6()?
+        Domain::IPV6
     };
-    sock.set_reuseaddr(true)?;
-    sock.bind(addr)?;
-    sock.listen(4096)
+    let sock = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.set_reuse_address(true)?;
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(4096)?;
+    tokio::net::TcpListener::from_std(sock.into())
 }
 
 /// SIGHUP: the same as an operator's REHASH: the configuration file is

@@ -3,6 +3,7 @@
 //! feature; assertions are on the exact lines a user sees.
 
 mod accounts;
+mod admin;
 mod bench;
 mod binary;
 mod channels;
@@ -17,6 +18,7 @@ mod limits;
 mod messaging;
 mod offline;
 mod oper;
+mod operations;
 mod queries;
 mod registration;
 mod replay;

@@ -51,7 +51,9 @@
 #![warn(unreachable_pub)]
 
 mod accounts;
+mod admin;
 pub mod auth;
+mod bans;
 mod caps;
 mod channel;
 mod charset;
@@ -92,6 +94,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 pub use accounts::{check_new_account, create_account, set_password, AccountError};
+pub use admin::new_token;
 pub use charset::Charset;
 pub use clock::Clock;
 pub use config::Config;
@@ -127,6 +130,8 @@ pub struct ConfigSource {
     pub listen: Option<Vec<config::Listen>>,
     /// `--data-dir` given on the command line.
     pub data_dir: Option<std::path::PathBuf>,
+    /// `--admin` given on the command line.
+    pub admin: Option<std::net::SocketAddr>,
 }
 
 /// How the embedding program (`ferry serve`, the tests) controls a
@@ -137,6 +142,8 @@ pub struct Control {
     pub source: Option<ConfigSource>,
     /// Each message asks for a rehash (SIGHUP).
     pub rehash: Option<tokio::sync::mpsc::UnboundedReceiver<()>>,
+    /// The admin listener, bound (`[admin] listen`, `--admin`).
+    pub admin: Option<tokio::net::TcpListener>,
 }
 
 /// Runs the server on already-bound listeners until `shutdown` resolves,
@@ -167,6 +174,9 @@ pub async fn serve_with(
             config.data_dir.display()
         ))
     })?;
+    let mut metrics = admin::Metrics::new();
+    let commits = metrics.commit_seconds.clone();
+    store.observe_commits(Box::new(move |d| commits.observe(d.as_secs_f64())));
     let store: Arc<dyn Store> = Arc::new(store);
     let cancel = CancellationToken::new();
     let retention = Duration::from_secs(config.history.retention_days * 86_400);
@@ -181,7 +191,17 @@ pub async fn serve_with(
     *server.tls.get_mut().expect("tls lock") =
         listeners.iter().filter_map(|l| l.tls.clone()).collect();
     let server = Arc::new(server);
+    metrics.collect(&server);
+    let metrics = Arc::new(metrics);
     let tracker = TaskTracker::new();
+    if let Some(l) = control.admin {
+        tracker.spawn(admin::serve(
+            server.clone(),
+            metrics.clone(),
+            l,
+            cancel.clone(),
+        ));
+    }
     let parker = net::Parker::start(&server, tracker.clone())?;
     let _ = server.parker.set(parker.clone());
     if let Some(mut rx) = control.rehash {

@@ -186,6 +186,9 @@ impl Server {
         if let Some(d) = &src.data_dir {
             new.data_dir = d.clone();
         }
+        if let Some(a) = src.admin {
+            new.admin.listen = Some(a);
+        }
         macro_rules! keep {
             ($($field:ident).+, $what:expr) => {
                 if new.$($field).+ != old.$($field).+ {
@@ -198,6 +201,7 @@ impl Server {
         keep!(network, "network name");
         keep!(casemap, "casemapping");
         keep!(data_dir, "data directory");
+        keep!(admin.listen, "admin listener");
         keep!(listen, "listeners");
         if new.privacy.cloak_key.is_none() {
             new.privacy.cloak_key = old.privacy.cloak_key.clone();

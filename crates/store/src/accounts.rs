@@ -25,6 +25,17 @@ pub struct Account {
     /// User mode +g (only ACCEPTed accounts may write) for this account.
     pub callerid: bool,
     pub created_ms: i64,
+    /// Set by an administrator: logins are refused while it is.
+    pub suspended: Option<Suspension>,
+}
+
+/// Why and by whom an account was suspended (the admin API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suspension {
+    pub reason: String,
+    /// The admin API token's name.
+    pub by: String,
+    pub at_ms: i64,
 }
 
 /// Certificates one account may list.
@@ -64,6 +75,11 @@ pub trait AccountStore: Send + Sync {
         scram: &ScramCredentials,
     ) -> Result<bool>;
     fn set_callerid(&self, name: &str, on: bool) -> Result<bool>;
+    /// Suspends the account (`Some`) or lifts it (`None`). False if there
+    /// is no such account.
+    fn set_suspended(&self, name: &str, suspension: Option<&Suspension>) -> Result<bool>;
+    /// Answers only if the store can be read and written now (`/readyz`).
+    fn ping(&self) -> Result<()>;
     /// Deletes the account and everything stored for it. False if absent.
     fn delete_account(&self, name: &str) -> Result<bool>;
 

@@ -68,6 +68,7 @@
 //! the callback costs one box per batch and no future at all.
 
 mod accounts;
+mod backup;
 mod bans;
 mod channels;
 mod friends;
@@ -78,7 +79,8 @@ mod sqlite;
 
 use thiserror::Error;
 
-pub use accounts::{Account, AccountStore, CertAdded, ScramCredentials, MAX_CERTS};
+pub use accounts::{Account, AccountStore, CertAdded, ScramCredentials, Suspension, MAX_CERTS};
+pub use backup::{backup, Summary};
 pub use bans::{BanKind, BanStore, ServerBan};
 pub use channels::{ChannelRegistered, ChannelStore, ChannelTopic, RegisteredChannel};
 pub use friends::{FriendStore, ListEntry, ListKind};
@@ -88,7 +90,7 @@ pub use history::{
 pub use offline::{
     Admit, EnqueueDone, EnqueueRefused, Enqueued, Judge, OfflineItem, OfflineStore, Recipient,
 };
-pub use sqlite::SqliteStore;
+pub use sqlite::{CommitObserver, SqliteStore};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

@@ -24,6 +24,9 @@ pub struct TestServer {
     /// Each listener's TLS certificate (`None`: plain), reloadable as
     /// SIGHUP does.
     pub tls: Vec<Option<Arc<Tls>>>,
+    /// The admin listener, on 127.0.0.1:0, when the config has
+    /// `[admin] listen` (any address: it is replaced).
+    pub admin: Option<std::net::SocketAddr>,
     _tmp: Option<tempfile::TempDir>,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -92,10 +95,24 @@ impl TestServer {
             listeners.push(listener);
         }
         let addr = addrs[0];
+        let (admin_listener, admin) = match cfg.admin.listen {
+            Some(_) => {
+                let l = TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind 127.0.0.1:0");
+                let a = l.local_addr().expect("local addr");
+                (Some(l), Some(a))
+            }
+            None => (None, None),
+        };
         let stop = CancellationToken::new();
         let s = stop.clone();
         let task = tokio::spawn(async move {
-            ferry_server::serve(cfg, listeners, async move { s.cancelled().await })
+            let control = ferry_server::Control {
+                admin: admin_listener,
+                ..Default::default()
+            };
+            ferry_server::serve_with(cfg, listeners, async move { s.cancelled().await }, control)
                 .await
                 .expect("serve");
         });
@@ -104,6 +121,7 @@ impl TestServer {
             addrs,
             data_dir,
             tls,
+            admin,
             _tmp: None,
             stop,
             task: Some(task),

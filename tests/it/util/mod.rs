@@ -2,6 +2,7 @@
 //! child processes in `proc`, SASL in `sasl`. The in-process server and
 //! its line-level client are `ferry_testkit`'s.
 
+pub mod http;
 pub mod ngircd;
 pub mod proc;
 pub mod sasl;

@@ -133,13 +133,18 @@ impl Proc {
 
     /// [`Proc::serve`] with `RUST_LOG=info`, its output into the file `log`.
     pub fn serve_logging(args: &[&str], path: &Path, log: &Path) -> Proc {
+        Proc::serve_logging_at("info", args, path, log)
+    }
+
+    /// [`Proc::serve_logging`] at another `RUST_LOG` level.
+    pub fn serve_logging_at(level: &str, args: &[&str], path: &Path, log: &Path) -> Proc {
         let out = std::fs::File::create(log).expect("create log");
         Proc::spawn(
             ferry()
                 .arg("serve")
                 .args(args)
                 .arg(path)
-                .env("RUST_LOG", "info")
+                .env("RUST_LOG", level)
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().expect("log file"))
                 .stderr(out),

@@ -53,6 +53,14 @@ pub(crate) fn sasl_fail() -> Reject {
     Reject::Numeric(ERR_SASLFAIL, vec!["SASL authentication failed".into()])
 }
 
+/// 904 for the right password of a suspended account.
+pub(crate) fn sasl_suspended() -> Reject {
+    Reject::Numeric(
+        ERR_SASLFAIL,
+        vec!["SASL authentication failed: this account is suspended".into()],
+    )
+}
+
 /// 903.
 pub(crate) fn sasl_success(cx: &mut Ctx<'_>) {
     cx.num(RPL_SASLSUCCESS, &["SASL authentication successful"]);

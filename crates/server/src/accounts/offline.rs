@@ -98,6 +98,10 @@ fn after_store(cx: &mut Ctx<'_>, w: Waiting, outcome: Result<Enqueued, ()>, kind
         }
     }
     if let Ok(Enqueued::Stored(_)) = outcome {
+        cx.server
+            .stats
+            .offline_stored
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // Logged in meanwhile (its login fetch may have missed this one):
         // tell it to look again.
         route::poke_account(cx.server, &w.account);

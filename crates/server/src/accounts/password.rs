@@ -2,8 +2,9 @@
 
 use tracing::warn;
 
-use super::{logged_in, nickserv_say, sasl_fail, sasl_success};
+use super::{logged_in, nickserv_say, sasl_fail, sasl_success, sasl_suspended};
 use crate::ctx::{then, Ctx, Outcome};
+use crate::stats;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Login {
@@ -24,6 +25,7 @@ pub(crate) fn check_password(
     };
     let ip = cx.me().ip;
     if !cx.server.login_limiter.allowed(ip, &folded) {
+        cx.server.stats.login(stats::Login::Throttled);
         warn!(account = %folded, %ip, "login refused: too many failures");
         return refuse(cx, how);
     }
@@ -41,7 +43,16 @@ pub(crate) fn check_password(
             None => false,
         };
         then(move |cx: &mut Ctx<'_>| match (ok, account) {
+            (true, Some(a)) if a.suspended.is_some() => {
+                cx.server.stats.login(stats::Login::Suspended);
+                warn!(account = %folded, %ip, "login refused: the account is suspended");
+                match how {
+                    Login::Sasl => cx.reject(sasl_suspended()),
+                    Login::NickServ => nickserv_say(cx, "This account is suspended."),
+                }
+            }
             (true, Some(a)) => {
+                cx.server.stats.login(stats::Login::Ok);
                 cx.server.login_limiter.succeeded(ip, &folded);
                 logged_in(cx, &a);
                 match how {
@@ -52,6 +63,7 @@ pub(crate) fn check_password(
                 }
             }
             _ => {
+                cx.server.stats.login(stats::Login::Failed);
                 cx.server.login_limiter.failed(ip, &folded);
                 warn!(account = %folded, %ip, "failed login");
                 let _ = refuse(cx, how).map_err(|r| cx.reject(r));

@@ -68,6 +68,7 @@ pub fn create_account(
         email: None,
         callerid: cfg.accounts.callerid_default,
         created_ms: crate::unix_millis(),
+        suspended: None,
     };
     match store.create_account(&account) {
         Ok(()) => Ok(account),
@@ -248,6 +249,10 @@ fn registration_done(cx: &mut Ctx<'_>, via: Via, r: Result<Account, AccountError
     let refused = match r {
         Ok(account) => {
             cx.server.registered_names.insert(account.name.clone());
+            cx.server
+                .stats
+                .registrations
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             info!(account = %account.display, "account registered");
             match via {
                 Via::Register => {

@@ -7,11 +7,14 @@ use ferry_proto::{numeric::*, Message};
 use ferry_store::Account;
 use tracing::warn;
 
-use crate::accounts::{check_password, logged_in, sasl_fail, sasl_success, Login, PLAIN_NEEDS_TLS};
+use crate::accounts::{
+    check_password, logged_in, sasl_fail, sasl_success, sasl_suspended, Login, PLAIN_NEEDS_TLS,
+};
 use crate::auth::scram;
 use crate::caps::Cap;
 use crate::ctx::{then, Ctx, Outcome, Reject};
 use crate::session::Sasl;
+use crate::stats;
 
 /// Longest AUTHENTICATE payload ferry accepts, decoded chunks included.
 const MAX_SASL: usize = 8192;
@@ -161,6 +164,7 @@ fn sasl_external(cx: &mut Ctx<'_>, payload: &[u8]) -> Outcome {
             let account = match account {
                 Ok(Some(a)) => a,
                 Ok(None) => {
+                    cx.server.stats.login(stats::Login::Failed);
                     warn!(certfp = %fp, "SASL EXTERNAL: no account lists this certificate");
                     return cx.reject(sasl_fail());
                 }
@@ -172,8 +176,14 @@ fn sasl_external(cx: &mut Ctx<'_>, payload: &[u8]) -> Outcome {
             if !authzid.is_empty()
                 && cx.server.fold_nick(&authzid).as_deref() != Some(&account.name)
             {
+                cx.server.stats.login(stats::Login::Failed);
                 return cx.reject(sasl_fail());
             }
+            if account.suspended.is_some() {
+                cx.server.stats.login(stats::Login::Suspended);
+                return cx.reject(sasl_suspended());
+            }
+            cx.server.stats.login(stats::Login::Ok);
             logged_in(cx, &account);
             sasl_success(cx);
         })
@@ -193,6 +203,7 @@ fn scram_first(cx: &mut Ctx<'_>, payload: &[u8]) -> Outcome {
     };
     let ip = cx.me().ip;
     if !cx.server.login_limiter.allowed(ip, &folded) {
+        cx.server.stats.login(stats::Login::Throttled);
         return Err(sasl_fail());
     }
     let server = cx.server_arc();
@@ -201,6 +212,7 @@ fn scram_first(cx: &mut Ctx<'_>, payload: &[u8]) -> Outcome {
         let account = server.store(move |s| s.account(&f)).await.ok().flatten();
         then(move |cx: &mut Ctx<'_>| {
             let Some(account) = account else {
+                cx.server.stats.login(stats::Login::Failed);
                 cx.server.login_limiter.failed(ip, &folded);
                 return cx.reject(sasl_fail());
             };
@@ -230,7 +242,13 @@ fn scram_final(
         return Err(sasl_fail());
     };
     match scram::verify_client_final(&sf, &account.scram, text) {
+        Ok(_) if account.suspended.is_some() => {
+            cx.server.stats.login(stats::Login::Suspended);
+            warn!(account = %account.name, %ip, "SCRAM login refused: the account is suspended");
+            Err(sasl_suspended())
+        }
         Ok(server_final) => {
+            cx.server.stats.login(stats::Login::Ok);
             cx.server.login_limiter.succeeded(ip, &account.name);
             cx.reply.line(format!(
                 "AUTHENTICATE {}",
@@ -244,6 +262,7 @@ fn scram_final(
             Ok(())
         }
         Err(_) => {
+            cx.server.stats.login(stats::Login::Failed);
             cx.server.login_limiter.failed(ip, &account.name);
             warn!(account = %account.name, %ip, "failed SCRAM login");
             Err(sasl_fail())

@@ -14,6 +14,7 @@ use crate::ctx::{Ctx, Outcome, Reject};
 use crate::event::Event;
 use crate::history::dm_key_to;
 use crate::route::{self, Kind, ToNick};
+use crate::stats::Relayed;
 use crate::text::concat;
 
 pub(super) fn privmsg(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
@@ -134,6 +135,10 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
         };
         match r {
             Ok(()) => {
+                cx.server.stats.relayed(Relayed {
+                    verb: kind as u8,
+                    channel: target.contains('#'),
+                });
                 if cx.caps().has(Cap::EchoMessage) {
                     cx.push_event(&event);
                 }

@@ -169,16 +169,13 @@ pub(crate) fn handle_line(server: &Arc<Server>, s: &mut Session, raw: &[u8]) {
         return;
     };
     let verb = msg.command.to_ascii_uppercase();
-    // Never log a password: PASS, AUTHENTICATE, OPER, REGISTER, and
-    // anything said to NickServ are logged by verb only.
-    let secret = matches!(verb.as_str(), "PASS" | "AUTHENTICATE" | "OPER" | "REGISTER")
-        || (matches!(verb.as_str(), "PRIVMSG" | "NOTICE")
-            && msg.param(0).is_some_and(|t| {
-                t.split(',')
-                    .any(|t| t.eq_ignore_ascii_case(crate::accounts::NICKSERV))
-            }));
-    if secret {
+    // Never log a password or what anyone says: PASS, AUTHENTICATE,
+    // OPER and REGISTER are logged by verb only; messages (to NickServ
+    // too) by verb and target.
+    if matches!(verb.as_str(), "PASS" | "AUTHENTICATE" | "OPER" | "REGISTER") {
         debug!(verb = %verb, "command (parameters not logged)");
+    } else if matches!(verb.as_str(), "PRIVMSG" | "NOTICE" | "TAGMSG") {
+        debug!(verb = %verb, target = msg.param(0).unwrap_or(""), "command (text not logged)");
     } else {
         debug!(line = text, "command");
     }

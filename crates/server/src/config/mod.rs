@@ -7,6 +7,7 @@
 //! turns one into the other. [`Config::from_raw`] only calls them in turn.
 
 mod accounts;
+mod admin;
 mod flood;
 mod history;
 mod limits;
@@ -23,6 +24,7 @@ use thiserror::Error;
 
 pub use crate::tls::TlsFiles;
 pub use accounts::{Accounts, NickEnforcement};
+pub use admin::{parse_admin_address, Admin, AdminToken};
 pub use flood::Flood;
 pub use history::HistoryConfig;
 pub use limits::Limits;
@@ -60,6 +62,7 @@ struct RawConfig {
     privacy: privacy::RawPrivacy,
     tls: listen::RawTls,
     oper: Vec<opers::RawOper>,
+    admin: admin::RawAdmin,
 }
 
 /// The checked configuration the server runs on.
@@ -86,6 +89,8 @@ pub struct Config {
     pub sts: Option<Sts>,
     /// `[tls]` cert and key: what TLS listeners use unless they name their own.
     pub tls_default: Option<TlsFiles>,
+    /// `[admin]`: the admin listener and its API tokens.
+    pub admin: Admin,
 }
 
 impl Default for Config {
@@ -128,6 +133,7 @@ impl Config {
         let flood = flood::validate(raw.flood, &src)?;
         let privacy = privacy::validate(raw.privacy, &src)?;
         let opers = opers::validate(raw.oper, &src)?;
+        let admin = admin::validate(raw.admin, &src)?;
         Ok(Config {
             server_name: server.name,
             description: server.description,
@@ -147,6 +153,7 @@ impl Config {
             opers,
             sts: listeners.sts,
             tls_default: listeners.tls_default,
+            admin,
         })
     }
 }

@@ -98,9 +98,9 @@ fn deliver(e: &Event, to: &Client, sendq: usize) -> bool {
     }
     let prefix = e.prefix_for(caps);
     if prefix.is_empty() {
-        to.outbox.push(&[&e.body], sendq)
+        to.outbox.deliver(&[&e.body], sendq)
     } else {
-        to.outbox.push(&[prefix, &e.body], sendq)
+        to.outbox.deliver(&[prefix, &e.body], sendq)
     }
 }
 
@@ -419,7 +419,7 @@ fn refuse_callerid(cx: &mut Ctx<'_>, target: &Client, tnick: &str, kind: Kind) {
             ":{} {RPL_UMODEGMSG} {tnick} {nick} {userhost} :is messaging you, and you have user mode +g set. Use /ACCEPT +{nick} to allow.\r\n",
             cx.server_name()
         );
-        target.outbox.push(&[&line.into()], cx.sendq());
+        target.outbox.deliver(&[&line.into()], cx.sendq());
         cx.num(
             RPL_TARGNOTIFY,
             &[tnick, "has been informed that you messaged them."],
@@ -523,7 +523,7 @@ fn monitor_status(server: &Server, watchers: Vec<Arc<Client>>, code: &str, what:
     let cfg = server.config();
     for w in watchers {
         let line = format!(":{} {code} {} :{what}\r\n", cfg.server_name, w.nick());
-        w.outbox.push(&[&line.into()], cfg.limits.sendq_bytes);
+        w.outbox.deliver(&[&line.into()], cfg.limits.sendq_bytes);
     }
 }
 
@@ -571,4 +571,55 @@ impl Server {
             c.outbox.push(&[&Bytes::from(line)], cfg.limits.sendq_bytes);
         }
     }
+}
+
+// ------------------------------------------------------------ the server
+
+/// The server kicks `target` from `ch` (the admin API): every member,
+/// the target too, sees `:server KICK #ch nick :reason`. False if the
+/// target is not on it.
+pub(crate) fn kick_by_server(
+    server: &Server,
+    ch: &Arc<Channel>,
+    target: &Arc<Client>,
+    reason: &str,
+) -> bool {
+    let line = format!(
+        ":{} KICK {} {} :{reason}\r\n",
+        server.name,
+        ch.name,
+        target.nick()
+    );
+    let e = Event::new(line, server.clock.wall());
+    let id = server.msgid_at(e.time_ms);
+    let e = e.with_msgid(id);
+    let sendq = server.config().limits.sendq_bytes;
+    let empty = {
+        let mut st = ch.lock();
+        if !st.members.contains_key(&target.id) {
+            return false;
+        }
+        to_members(&st, None, &e, sendq);
+        st.members.remove(&target.id);
+        st.members.is_empty()
+    };
+    target.info().channels.retain(|c| !Arc::ptr_eq(c, ch));
+    if empty {
+        server.registry.remove_channel_if_empty(ch);
+    }
+    true
+}
+
+/// A server NOTICE to every registered client (the admin API's
+/// broadcast); returns how many it was queued for.
+pub(crate) fn notice_everyone(server: &Server, text: &str) -> usize {
+    let sendq = server.config().limits.sendq_bytes;
+    let mut sent = 0;
+    for c in server.registry.registered() {
+        let line = format!(":{} NOTICE {} :{text}\r\n", server.name, c.nick());
+        if c.outbox.deliver(&[&Bytes::from(line)], sendq) {
+            sent += 1;
+        }
+    }
+    sent
 }

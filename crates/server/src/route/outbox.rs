@@ -27,9 +27,13 @@ use tokio::sync::Notify;
 /// (so the overshoot past it is at most this much per client).
 pub(crate) const SHED_FLOOR: usize = 16 * 1024;
 
-/// Bytes queued for all clients, against the configured budget.
+/// Bytes queued for all clients, against the configured budget; and the
+/// count of lines delivered to others, which every queue shares too.
 #[derive(Debug, Default)]
 pub(crate) struct Budget {
+    /// Lines queued for a client by someone else (`Outbox::deliver`):
+    /// `ferry_deliveries_total`.
+    pub(crate) deliveries: crate::stats::Striped,
     queued: AtomicUsize,
     soft: AtomicUsize,
     hard: AtomicUsize,
@@ -175,6 +179,15 @@ impl Outbox {
         }
         self.wake();
         true
+    }
+
+    /// [`Outbox::push`] of a line from someone else: counted as a delivery.
+    pub(super) fn deliver(&self, parts: &[&Bytes], limit: usize) -> bool {
+        let ok = self.push(parts, limit);
+        if ok {
+            self.budget.deliveries.add(1);
+        }
+        ok
     }
 
     /// Closes the queue for `why`; its owner ends the connection.

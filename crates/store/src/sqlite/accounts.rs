@@ -4,7 +4,9 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::offline::forget_recipient;
 use super::{backend, SqliteStore};
-use crate::{Account, AccountStore, CertAdded, Result, ScramCredentials, StoreError, MAX_CERTS};
+use crate::{
+    Account, AccountStore, CertAdded, Result, ScramCredentials, StoreError, Suspension, MAX_CERTS,
+};
 
 fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
@@ -20,12 +22,25 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
         email: r.get(7)?,
         callerid: r.get::<_, i64>(8)? != 0,
         created_ms: r.get(9)?,
+        suspended: match r.get::<_, Option<String>>(10)? {
+            Some(reason) => Some(Suspension {
+                reason,
+                by: r.get::<_, Option<String>>(11)?.unwrap_or_default(),
+                at_ms: r.get::<_, Option<i64>>(12)?.unwrap_or(0),
+            }),
+            None => None,
+        },
     })
 }
 
+/// The columns an `INSERT` gives; a new account is never suspended.
 const ACCOUNT_COLS: &str =
     "name, display, password_hash, scram_salt, scram_iterations, scram_stored_key, \
                             scram_server_key, email, callerid, created_ms";
+/// The columns `account_from_row` reads.
+const READ_COLS: &str =
+    "name, display, password_hash, scram_salt, scram_iterations, scram_stored_key, \
+     scram_server_key, email, callerid, created_ms, suspended_reason, suspended_by, suspended_ms";
 
 impl AccountStore for SqliteStore {
     fn create_account(&self, a: &Account) -> Result<()> {
@@ -59,19 +74,15 @@ impl AccountStore for SqliteStore {
 
     fn account(&self, name: &str) -> Result<Option<Account>> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {ACCOUNT_COLS} FROM accounts WHERE name = ?1"
-            ))?
-            .query_row([name], account_from_row)
-            .optional()
+            c.prepare_cached(&format!("SELECT {READ_COLS} FROM accounts WHERE name = ?1"))?
+                .query_row([name], account_from_row)
+                .optional()
         })
     }
 
     fn accounts(&self) -> Result<Vec<Account>> {
         self.read(|c| {
-            let mut st = c.prepare(&format!(
-                "SELECT {ACCOUNT_COLS} FROM accounts ORDER BY name"
-            ))?;
+            let mut st = c.prepare(&format!("SELECT {READ_COLS} FROM accounts ORDER BY name"))?;
             let rows = st.query_map([], account_from_row)?;
             rows.collect()
         })
@@ -103,6 +114,31 @@ impl AccountStore for SqliteStore {
             forget_recipient(&name);
             Ok(n > 0)
         })
+    }
+
+    fn set_suspended(&self, name: &str, suspension: Option<&Suspension>) -> Result<bool> {
+        let name = name.to_string();
+        let s = suspension.cloned();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE accounts SET suspended_reason = ?2, suspended_by = ?3, suspended_ms = ?4 \
+                     WHERE name = ?1",
+                    params![
+                        name,
+                        s.as_ref().map(|s| &s.reason),
+                        s.as_ref().map(|s| &s.by),
+                        s.as_ref().map(|s| s.at_ms)
+                    ],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn ping(&self) -> Result<()> {
+        self.writer_alive()?;
+        self.read(|c| c.query_row("SELECT MAX(version) FROM ferry_schema", [], |_| Ok(())))
     }
 
     fn delete_account(&self, name: &str) -> Result<bool> {
@@ -180,7 +216,7 @@ impl AccountStore for SqliteStore {
                 &format!(
                     "SELECT {} FROM accounts WHERE name = \
                      (SELECT account FROM account_certs WHERE fingerprint = ?1)",
-                    ACCOUNT_COLS
+                    READ_COLS
                 ),
                 [fingerprint],
                 account_from_row,
@@ -193,7 +229,31 @@ impl AccountStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{account, temp_store};
-    use crate::{AccountStore, CertAdded, StoreError, MAX_CERTS};
+    use crate::{AccountStore, CertAdded, StoreError, Suspension, MAX_CERTS};
+
+    #[test]
+    fn suspension_is_kept_and_lifted() {
+        let (_dir, s) = temp_store();
+        s.create_account(&account("bob")).unwrap();
+        assert_eq!(s.account("bob").unwrap().unwrap().suspended, None);
+        let why = Suspension {
+            reason: "spam".into(),
+            by: "deploy".into(),
+            at_ms: 42,
+        };
+        assert!(s.set_suspended("bob", Some(&why)).unwrap());
+        assert_eq!(
+            s.account("bob").unwrap().unwrap().suspended,
+            Some(why.clone())
+        );
+        assert_eq!(s.accounts().unwrap()[0].suspended, Some(why));
+        assert!(s.set_suspended("bob", None).unwrap());
+        assert_eq!(s.account("bob").unwrap().unwrap().suspended, None);
+        assert!(!s.set_suspended("nobody", None).unwrap());
+        s.ping().unwrap();
+        s.close();
+        assert!(matches!(s.ping(), Err(StoreError::Closed)));
+    }
 
     #[test]
     fn client_certificates_map_to_accounts() {

@@ -28,7 +28,7 @@ mod offline;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, Row};
@@ -139,6 +139,10 @@ const MIGRATIONS: &[&str] = &[
         modes TEXT NOT NULL
     );
     CREATE INDEX channels_by_founder ON channels (founder);",
+    // 5: accounts suspended by an administrator (the admin API)
+    "ALTER TABLE accounts ADD COLUMN suspended_reason TEXT;
+    ALTER TABLE accounts ADD COLUMN suspended_by TEXT;
+    ALTER TABLE accounts ADD COLUMN suspended_ms BIGINT;",
 ];
 
 /// Jobs one group transaction takes at most.
@@ -163,7 +167,13 @@ pub struct SqliteStore {
     path: PathBuf,
     /// History, in its own append-only log beside the database.
     history: crate::log::HistoryLog,
+    /// Told how long each group commit took (`observe_commits`).
+    observer: Arc<OnceLock<CommitObserver>>,
 }
+
+/// Called by the writer with each group commit's duration (the `COMMIT`
+/// statement: the write of its pages and, when durable, the fsync).
+pub type CommitObserver = Box<dyn Fn(Duration) + Send + Sync>;
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
@@ -230,9 +240,11 @@ impl SqliteStore {
         let history = crate::log::HistoryLog::open(&dir.join("history"))?;
         history::move_to_log(&conn, &history)?;
         let (tx, rx) = channel::<Job>();
+        let observer = Arc::new(OnceLock::new());
+        let o = observer.clone();
         let writer = std::thread::Builder::new()
             .name("ferry-store-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, o))
             .map_err(backend)?;
         Ok(SqliteStore {
             jobs: RwLock::new(Some(tx)),
@@ -240,7 +252,35 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             path,
             history,
+            observer,
         })
+    }
+
+    /// Has `f` told how long each group commit takes from now on (the
+    /// server's `ferry_store_commit_seconds`). Only the first call counts.
+    pub fn observe_commits(&self, f: CommitObserver) {
+        let _ = self.observer.set(f);
+    }
+
+    /// Records ever appended to the history log.
+    pub(crate) fn history_records(&self) -> u64 {
+        self.history.records()
+    }
+
+    /// `Closed` once the writer is gone (closed, or its thread died).
+    fn writer_alive(&self) -> Result<()> {
+        let alive = self.jobs.read().expect("jobs lock").is_some()
+            && self
+                .writer
+                .lock()
+                .expect("writer lock")
+                .as_ref()
+                .is_some_and(|w| !w.is_finished());
+        if alive {
+            Ok(())
+        } else {
+            Err(StoreError::Closed)
+        }
     }
 
     /// Runs `f` in the writer's next group transaction; returns after commit.
@@ -283,7 +323,7 @@ impl SqliteStore {
         sender.send(job).map_err(|_| StoreError::Closed)
     }
 
-    fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R> {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R> {
         let conn = self.readers.lock().expect("readers lock").pop();
         let conn = match conn {
             Some(c) => c,
@@ -312,7 +352,7 @@ impl Drop for SqliteStore {
     }
 }
 
-fn writer_loop(conn: Connection, rx: Receiver<Job>) {
+fn writer_loop(conn: Connection, rx: Receiver<Job>, observer: Arc<OnceLock<CommitObserver>>) {
     let mut synchronous_full = true;
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
@@ -363,7 +403,11 @@ fn writer_loop(conn: Connection, rx: Receiver<Job>) {
             }
             done.push((ok, completion));
         }
+        let committing = Instant::now();
         let commit = conn.execute_batch("COMMIT").map_err(backend);
+        if let Some(observe) = observer.get() {
+            observe(committing.elapsed());
+        }
         if let Err(e) = &commit {
             error!(error = %e, "store: commit failed");
             let _ = conn.execute_batch("ROLLBACK");
@@ -417,18 +461,18 @@ fn msg_from_row(r: &Row<'_>, at: usize) -> rusqlite::Result<StoredMessage> {
 }
 
 #[cfg(test)]
-mod test_support {
+pub(crate) mod test_support {
     use super::SqliteStore;
     use crate::{Account, ScramCredentials, StoredMessage};
 
     /// A store in a directory of its own, removed with the `TempDir`.
-    pub(super) fn temp_store() -> (tempfile::TempDir, SqliteStore) {
+    pub(crate) fn temp_store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
         let s = SqliteStore::open(dir.path()).unwrap();
         (dir, s)
     }
 
-    pub(super) fn msg(id: &str, t: i64, text: &str) -> StoredMessage {
+    pub(crate) fn msg(id: &str, t: i64, text: &str) -> StoredMessage {
         StoredMessage {
             msgid: id.into(),
             time_ms: t,
@@ -441,7 +485,7 @@ mod test_support {
         }
     }
 
-    pub(super) fn account(name: &str) -> Account {
+    pub(crate) fn account(name: &str) -> Account {
         Account {
             name: name.into(),
             display: name.to_uppercase(),
@@ -455,6 +499,7 @@ mod test_support {
             email: None,
             callerid: false,
             created_ms: 1,
+            suspended: None,
         }
     }
 }
