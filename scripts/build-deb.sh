@@ -138,19 +138,23 @@ ok "usr/bin/ferry --version: $version"
 ok "ferry config check etc/ferry/ferry.toml"
 
 # A free loopback port: the kernel's pick, else a random one nobody answers on.
-if command -v python3 >/dev/null 2>&1; then
-    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-else
-    while :; do
-        port=$((20000 + RANDOM % 40000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-    done
-fi
+free_port() {
+    if command -v python3 >/dev/null 2>&1; then
+        python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    else
+        while :; do
+            p=$((20000 + RANDOM % 40000))
+            (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; break; }
+        done
+    fi
+}
+port="$(free_port)"
+admin_port="$(free_port)"
 
 mkdir "$tmp/data"
-echo "  ferry serve --config etc/ferry/ferry.toml --data-dir <tmp> --listen 127.0.0.1:$port"
+echo "  ferry serve --config etc/ferry/ferry.toml --data-dir <tmp> --listen 127.0.0.1:$port --admin $admin_port"
 "$ferry" serve --config "$conf" --data-dir "$tmp/data" --listen "127.0.0.1:$port" \
-    >"$tmp/serve.log" 2>&1 &
+    --admin "$admin_port" >"$tmp/serve.log" 2>&1 &
 server_pid=$!
 
 show_log() { sed 's/^/  | /' "$tmp/serve.log" >&2; }
@@ -189,6 +193,18 @@ exec 3>&- 3<&-
 [ -n "$welcome" ] || { show_log; fail "no 001 reply to NICK/USER on 127.0.0.1:$port"; }
 echo "  < $welcome"
 ok "ferry serve on 127.0.0.1:$port answered NICK/USER with 001"
+
+# The admin listener's health check answers 200.
+exec 4<>"/dev/tcp/127.0.0.1/$admin_port"
+printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&4
+status_line=
+IFS= read -r -t 10 status_line <&4 || true
+exec 4>&- 4<&-
+status_line="${status_line%$'\r'}"
+case "$status_line" in
+"HTTP/1.1 200 OK") ok "the admin listener on 127.0.0.1:$admin_port answered /healthz: $status_line" ;;
+*) show_log; fail "/healthz on 127.0.0.1:$admin_port answered: ${status_line:-nothing}" ;;
+esac
 
 sleep 2 # run a little longer: no crash after the client leaves
 kill -0 "$server_pid" 2>/dev/null || { show_log; fail "ferry serve died after the client quit"; }

@@ -185,7 +185,7 @@ async fn suspend(
         .map_err(ApiError::unavailable)?;
     // Its sessions end now; the store refuses their next logins.
     let cm = app.server.config().casemap;
-    let mut ended = 0;
+    let mut ended = 0u64;
     for c in app.server.registry.clients() {
         let mine = c
             .info()
@@ -207,6 +207,9 @@ async fn suspend(
     );
     let a = load(&app, &name).await?;
     let mut v = describe(&app, &a);
+    // The ended sessions are still leaving: not counted as online.
+    let online = v["online"].as_u64().unwrap_or(0).saturating_sub(ended);
+    v["online"] = json!(online);
     v["sessions_ended"] = json!(ended);
     Ok(Json(v))
 }

@@ -126,7 +126,7 @@ mod tests {
         let bad = "[admin]\n[[admin.token]]\nname = \"ops\"\nhash = \"hunter2\"\n";
         let e = Config::parse(bad, "f.toml").unwrap_err().to_string();
         assert!(
-            e.contains("admin.token.hash") && e.contains("line 4"),
+            e.contains("admin.token.hash") && e.contains("f.toml:4:"),
             "{e}"
         );
     }
