@@ -105,7 +105,6 @@ pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     cancel: CancellationToken,
 ) {
-    let addr = listener.local_addr().ok();
     let app = App { server, metrics };
     let api = Router::new()
         .merge(clients::routes())
@@ -123,7 +122,9 @@ pub(crate) async fn serve(
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .with_state(app);
-    info!(addr = ?addr, "admin listener");
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, "admin listener");
+    }
     if let Err(e) = axum::serve(listener, router)
         .with_graceful_shutdown(cancel.cancelled_owned())
         .await
