@@ -169,7 +169,9 @@ struct ServeArgs {
     /// Address to listen on, IP:PORT, or IP:PORT/CHARSET for clients that
     /// speak another charset (`127.0.0.1:6668/gbk`), and/or /tls for TLS
     /// (`0.0.0.0:6697/tls`: the certificate of [tls] in the config, else
-    /// tls/cert.pem from `ferry cert --self-signed`); repeat for several.
+    /// tls/cert.pem from `ferry cert --self-signed`), and/or /web for a
+    /// web listener (IRCv3 WebSocket; `127.0.0.1:8080/web`); repeat for
+    /// several.
     /// Replaces the configured listeners.
     #[arg(long = "listen", short, value_parser = config::Listen::parse_spec)]
     listen: Vec<config::ListenSpec>,

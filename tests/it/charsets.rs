@@ -136,11 +136,11 @@ async fn length_is_checked_on_the_utf8_form() {
     }
     line.extend_from_slice(b"\r\n");
     zhang.send_raw(&line).await;
-    li.expect(&format!(
-        ":张三!~zhang@127.0.0.1 PRIVMSG li :{}",
-        "好".repeat(166)
-    ))
-    .await;
+    // Taken (510 bytes as UTF-8); relayed with the sender's prefix it is
+    // cut, at a character, to fit li's 512-byte line.
+    let head = ":张三!~zhang@127.0.0.1 PRIVMSG li :";
+    let fits = (510 - head.len()) / "好".len();
+    li.expect(&format!("{head}{}", "好".repeat(fits))).await;
     // One more: 334 bytes on the wire, 513 once decoded.
     let mut over = b"PRIVMSG li :".to_vec();
     for _ in 0..167 {
@@ -167,8 +167,9 @@ async fn gb18030_recipient_gets_long_lines_split() {
     kim.register("kim").await;
     let mut li = cap_client(&server, "li", "message-tags echo-message").await;
 
-    // 160 Hangul syllables: 480 bytes of UTF-8, 640 of GB18030.
-    let text = "한".repeat(160);
+    // 150 Hangul syllables: 450 bytes of UTF-8 (the relayed line fits 512),
+    // 600 of GB18030 (it does not).
+    let text = "한".repeat(150);
     li.send(&format!("PRIVMSG kim :{text}")).await;
     let echo = li.line().await;
     let msgid = tag(&echo, "msgid").expect("msgid").to_string();

@@ -28,4 +28,5 @@ mod slow_reader;
 mod tls;
 mod tutorial;
 mod util;
+mod websocket;
 mod wire;

@@ -228,7 +228,8 @@ pub async fn serve_with(
     for listener in listeners {
         let address = listener.tcp.local_addr()?;
         let tls = listener.tls.is_some();
-        info!(addr = %address, charset = listener.charset.name(), tls, "listening");
+        let web = listener.web.is_some();
+        info!(addr = %address, charset = listener.charset.name(), tls, web, "listening");
         let counters = Arc::new(stats::ListenerStats {
             address,
             charset: listener.charset.name(),
@@ -241,13 +242,23 @@ pub async fn serve_with(
             .lock()
             .expect("listeners lock")
             .push(counters.clone());
-        tracker.spawn(net::accept_loop(
-            server.clone(),
-            listener,
-            counters,
-            cancel.clone(),
-            tracker.clone(),
-        ));
+        if listener.web.is_some() {
+            tracker.spawn(net::web_accept_loop(
+                server.clone(),
+                listener,
+                counters,
+                cancel.clone(),
+                tracker.clone(),
+            ));
+        } else {
+            tracker.spawn(net::accept_loop(
+                server.clone(),
+                listener,
+                counters,
+                cancel.clone(),
+                tracker.clone(),
+            ));
+        }
     }
     tracker.spawn(sweeper(server.clone(), cancel.clone()));
     tracker.spawn(shedder(server.clone(), cancel.clone()));

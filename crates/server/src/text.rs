@@ -13,8 +13,30 @@ pub(crate) fn concat(parts: &[&str]) -> String {
     s
 }
 
+/// `s` cut to at most `max` bytes, at a character boundary.
+pub(crate) fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(super::truncate_utf8("hello", 10), "hello");
+        assert_eq!(super::truncate_utf8("hello", 3), "hel");
+        // 你 is three bytes: a cut inside it drops it whole.
+        assert_eq!(super::truncate_utf8("a你好", 3), "a");
+        assert_eq!(super::truncate_utf8("a你好", 4), "a你");
+        assert_eq!(super::truncate_utf8("你", 0), "");
+    }
+
     #[test]
     fn concat_joins_exactly() {
         let s = super::concat(&[":", "nick", "!", "u", "@", "h", " PRIVMSG x :你好", "\r\n"]);

@@ -149,7 +149,7 @@ impl Tls {
         Ok(())
     }
 
-    fn config(&self) -> Arc<ServerConfig> {
+    pub(crate) fn config(&self) -> Arc<ServerConfig> {
         self.current.read().expect("tls config lock").clone()
     }
 

@@ -422,6 +422,10 @@ pub fn write_self_signed(dir: &std::path::Path, name: &str) -> (TlsFiles, SelfSi
     (files, pair)
 }
 
+/// A TLS client that takes any server certificate (tests only), over any
+/// TCP connection (the WebSocket tests' `wss://`).
+pub use tls::connect as tls_connect;
+
 /// A TLS client that takes any server certificate (tests only).
 mod tls {
     use std::sync::Arc;
@@ -435,7 +439,7 @@ mod tls {
     use tokio_rustls::rustls::ClientConfig;
     use tokio_rustls::TlsConnector;
 
-    pub(super) async fn connect(
+    pub async fn connect(
         tcp: TcpStream,
         cert: Option<&SelfSigned>,
     ) -> std::io::Result<TlsStream<TcpStream>> {

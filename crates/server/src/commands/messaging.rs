@@ -15,7 +15,7 @@ use crate::event::Event;
 use crate::history::dm_key_to;
 use crate::route::{self, Kind, ToNick};
 use crate::stats::Relayed;
-use crate::text::concat;
+use crate::text::{concat, truncate_utf8};
 
 pub(super) fn privmsg(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     relay(cx, msg, Kind::Privmsg)
@@ -87,6 +87,12 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
         }
         seen.push(folded);
         let folded = seen.last().expect("just pushed");
+        // What recipients get fits their 512-byte line (Modern IRC): the
+        // text is cut, at a character boundary, where the sender's prefix
+        // would push the relayed line past it.
+        // ":" prefix " " verb " " target " :" text "\r\n": 7 bytes besides.
+        let room = 512usize.saturating_sub(7 + prefix.len() + verb.len() + target.len());
+        let text = truncate_utf8(text, room);
         let body = match kind {
             Kind::Tagmsg => concat(&[":", &prefix, " ", verb, " ", target, "\r\n"]),
             _ => concat(&[":", &prefix, " ", verb, " ", target, " :", text, "\r\n"]),

@@ -29,6 +29,13 @@ pub(super) struct RawListen {
     tls_cert: Option<PathBuf>,
     #[serde(default)]
     tls_key: Option<PathBuf>,
+    /// A web listener: the chat page and IRCv3 WebSocket, not raw IRC.
+    #[serde(default)]
+    web: bool,
+    /// Web listeners: origins allowed to open a WebSocket besides the
+    /// listener's own (`https://chat.example.org`; `*`: any).
+    #[serde(default)]
+    allowed_origins: Vec<String>,
 }
 
 /// `[tls]`: the default certificate and key of TLS listeners, and STS.
@@ -66,6 +73,10 @@ pub struct Listen {
     pub charset: Charset,
     /// TLS certificate and key (checked when the config was loaded).
     pub tls: Option<TlsFiles>,
+    /// A web listener (HTTP: the page and the WebSocket transport).
+    pub web: bool,
+    /// Origins a web listener takes WebSockets from besides its own.
+    pub allowed_origins: Vec<String>,
 }
 
 /// Strict Transport Security (IRCv3 `sts`), advertised when configured.
@@ -118,6 +129,8 @@ impl Listen {
             address,
             charset: Charset::UTF8,
             tls: None,
+            web: false,
+            allowed_origins: Vec::new(),
         }
     }
 
@@ -133,9 +146,12 @@ impl Listen {
         })?;
         let mut charset = Charset::UTF8;
         let mut tls = false;
+        let mut web = false;
         for p in parts {
             if p.eq_ignore_ascii_case("tls") {
                 tls = true;
+            } else if p.eq_ignore_ascii_case("web") {
+                web = true;
             } else {
                 charset = Charset::new(Charset::lookup(p)?, None);
             }
@@ -145,6 +161,8 @@ impl Listen {
                 address,
                 charset,
                 tls: None,
+                web,
+                allowed_origins: Vec::new(),
             },
             tls,
         })
@@ -258,10 +276,25 @@ fn listener(l: &RawListen, defaults: &RawTls, src: &Source<'_>) -> Result<Listen
         None => None,
     };
     let tls = listen_tls(l, defaults, addr, src)?;
+    if l.web && wire != encoding_rs::UTF_8 {
+        return Err(src.invalid_value(
+            "listen.charset",
+            l.charset.as_deref().unwrap_or(""),
+            "a web listener speaks UTF-8 (WebSocket text is UTF-8)".into(),
+        ));
+    }
+    if !l.web && !l.allowed_origins.is_empty() {
+        return Err(src.invalid(
+            "listen.allowed_origins",
+            format!("listener {addr} is not a web listener: set `web = true`"),
+        ));
+    }
     Ok(Listen {
         address: addr,
         charset: Charset::new(wire, fallback),
         tls,
+        web: l.web,
+        allowed_origins: l.allowed_origins.clone(),
     })
 }
 

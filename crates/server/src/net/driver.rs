@@ -46,7 +46,7 @@ use crate::Server;
 /// A connection as the accept loop hands it over: boxed, so that the task's
 /// future does not hold all of it for the connection's whole life.
 pub(crate) struct Accepted {
-    pub stream: TcpStream,
+    pub stream: Incoming,
     pub peer: SocketAddr,
     pub charset: Charset,
     pub tls: Option<Arc<Tls>>,
@@ -54,6 +54,14 @@ pub(crate) struct Accepted {
     /// Frees the connection's place in the limits when it is dropped (with
     /// the connection's state, at its end).
     pub ticket: crate::guard::Ticket,
+}
+
+/// A connection's socket as it arrives: a TCP socket from an IRC
+/// listener (TLS handshake still to do, if its listener has TLS), or a
+/// stream made already (a WebSocket after the web listener's upgrade).
+pub(crate) enum Incoming {
+    Tcp(TcpStream),
+    Ready(Stream),
 }
 
 /// The task of one connection. Its future is what every idle client costs
@@ -156,10 +164,14 @@ async fn start(
         cancel,
         ticket,
     } = *accepted;
-    let _ = stream.set_nodelay(true);
-    let stream = match tls {
-        None => Stream::Plain(stream),
-        Some(tls) => {
+    let stream = match (stream, tls) {
+        (Incoming::Ready(s), _) => s,
+        (Incoming::Tcp(stream), None) => {
+            let _ = stream.set_nodelay(true);
+            Stream::Plain(stream)
+        }
+        (Incoming::Tcp(stream), Some(tls)) => {
+            let _ = stream.set_nodelay(true);
             let limit = server.config().limits.registration_timeout;
             let shaken = tokio::select! {
                 _ = cancel.cancelled() => return None,

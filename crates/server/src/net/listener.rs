@@ -22,6 +22,9 @@ pub struct Listener {
     pub charset: Charset,
     /// TLS on this port: its certificate, reloadable ([`tls::Tls::reload`]).
     pub tls: Option<Arc<tls::Tls>>,
+    /// A web listener (HTTP and the WebSocket transport, `web.rs`), and
+    /// the origins it takes WebSockets from besides its own.
+    pub web: Option<Arc<[String]>>,
 }
 
 impl Listener {
@@ -30,6 +33,7 @@ impl Listener {
             tcp,
             charset,
             tls: None,
+            web: None,
         }
     }
 
@@ -41,6 +45,7 @@ impl Listener {
             tcp,
             charset: l.charset,
             tls: tls.map(Arc::new),
+            web: l.web.then(|| l.allowed_origins.clone().into()),
         })
     }
 }
@@ -92,7 +97,7 @@ pub(crate) async fn accept_loop(
                     }
                 };
                 let accepted = Box::new(driver::Accepted {
-                    stream,
+                    stream: driver::Incoming::Tcp(stream),
                     peer,
                     charset,
                     tls: listener.tls.clone(),

@@ -13,8 +13,10 @@
 //! - `writer.rs`: the send side — takes what `route` queued for the client,
 //!   encodes it for a non-UTF-8 wire, and writes it vectored, as far as the
 //!   socket takes it.
-//! - `stream.rs`: the socket itself, plain or TLS (or, parked, either off
-//!   the runtime).
+//! - `stream.rs`: the socket itself, plain or TLS, either carrying
+//!   WebSocket frames or not (or, parked, any of them off the runtime).
+//! - `ws.rs`: the sans-I/O WebSocket frame codec; `web.rs`: web listeners
+//!   (HTTP through hyper, the IRCv3 WebSocket upgrade).
 //! - `park.rs`: idle connections off the runtime, their sockets watched by
 //!   one epoll thread.
 //!
@@ -26,11 +28,11 @@
 //! (moving the box between owners) and a small idle footprint possible.
 //!
 //! What may change plugs in at one place each:
-//! - **Another transport** (the IRCv3 WebSocket of the web client) is a
-//!   [`Stream`] variant: its frame codec is sans-I/O state beside the raw
+//! - **Another transport** is a [`Stream`] variant, as the IRCv3
+//!   WebSocket is: its frame codec is sans-I/O state beside the raw
 //!   socket, unwrapping one IRC line per message (CRLF added, so `lines`
 //!   frames it as any other) and wrapping what the writer hands it. Lines,
-//!   limits, flood control, SendQ and parking then hold for it unchanged.
+//!   limits, flood control, SendQ and parking hold for it unchanged.
 //! - **Another event loop** (the relay-speed issue) replaces `driver.rs`
 //!   alone: it owns the same `Active` boxes and calls the same
 //!   `Lines::process` and `Writer::write_some`, whether one task per
@@ -44,7 +46,9 @@ mod listener;
 mod park;
 mod stream;
 mod timers;
+mod web;
 mod writer;
+pub(crate) mod ws;
 
 pub(crate) use driver::Active;
 pub(crate) use lines::Lines;
@@ -52,4 +56,5 @@ pub(crate) use listener::accept_loop;
 pub use listener::Listener;
 pub(crate) use park::Parker;
 pub(crate) use stream::Stream;
+pub(crate) use web::accept_loop as web_accept_loop;
 pub(crate) use writer::Writer;
