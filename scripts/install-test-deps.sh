@@ -16,11 +16,17 @@ log() { echo "install-test-deps: $*" >&2; }
 #   (tests/it/send.rs, tests/it/chat.rs).
 # tmux: `ferry chat` runs in a real terminal in its tests (tests/it/chat.rs).
 # prometheus: its `promtool check metrics` checks /metrics (tests/it/operations.rs).
-DEBIAN_PACKAGES="ngircd tmux prometheus"
+# chromium, fonts-noto-cjk, fonts-noto-color-emoji: the web chat page in a
+#   real browser, driven by playwright-core (tests/it/web.rs, tests/web/);
+#   the fonts so Chinese and emoji show in its screenshots.
+DEBIAN_PACKAGES="ngircd tmux prometheus chromium fonts-noto-cjk fonts-noto-color-emoji"
+# Packages installed only when their command is missing (a Node.js from
+# elsewhere, with its own npm, is fine): command:package.
+COMMAND_PACKAGES="node:nodejs npm:npm"
 # ---------------------------------------------------------------------------
 
 # Commands the tests (and scripts/irctest.sh) call directly.
-REQUIRED_COMMANDS="python3 promtool"
+REQUIRED_COMMANDS="python3 promtool node npm chromium"
 
 missing=()
 if [ -n "$DEBIAN_PACKAGES" ] && command -v dpkg >/dev/null 2>&1; then
@@ -32,6 +38,12 @@ if [ -n "$DEBIAN_PACKAGES" ] && command -v dpkg >/dev/null 2>&1; then
     done
 elif [ -n "$DEBIAN_PACKAGES" ]; then
     log "no dpkg on this system; make sure these are installed: $DEBIAN_PACKAGES"
+fi
+
+if command -v dpkg >/dev/null 2>&1; then
+    for pair in $COMMAND_PACKAGES; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    done
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
@@ -50,3 +62,13 @@ fi
 for cmd in $REQUIRED_COMMANDS; do
     command -v "$cmd" >/dev/null 2>&1 || { log "required command not found: $cmd"; exit 1; }
 done
+
+# npm packages of the browser tests (tests/web/package-lock.json), into
+# tests/web/node_modules: only when missing or not the locked version.
+web="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/web"
+want="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["packages"]["node_modules/playwright-core"]["version"])' "$web/package-lock.json")"
+have="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$web/node_modules/playwright-core/package.json" 2>/dev/null || true)"
+if [ "$want" != "$have" ]; then
+    log "installing playwright-core $want (npm ci in tests/web)"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi

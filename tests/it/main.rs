@@ -28,5 +28,6 @@ mod slow_reader;
 mod tls;
 mod tutorial;
 mod util;
+mod web;
 mod websocket;
 mod wire;

@@ -291,6 +291,12 @@ async fn stats_views() {
             server.addr
         )
     );
+    // No listener configured: the web page's listener is there too.
+    boss.expect(&format!(
+        ":ferry.test 249 boss P :listener {} charset UTF-8 plain web open 0 accepted 0",
+        server.addrs[1]
+    ))
+    .await;
     boss.expect(":ferry.test 219 boss P :End of /STATS report")
         .await;
     boss.send("KLINE 5 *@192.0.2.* :spam wave").await;

@@ -249,7 +249,7 @@ async fn only_allowed_origins_connect() {
 async fn plain_http_is_told_to_upgrade() {
     let server = web_server("").await;
     let mut s = TcpStream::connect(server.addrs[1]).await.unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /webirc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     let mut r = String::new();

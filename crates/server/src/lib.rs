@@ -234,6 +234,7 @@ pub async fn serve_with(
             address,
             charset: listener.charset.name(),
             tls,
+            web,
             accepted: AtomicU64::new(0),
             open: AtomicUsize::new(0),
         });

@@ -195,6 +195,8 @@ pub(crate) struct ListenerStats {
     pub address: SocketAddr,
     pub charset: &'static str,
     pub tls: bool,
+    /// A web listener (HTTP and WebSocket).
+    pub web: bool,
     pub accepted: AtomicU64,
     /// Connections open now.
     pub open: AtomicUsize,

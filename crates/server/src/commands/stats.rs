@@ -129,10 +129,11 @@ fn listeners(cx: &mut Ctx<'_>, server: &Server) {
             cx,
             "P",
             format!(
-                "listener {} charset {} {} open {} accepted {}",
+                "listener {} charset {} {}{} open {} accepted {}",
                 l.address,
                 l.charset,
                 if l.tls { "tls" } else { "plain" },
+                if l.web { " web" } else { "" },
                 l.open.load(Ordering::Relaxed),
                 l.accepted.load(Ordering::Relaxed)
             ),

@@ -225,7 +225,11 @@ pub(super) fn validate(
         .map(|l| listener(l, tls, src))
         .collect::<Result<Vec<_>, _>>()?;
     if listen.is_empty() {
+        // IRC, and the web chat page with its WebSocket beside it.
         listen.push(Listen::utf8("127.0.0.1:6667".parse().expect("literal")));
+        let mut web = Listen::utf8("127.0.0.1:8080".parse().expect("literal"));
+        web.web = true;
+        listen.push(web);
     }
     let sts = match &tls.sts {
         None => None,

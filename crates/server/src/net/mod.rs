@@ -43,6 +43,7 @@
 mod driver;
 pub(crate) mod lines;
 mod listener;
+mod page;
 mod park;
 mod stream;
 mod timers;

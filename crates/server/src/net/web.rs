@@ -34,6 +34,7 @@ use tracing::{debug, warn};
 
 use super::driver::{self, Incoming};
 use super::listener::Listener;
+use super::page;
 use super::ws::Mode;
 use super::Stream;
 use crate::charset::Charset;
@@ -59,6 +60,7 @@ pub(crate) async fn accept_loop(
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
+    page::prepare();
     let web = Arc::new(Web {
         server: server.clone(),
         counters,
@@ -164,13 +166,69 @@ async fn handle(
     if upgrade && matches!(path, "/" | "/webirc") {
         return Ok(websocket(web, peer, req));
     }
-    Ok(match path {
-        "/" | "/webirc" => respond(
+    if path == "/webirc" {
+        return Ok(respond(
             StatusCode::UPGRADE_REQUIRED,
             "This address speaks IRC over WebSocket (IRCv3: text.ircv3.net, binary.ircv3.net).",
-        ),
-        _ => respond(StatusCode::NOT_FOUND, "Not found."),
+        ));
+    }
+    if !matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD) {
+        return Ok(respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed.",
+        ));
+    }
+    Ok(match page::find(path) {
+        Some(f) => file(&req, f),
+        None => respond(StatusCode::NOT_FOUND, "Not found."),
     })
+}
+
+/// The page's security headers: scripts, styles and connections from
+/// this origin only, no framing, no referrer.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// One of the page's files: `304` when the browser has it (ETag), gzip
+/// when it takes it, revalidated at every load (`no-cache`).
+fn file(req: &Request<Body>, f: &page::File) -> Response<Full<Bytes>> {
+    let h = req.headers();
+    let fresh = h
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim() == f.etag));
+    let gzip = h
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|e| e.trim().split(';').next() == Some("gzip"))
+        });
+    let (status, body) = if fresh {
+        (StatusCode::NOT_MODIFIED, Bytes::new())
+    } else if gzip && !f.gzip.is_empty() {
+        (StatusCode::OK, f.gzip.clone())
+    } else {
+        (StatusCode::OK, f.raw.clone())
+    };
+    let head = req.method() == hyper::Method::HEAD;
+    let mut r = Response::new(Full::new(if head { Bytes::new() } else { body }));
+    *r.status_mut() = status;
+    let hs = r.headers_mut();
+    let static_value = |v: &'static str| HeaderValue::from_static(v);
+    hs.insert(header::CONTENT_TYPE, static_value(f.content_type));
+    hs.insert(header::CACHE_CONTROL, static_value("no-cache"));
+    hs.insert(header::VARY, static_value("Accept-Encoding"));
+    hs.insert(header::X_CONTENT_TYPE_OPTIONS, static_value("nosniff"));
+    hs.insert(header::REFERRER_POLICY, static_value("no-referrer"));
+    hs.insert(header::CONTENT_SECURITY_POLICY, static_value(CSP));
+    if let Ok(v) = HeaderValue::from_str(&f.etag) {
+        hs.insert(header::ETAG, v);
+    }
+    if gzip && !fresh && !f.gzip.is_empty() {
+        hs.insert(header::CONTENT_ENCODING, static_value("gzip"));
+    }
+    r
 }
 
 /// The subprotocol to answer with: the first of the client's, in its

@@ -1,0 +1,275 @@
+// The web chat page in a real browser: Debian's Chromium driven by
+// playwright-core, against the real `ferry` binary. tests/it/web.rs runs
+// it: `node tests/web/e2e.mjs --ferry BIN --out DIR`. Exits 0 when every
+// step held; each step prints what it checked.
+//
+// Two people register in two pages, become friends (a request under
+// friends-only mode, accepted), talk both ways, meet a plain TCP IRC
+// client in a group, reload and find their history, get a message sent
+// while they were away, and go on after the server restarts.
+
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith("--") ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const FERRY = args.ferry;
+const OUT = args.out || mkdtempSync(path.join(os.tmpdir(), "ferry-web-"));
+mkdirSync(OUT, { recursive: true });
+const WAIT = 15000;
+
+function step(text) {
+  console.log(`ok: ${text}`);
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function waitPort(port) {
+  const until = Date.now() + WAIT;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const c = net.connect(port, "127.0.0.1", () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// ---------------------------------------------------------------- server
+
+const dir = mkdtempSync(path.join(os.tmpdir(), "ferry-web-data-"));
+const ircPort = await freePort();
+const webPort = await freePort();
+const config = path.join(dir, "ferry.toml");
+writeFileSync(
+  config,
+  `[server]\nname = "ferry.test"\nnetwork = "FerryTest"\ndata_dir = "${path.join(dir, "data")}"\n` +
+    `[[listen]]\naddress = "127.0.0.1:${ircPort}"\n` +
+    `[[listen]]\naddress = "127.0.0.1:${webPort}"\nweb = true\n` +
+    `[limits]\nexempt = ["127.0.0.0/8"]\n[privacy]\ncloak = false\n`,
+);
+let server = null;
+async function startServer() {
+  server = spawn(FERRY, ["serve", "--config", config], { stdio: ["ignore", "ignore", "pipe"] });
+  server.stderr.on("data", () => {});
+  await waitPort(ircPort);
+  await waitPort(webPort);
+}
+async function stopServer() {
+  const s = server;
+  server = null;
+  await new Promise((resolve) => {
+    s.on("exit", resolve);
+    s.kill("SIGTERM");
+  });
+}
+process.on("exit", () => server?.kill("SIGKILL"));
+await startServer();
+const url = `http://127.0.0.1:${webPort}/`;
+step(`ferry serves the page at ${url} and IRC on ${ircPort}`);
+
+// ---------------------------------------------------------------- a TCP client
+
+function tcpClient(nick) {
+  const lines = [];
+  const waiters = [];
+  const sock = net.connect(ircPort, "127.0.0.1");
+  let buf = "";
+  sock.setEncoding("utf8");
+  sock.on("data", (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf("\r\n")) >= 0) {
+      const l = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      if (l.startsWith("PING ")) sock.write(`PONG ${l.slice(5)}\r\n`);
+      lines.push(l);
+      for (const w of [...waiters]) w();
+    }
+  });
+  const send = (l) => sock.write(`${l}\r\n`);
+  const until = (pred, what) =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const i = lines.findIndex(pred);
+        if (i >= 0) {
+          const [l] = lines.splice(0, i + 1).slice(-1);
+          waiters.splice(waiters.indexOf(check), 1);
+          clearTimeout(timer);
+          resolve(l);
+        }
+      };
+      const timer = setTimeout(() => reject(new Error(`${nick}: no ${what}: ${lines.slice(-5).join(" | ")}`)), WAIT);
+      waiters.push(check);
+      check();
+    });
+  send(`NICK ${nick}`);
+  send(`USER ${nick} 0 * :${nick} on plain IRC`);
+  return { send, until, close: () => sock.destroy() };
+}
+
+// ---------------------------------------------------------------- pages
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+
+async function person(name, opts = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US", ...opts });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && !/WebSocket/.test(m.text()) && errors.push(m.text()));
+  await page.goto(url);
+  return { name, page, errors };
+}
+
+async function login(p, password, register = false) {
+  const { page } = p;
+  await page.getByLabel("Nickname").fill(p.name);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: register ? "Register" : "Log in", exact: true }).click();
+  await page.getByRole("status").filter({ hasText: "Connected" }).waitFor({ timeout: WAIT });
+}
+
+const conversation = (p, name) => p.page.getByRole("list", { name: "Conversations" }).getByRole("button", { name, exact: true });
+const friend = (p, name) => p.page.getByRole("list", { name: "Friends" }).getByRole("button", { name, exact: true });
+const log = (p) => p.page.getByRole("log");
+
+async function say(p, text) {
+  const box = p.page.getByRole("textbox", { name: "Message", exact: true });
+  await box.fill(text);
+  await box.press("Enter");
+}
+
+async function sees(p, text) {
+  await log(p).getByText(text, { exact: false }).first().waitFor({ timeout: WAIT });
+}
+
+const alice = await person("alice");
+const bob = await person("bob");
+await login(alice, "alice-secret-1", true);
+await login(bob, "bob-secret-22", true);
+step("alice and bob registered in two pages");
+
+// A wrong password is told plainly.
+const eve = await person("alice");
+await eve.page.getByLabel("Nickname").fill("alice");
+await eve.page.getByLabel("Password").fill("not-her-password");
+await eve.page.getByRole("button", { name: "Log in", exact: true }).click();
+await eve.page.getByRole("alert").filter({ hasText: "Wrong nickname or password." }).waitFor({ timeout: WAIT });
+await eve.page.close();
+step("a wrong password says so");
+
+// Friends: bob only takes messages from friends; alice asks, bob accepts.
+await bob.page.getByLabel("Friends only: others must ask first").check();
+await alice.page.getByLabel("Add a friend").fill("bob");
+await alice.page.getByRole("button", { name: "Add", exact: true }).click();
+await alice.page.getByRole("list", { name: "Friends" }).locator("li.online").filter({ hasText: "bob" }).waitFor({ timeout: WAIT });
+step("alice added bob as a friend and sees him online");
+await friend(alice, "bob").click();
+await say(alice, "may I write to you?");
+await bob.page.getByText("alice wants to message you").waitFor({ timeout: WAIT });
+await bob.page.getByRole("button", { name: "Accept" }).click();
+step("bob got alice's friend request and accepted it");
+
+await say(alice, "你好 bob 😀, now we are friends");
+await sees(bob, "你好 bob 😀, now we are friends");
+await say(bob, "hi alice 👋 https://example.org/page");
+await sees(alice, "hi alice 👋");
+const link = log(alice).getByRole("link", { name: "https://example.org/page" });
+await link.waitFor({ timeout: WAIT });
+step("a DM each way, Chinese and emoji exact, the link clickable");
+
+// Nothing from a message is ever HTML.
+await say(alice, "<b>bold</b><img src=x onerror=\"window.pwned=1\">");
+await sees(bob, "<b>bold</b><img src=x");
+if ((await log(bob).locator("b, img").count()) !== 0 || (await bob.page.evaluate(() => window.pwned))) {
+  throw new Error("a message was rendered as HTML");
+}
+step("markup in a message is shown as text");
+
+// A group of three, one of them on plain IRC.
+await alice.page.getByLabel("Join or create a group").fill("#trio");
+await alice.page.getByRole("button", { name: "Join", exact: true }).click();
+await alice.page.getByRole("heading", { name: "#trio" }).waitFor({ timeout: WAIT });
+await bob.page.getByLabel("Join or create a group").fill("#trio");
+await bob.page.getByRole("button", { name: "Join", exact: true }).click();
+const carol = tcpClient("carol");
+await carol.until((l) => l.includes(" 376 ") || l.includes(" 422 "), "welcome");
+carol.send("JOIN #trio");
+await carol.until((l) => l.includes(" 366 carol #trio"), "names");
+await alice.page.getByRole("complementary", { name: "Members" }).getByText("carol").waitFor({ timeout: WAIT });
+carol.send("PRIVMSG #trio :hello from a plain IRC client");
+await sees(alice, "hello from a plain IRC client");
+await sees(bob, "hello from a plain IRC client");
+await say(alice, "welcome, carol");
+await carol.until((l) => l.endsWith("PRIVMSG #trio :welcome, carol"), "alice's line");
+await sees(bob, "welcome, carol");
+step("a group of three: two pages and a plain TCP client");
+
+await alice.page.screenshot({ path: path.join(OUT, "desktop-en.png") });
+
+// History after a reload (logged in again): the group and the DM.
+await alice.page.reload();
+await login(alice, "alice-secret-1");
+await conversation(alice, "#trio").click();
+await sees(alice, "hello from a plain IRC client");
+await conversation(alice, "bob").click();
+await sees(alice, "hi alice 👋");
+step("after a reload, the group and the DM have their history");
+
+// Offline: bob logs out; alice writes; bob logs in and finds it.
+await bob.page.getByRole("button", { name: "Log out" }).click();
+await bob.page.getByLabel("Nickname").waitFor({ timeout: WAIT });
+await alice.page.getByRole("list", { name: "Friends" }).locator("li.offline").filter({ hasText: "bob" }).waitFor({ timeout: WAIT });
+await say(alice, "written while you were away");
+await login(bob, "bob-secret-22");
+await conversation(bob, "alice").click();
+await sees(bob, "written while you were away");
+step("a message sent while bob was offline reached him at login, in its conversation");
+
+// The server restarts: the pages say so, reconnect, and send what was typed meanwhile.
+await stopServer();
+await alice.page.getByRole("status").filter({ hasText: "Reconnecting" }).waitFor({ timeout: WAIT });
+await say(alice, "typed while the server was down");
+await log(alice).getByText("not sent yet").first().waitFor({ timeout: WAIT });
+await startServer();
+await alice.page.getByRole("status").filter({ hasText: "Connected" }).waitFor({ timeout: 40000 });
+await bob.page.getByRole("status").filter({ hasText: "Connected" }).waitFor({ timeout: 40000 });
+await sees(bob, "typed while the server was down");
+step("after a server restart both pages reconnected and the line typed meanwhile arrived");
+
+// Chinese, phone width.
+await alice.page.getByRole("button", { name: "Switch to Chinese" }).click();
+await alice.page.setViewportSize({ width: 375, height: 740 });
+await alice.page.getByRole("status").filter({ hasText: "已连接" }).waitFor({ timeout: WAIT });
+await alice.page.screenshot({ path: path.join(OUT, "phone-zh.png") });
+step("the page in Chinese at phone width");
+
+const errors = [...alice.errors, ...bob.errors];
+if (errors.length) throw new Error(`errors in the pages: ${errors.join("; ")}`);
+carol.close();
+await browser.close();
+await stopServer();
+console.log(`screenshots in ${OUT}`);
