@@ -82,6 +82,18 @@ async fn the_page_is_served_cached_and_compressed() {
 
 #[test]
 fn the_pages_own_logic() {
+    // Every module parses (as the browser would: an ES module).
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["app", "conn", "irc", "i18n"] {
+        let copy = dir.path().join(format!("{f}.mjs"));
+        std::fs::copy(repo().join(format!("crates/server/web/{f}.js")), &copy).unwrap();
+        let out = node(&["--check", copy.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{f}.js: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let out = node(&["--test", "tests/web/irc.test.mjs"]);
     assert!(
         out.status.success(),
@@ -117,4 +129,71 @@ fn the_chat_page_in_a_browser() {
     for f in ["desktop-en.png", "phone-zh.png"] {
         assert!(shots.join(f).is_file(), "{f} was not saved");
     }
+}
+
+/// `TOKEN`: the web page's "stay logged in". A logged-in client gets a
+/// token once; it logs in as the password would (and only to its own
+/// account); its owner lists and revokes it, and a revoked one logs in no
+/// more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_tokens_log_in_and_are_revoked() {
+    use crate::util::sasl::{authenticate_plain, sasl_hello, sasl_login};
+    let server = TestServer::with_config(crate::util::accounts_config("", "")).await;
+    crate::util::register_account(&server, "alice", "alice-pw").await;
+    crate::util::register_account(&server, "bob", "bob-pw").await;
+
+    let mut anon = server.client("anon").await;
+    anon.send("TOKEN NEW").await;
+    anon.expect(":ferry.test FAIL TOKEN ACCOUNT_REQUIRED :Log in to an account first")
+        .await;
+
+    let mut alice = server.connect().await;
+    sasl_login(&mut alice, "alice", "alice-pw", "").await;
+    alice.send("TOKEN NEW :Chrome on Linux").await;
+    let l = alice.until(|l| l.contains(" TOKEN NEW ")).await;
+    let words: Vec<&str> = l.split(' ').collect();
+    let (id, token) = (words[3].to_string(), words[4].to_string());
+    assert!(
+        token.starts_with("ferrytok_") && token.len() == 9 + 64,
+        "{l}"
+    );
+
+    // It logs in as alice (here after her first session left), and only
+    // as alice.
+    crate::util::quit(&mut alice).await;
+    let mut alice = server.connect().await;
+    sasl_login(&mut alice, "alice", &token, "").await;
+    let mut wrong = server.connect().await;
+    sasl_hello(&mut wrong, "bob", "bob", "").await;
+    authenticate_plain(&mut wrong, "bob", &token).await;
+    wrong
+        .expect(":ferry.test 904 bob :SASL authentication failed")
+        .await;
+
+    alice.send("TOKEN LIST").await;
+    let item = alice.until(|l| l.contains(" TOKEN ITEM ")).await;
+    assert!(
+        item.contains(&format!(" TOKEN ITEM {id} ")) && item.ends_with(" :Chrome on Linux"),
+        "{item}"
+    );
+    let used: i64 = item.split(' ').nth(5).unwrap().parse().unwrap();
+    assert!(used > 0, "its last use is noted: {item}");
+    alice.expect(":ferry.test TOKEN END").await;
+
+    alice.send(&format!("TOKEN REVOKE {id}")).await;
+    alice
+        .expect(&format!(":ferry.test TOKEN REVOKED {id}"))
+        .await;
+    alice.send(&format!("TOKEN REVOKE {id}")).await;
+    alice
+        .expect(&format!(
+            ":ferry.test FAIL TOKEN NO_SUCH_TOKEN {id} :No such token"
+        ))
+        .await;
+    let mut late = server.connect().await;
+    sasl_hello(&mut late, "late", "late", "").await;
+    authenticate_plain(&mut late, "alice", &token).await;
+    late.expect(":ferry.test 904 late :SASL authentication failed")
+        .await;
+    server.stop().await;
 }

@@ -230,17 +230,25 @@ step("a group of three: two pages and a plain TCP client");
 
 await alice.page.screenshot({ path: path.join(OUT, "desktop-en.png") });
 
-// History after a reload (logged in again): the group and the DM.
+// History after a reload: still logged in (a login token, never the
+// password, in the browser's storage), the group and the DM there.
 await alice.page.reload();
-await login(alice, "alice-secret-1");
+await alice.page.getByRole("status").filter({ hasText: "Connected" }).waitFor({ timeout: WAIT });
+const stored = await alice.page.evaluate(() => JSON.stringify(localStorage));
+if (stored.includes("alice-secret-1") || !stored.includes("ferrytok_")) throw new Error(`storage: ${stored}`);
+step("after a reload alice is still logged in, with a token and no password stored");
+await alice.page.getByText("Logged-in browsers").click();
+await alice.page.getByRole("list", { name: "Logged-in browsers" }).getByText("this one").waitFor({ timeout: WAIT });
+step("alice's logged-in browsers are listed, this one marked");
 await conversation(alice, "#trio").click();
 await sees(alice, "hello from a plain IRC client");
 await conversation(alice, "bob").click();
 await sees(alice, "hi alice 👋");
 step("after a reload, the group and the DM have their history");
 
-// Offline: bob logs out; alice writes; bob logs in and finds it.
-await bob.page.getByRole("button", { name: "Log out" }).click();
+// Offline: bob logs out (which revokes his token); alice writes; bob
+// logs in and finds it.
+await bob.page.getByRole("button", { name: "Log out", exact: true }).click();
 await bob.page.getByLabel("Nickname").waitFor({ timeout: WAIT });
 await alice.page.getByRole("list", { name: "Friends" }).locator("li.offline").filter({ hasText: "bob" }).waitFor({ timeout: WAIT });
 await say(alice, "written while you were away");

@@ -46,6 +46,10 @@ const state = {
   typingSentAt: 0,
   status: { state: "connecting" },
   batches: new Map(), // batch id → { type, target }
+  stay: false,
+  tokenId: null,
+  tokens: [],
+  tokensLoaded: false,
 };
 
 function conv(name) {
@@ -318,6 +322,9 @@ function onMessage(m) {
         }
       }
       break;
+    case "TOKEN":
+      onToken(m);
+      break;
     case "CHATHISTORY":
       if (p[0] === "TARGETS" && p[1]) {
         const c = conv(p[1]);
@@ -499,6 +506,9 @@ function renderLogin(error) {
     h("input", { id: "nick", name: "nick", autocomplete: "username", autocapitalize: "off", spellcheck: "false", required: true }),
     h("label", { for: "password" }, t("password")),
     h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true }),
+    h("label", { class: "toggle" },
+      h("input", { type: "checkbox", id: "stay", checked: true }),
+      t("stay")),
     h("p", { id: "login-error", class: "error", role: "alert", "aria-live": "assertive" }, error || ""),
     h(
       "div",
@@ -515,7 +525,7 @@ function renderLogin(error) {
       $("#login-error").textContent = t("needBoth");
       return;
     }
-    start(nick, password, register);
+    start(nick, password, register, $("#stay").checked);
   };
   $("#app").replaceChildren(form);
   $("#nick").focus();
@@ -614,7 +624,8 @@ function render() {
     h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); addFriend(e.target.friend.value); e.target.reset(); } },
       h("label", { for: "friend" }, t("addFriend")),
       h("input", { id: "friend", name: "friend", autocapitalize: "off" }),
-      h("button", { type: "submit" }, t("addFriendButton"))));
+      h("button", { type: "submit" }, t("addFriendButton"))),
+    sessionsPanel());
 
   const c = state.convs.get(state.current);
   let main;
@@ -668,6 +679,31 @@ function render() {
   document.title = unreadTotal() ? `(${unreadTotal()}) ${t("title")}` : t("title");
 }
 
+/** The account's logged-in browsers (login tokens), each revocable. */
+function sessionsPanel() {
+  const list = state.tokensLoaded
+    ? h("ul", { id: "sessions", "aria-label": t("sessions") }, state.tokens.map((tok) => h("li", {},
+        h("span", { class: "name", text: tok.label || tok.id }),
+        tok.id === state.tokenId ? h("span", { class: "presence", text: ` (${t("thisBrowser")})` }) : null,
+        h("span", { class: "last", text: ` ${t("since", { when: fmtTime(tok.created) })}` }),
+        h("button", { type: "button", class: "secondary", "aria-label": t("revokeNamed", { name: tok.label || tok.id }), onclick: () => {
+          state.conn.send(build("TOKEN", ["REVOKE", tok.id]));
+        } }, t("revoke")))))
+    : null;
+  return h("details", { class: "sessions", open: state.sessionsOpen || null },
+    h("summary", { onclick: (e) => {
+      e.preventDefault();
+      state.sessionsOpen = !state.sessionsOpen;
+      if (state.sessionsOpen) {
+        state.tokens = [];
+        state.tokensLoaded = false;
+        state.conn.send(build("TOKEN", ["LIST"]));
+      }
+      render();
+    } }, t("sessions")),
+    list);
+}
+
 function key(c) {
   return `conv${state.current === c.key ? " current" : ""}${c.unread ? " unread" : ""}`;
 }
@@ -696,15 +732,72 @@ function messageItem(c, msg) {
 
 // ------------------------------------------------------------ session
 
-function start(nick, password, register) {
+// ------------------------------------------------------------ tokens
+
+/** The stored login token, if this browser stays logged in. */
+function session() {
+  try {
+    const s = JSON.parse(localStorage.getItem("ferry.session") || "null");
+    return s && s.account && s.token ? s : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+function saveSession(s) {
+  try {
+    if (s) localStorage.setItem("ferry.session", JSON.stringify(s));
+    else localStorage.removeItem("ferry.session");
+  } catch (_) {}
+}
+
+/** What the browser is, to name its token by. */
+function browserLabel() {
+  const ua = navigator.userAgent;
+  const browser = /Edg\//.test(ua) ? "Edge" : /Firefox\//.test(ua) ? "Firefox" : /Chrom/.test(ua) ? "Chrome"
+    : /Safari\//.test(ua) ? "Safari" : "Browser";
+  const os = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS" : /Windows/.test(ua) ? "Windows"
+    : /Mac OS/.test(ua) ? "macOS" : /Linux/.test(ua) ? "Linux" : "";
+  return os ? `${browser} on ${os}` : browser;
+}
+
+function onToken(m) {
+  const p = m.params;
+  if (p[0] === "NEW" && state.stay) {
+    // From now on this browser logs in with the token, and the password
+    // is forgotten (reconnects use the token too).
+    saveSession({ account: state.account, id: p[1], token: p[2] });
+    state.conn.creds.password = p[2];
+    state.tokenId = p[1];
+  } else if (p[0] === "ITEM") {
+    state.tokens.push({ id: p[1], created: Number(p[2]), used: Number(p[3]), label: p[4] || "" });
+  } else if (p[0] === "END") {
+    state.tokensLoaded = true;
+  } else if (p[0] === "REVOKED") {
+    state.tokens = state.tokens.filter((x) => x.id !== p[1]);
+    if (p[1] === state.tokenId) logout();
+  }
+}
+
+function start(nick, password, register, stay = false, fromToken = null) {
   const conn = new Connection(wsUrl);
   let shown = false;
+  state.stay = stay;
+  state.tokenId = fromToken?.id || null;
   conn.addEventListener("status", (e) => {
     state.status = e.detail;
     if (shown) render();
   });
   conn.addEventListener("loginfailed", (e) => {
     const r = e.detail.reason;
+    if (fromToken || state.tokenId) {
+      // The token was revoked (or the account suspended): log in again.
+      saveSession(null);
+      state.tokenId = null;
+      state.conn = null;
+      shown = false;
+      return renderLogin(r === "suspended" ? t("suspended") : t("sessionEnded"));
+    }
     const key = { password: "wrongPassword", suspended: "suspended", taken: "taken", weak: "weak", badname: "badname", throttled: "throttled", register: "registerFailed", nosasl: "nosasl" }[r] || "wrongPassword";
     if (shown) {
       state.conn = null;
@@ -718,6 +811,7 @@ function start(nick, password, register) {
     state.account = nick;
     state.conn = conn;
     shown = true;
+    if (e.detail.first && stay && !fromToken) conn.send(build("TOKEN", ["NEW", browserLabel()]));
     // Friends (the stored MONITOR list), our +g, recent conversations.
     conn.send("MONITOR L");
     conn.send("MONITOR S");
@@ -747,6 +841,10 @@ function start(nick, password, register) {
 }
 
 function logout() {
+  const s = session();
+  if (s && state.conn) state.conn.raw(build("TOKEN", ["REVOKE", s.id]));
+  saveSession(null);
+  state.tokenId = null;
   state.conn?.stop();
   state.conn = null;
   state.convs.clear();
@@ -777,4 +875,10 @@ document.addEventListener("visibilitychange", () => {
     }
   }
 });
-renderLogin();
+const saved = session();
+if (saved) {
+  renderLogin(t("connecting"));
+  start(saved.account, saved.token, false, true, saved);
+} else {
+  renderLogin();
+}

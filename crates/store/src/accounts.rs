@@ -38,6 +38,22 @@ pub struct Suspension {
     pub at_ms: i64,
 }
 
+/// A login token (the web page's "stay logged in"): only its hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginToken {
+    /// Short and public: how its owner names it to revoke it.
+    pub id: String,
+    /// Where it was made (the browser, as the page names it).
+    pub label: String,
+    pub created_ms: i64,
+    /// The last login with it (0: never).
+    pub last_used_ms: i64,
+}
+
+/// Login tokens one account may hold; making one more drops the least
+/// recently used.
+pub const MAX_TOKENS: usize = 32;
+
 /// Certificates one account may list.
 pub const MAX_CERTS: usize = 16;
 
@@ -80,6 +96,17 @@ pub trait AccountStore: Send + Sync {
     fn set_suspended(&self, name: &str, suspension: Option<&Suspension>) -> Result<bool>;
     /// Answers only if the store can be read and written now (`/readyz`).
     fn ping(&self) -> Result<()>;
+
+    // --- login tokens -------------------------------------------------
+    /// Keeps a new token for `account` (its SHA-256 `hash`), dropping the
+    /// least recently used past [`MAX_TOKENS`]. False if no such account.
+    fn add_token(&self, account: &str, token: &LoginToken, hash: &[u8]) -> Result<bool>;
+    /// The account's tokens, newest first.
+    fn tokens(&self, account: &str) -> Result<Vec<LoginToken>>;
+    /// False if the account has no token `id`.
+    fn revoke_token(&self, account: &str, id: &str) -> Result<bool>;
+    /// The account a token hash logs in to, noting the use at `now_ms`.
+    fn login_with_token(&self, hash: &[u8], now_ms: i64) -> Result<Option<Account>>;
     /// Deletes the account and everything stored for it. False if absent.
     fn delete_account(&self, name: &str) -> Result<bool>;
 

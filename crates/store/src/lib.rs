@@ -79,7 +79,10 @@ mod sqlite;
 
 use thiserror::Error;
 
-pub use accounts::{Account, AccountStore, CertAdded, ScramCredentials, Suspension, MAX_CERTS};
+pub use accounts::{
+    Account, AccountStore, CertAdded, LoginToken, ScramCredentials, Suspension, MAX_CERTS,
+    MAX_TOKENS,
+};
 pub use backup::{backup, Summary};
 pub use bans::{BanKind, BanStore, ServerBan};
 pub use channels::{ChannelRegistered, ChannelStore, ChannelTopic, RegisteredChannel};

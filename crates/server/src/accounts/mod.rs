@@ -10,6 +10,7 @@ mod offline;
 mod password;
 mod register;
 mod replay;
+pub(crate) mod tokens;
 
 use ferry_proto::numeric::*;
 

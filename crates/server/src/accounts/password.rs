@@ -1,4 +1,5 @@
-//! Checking a password (SASL PLAIN, NickServ IDENTIFY) and saying how it went.
+//! Checking a password or a login token (SASL PLAIN, NickServ IDENTIFY)
+//! and saying how it went.
 
 use tracing::warn;
 
@@ -30,17 +31,31 @@ pub(crate) fn check_password(
         return refuse(cx, how);
     }
     let server = cx.server_arc();
+    let now = cx.server.clock.unix_ms();
     cx.defer(async move {
         let f = folded.clone();
-        let account = server.store(move |s| s.account(&f)).await.ok().flatten();
-        let ok = match &account {
-            Some(a) => {
-                server
-                    .hasher
-                    .verify(password, a.password_hash.clone())
-                    .await
-            }
-            None => false,
+        let (ok, account) = if super::tokens::is_token(&password) {
+            // A login token (the web page's "stay logged in"): its hash
+            // finds the account, which must be the one named.
+            let hash = super::tokens::hash(&password);
+            let account = server
+                .store(move |s| s.login_with_token(&hash, now))
+                .await
+                .ok()
+                .flatten();
+            (account.as_ref().is_some_and(|a| a.name == f), account)
+        } else {
+            let account = server.store(move |s| s.account(&f)).await.ok().flatten();
+            let ok = match &account {
+                Some(a) => {
+                    server
+                        .hasher
+                        .verify(password, a.password_hash.clone())
+                        .await
+                }
+                None => false,
+            };
+            (ok, account)
         };
         then(move |cx: &mut Ctx<'_>| match (ok, account) {
             (true, Some(a)) if a.suspended.is_some() => {

@@ -46,6 +46,7 @@ mod rehash;
 mod setname;
 mod silence;
 mod stats;
+mod token;
 mod topic;
 mod trace;
 mod user;
@@ -131,6 +132,7 @@ static COMMANDS: &[(&str, usize, bool, Handler)] = &[
     ("SILENCE", 0, false, silence::run),
     ("CHATHISTORY", 1, false, chathistory::run),
     ("CHARSET", 0, true, charset::run),
+    ("TOKEN", 1, false, token::run),
 ];
 
 /// The verbs `STATS m` counts, in `COMMANDS` order.

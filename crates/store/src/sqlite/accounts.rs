@@ -5,7 +5,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use super::offline::forget_recipient;
 use super::{backend, SqliteStore};
 use crate::{
-    Account, AccountStore, CertAdded, Result, ScramCredentials, StoreError, Suspension, MAX_CERTS,
+    Account, AccountStore, CertAdded, LoginToken, Result, ScramCredentials, StoreError, Suspension,
+    MAX_CERTS, MAX_TOKENS,
 };
 
 fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
@@ -141,6 +142,95 @@ impl AccountStore for SqliteStore {
         self.read(|c| c.query_row("SELECT MAX(version) FROM ferry_schema", [], |_| Ok(())))
     }
 
+    fn add_token(&self, account: &str, token: &LoginToken, hash: &[u8]) -> Result<bool> {
+        let (account, t, hash) = (account.to_string(), token.clone(), hash.to_vec());
+        self.write(move |c| {
+            let exists: bool = c
+                .query_row("SELECT 1 FROM accounts WHERE name = ?1", [&account], |_| Ok(()))
+                .optional()
+                .map_err(backend)?
+                .is_some();
+            if !exists {
+                return Ok(false);
+            }
+            c.execute(
+                "INSERT INTO login_tokens (id, account, hash, label, created_ms, last_used_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![t.id, account, hash, t.label, t.created_ms, t.last_used_ms],
+            )
+            .map_err(backend)?;
+            c.execute(
+                "DELETE FROM login_tokens WHERE account = ?1 AND id NOT IN \
+                 (SELECT id FROM login_tokens WHERE account = ?1 \
+                  ORDER BY CASE WHEN last_used_ms > created_ms THEN last_used_ms ELSE created_ms END DESC \
+                  LIMIT ?2)",
+                params![account, MAX_TOKENS as i64],
+            )
+            .map_err(backend)?;
+            Ok(true)
+        })
+    }
+
+    fn tokens(&self, account: &str) -> Result<Vec<LoginToken>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, label, created_ms, last_used_ms FROM login_tokens \
+                 WHERE account = ?1 ORDER BY created_ms DESC",
+            )?;
+            let rows = st.query_map([account], |r| {
+                Ok(LoginToken {
+                    id: r.get(0)?,
+                    label: r.get(1)?,
+                    created_ms: r.get(2)?,
+                    last_used_ms: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn revoke_token(&self, account: &str, id: &str) -> Result<bool> {
+        let (account, id) = (account.to_string(), id.to_string());
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM login_tokens WHERE account = ?1 AND id = ?2",
+                    params![account, id],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn login_with_token(&self, hash: &[u8], now_ms: i64) -> Result<Option<Account>> {
+        let hash = hash.to_vec();
+        self.write(move |c| {
+            let account: Option<String> = c
+                .query_row(
+                    "SELECT account FROM login_tokens WHERE hash = ?1",
+                    [&hash],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some(account) = account else {
+                return Ok(None);
+            };
+            c.execute(
+                "UPDATE login_tokens SET last_used_ms = ?2 WHERE hash = ?1",
+                params![hash, now_ms],
+            )
+            .map_err(backend)?;
+            c.query_row(
+                &format!("SELECT {READ_COLS} FROM accounts WHERE name = ?1"),
+                [&account],
+                account_from_row,
+            )
+            .optional()
+            .map_err(backend)
+        })
+    }
+
     fn delete_account(&self, name: &str) -> Result<bool> {
         let name = name.to_string();
         self.write(move |c| {
@@ -230,6 +320,44 @@ impl AccountStore for SqliteStore {
 mod tests {
     use super::super::test_support::{account, temp_store};
     use crate::{AccountStore, CertAdded, StoreError, Suspension, MAX_CERTS};
+
+    #[test]
+    fn login_tokens_are_kept_by_hash_used_and_revoked() {
+        use crate::{LoginToken, MAX_TOKENS};
+        let (_dir, s) = temp_store();
+        s.create_account(&account("bob")).unwrap();
+        let tok = |i: usize| LoginToken {
+            id: format!("t{i}"),
+            label: "Firefox".into(),
+            created_ms: i as i64,
+            last_used_ms: 0,
+        };
+        assert!(s.add_token("bob", &tok(0), b"hash-0").unwrap());
+        assert!(!s.add_token("nobody", &tok(1), b"hash-x").unwrap());
+        assert_eq!(
+            s.login_with_token(b"hash-0", 77).unwrap().unwrap().name,
+            "bob"
+        );
+        assert_eq!(s.tokens("bob").unwrap()[0].last_used_ms, 77);
+        assert!(s.login_with_token(b"hash-9", 78).unwrap().is_none());
+        // Past the cap the least recently used goes (t0 was used: it stays).
+        for i in 1..=MAX_TOKENS {
+            s.add_token("bob", &tok(i), format!("hash-{i}").as_bytes())
+                .unwrap();
+        }
+        let ids: Vec<String> = s.tokens("bob").unwrap().into_iter().map(|t| t.id).collect();
+        assert_eq!(ids.len(), MAX_TOKENS);
+        assert!(
+            ids.contains(&"t0".to_string()) && !ids.contains(&"t1".to_string()),
+            "{ids:?}"
+        );
+        assert!(s.revoke_token("bob", "t0").unwrap());
+        assert!(!s.revoke_token("bob", "t0").unwrap());
+        assert!(s.login_with_token(b"hash-0", 79).unwrap().is_none());
+        // Deleting the account forgets its tokens.
+        assert!(s.delete_account("bob").unwrap());
+        assert!(s.login_with_token(b"hash-5", 80).unwrap().is_none());
+    }
 
     #[test]
     fn suspension_is_kept_and_lifted() {

@@ -143,6 +143,16 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE accounts ADD COLUMN suspended_reason TEXT;
     ALTER TABLE accounts ADD COLUMN suspended_by TEXT;
     ALTER TABLE accounts ADD COLUMN suspended_ms BIGINT;",
+    // 6: login tokens (the web page's "stay logged in"), kept as hashes
+    "CREATE TABLE login_tokens (
+        id TEXT NOT NULL,
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        hash BLOB NOT NULL UNIQUE,
+        label TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        last_used_ms BIGINT NOT NULL,
+        PRIMARY KEY (account, id)
+    );",
 ];
 
 /// Jobs one group transaction takes at most.
