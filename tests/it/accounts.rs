@@ -399,3 +399,31 @@ async fn registered_nick_is_refused() {
     bob.send("NICK bob").await;
     bob.expect(":bobby!~bob@127.0.0.1 NICK :bob").await;
 }
+
+/// One address registers at most `accounts.registrations_per_hour`
+/// accounts (the web page's Register is REGISTER too); exempt addresses
+/// are not counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_from_one_address_are_limited() {
+    let cfg = accounts_config("registrations_per_hour = 2", "[privacy]\ncloak = false\n");
+    let server = TestServer::with_exact_config(cfg).await;
+    for nick in ["first", "second"] {
+        crate::util::register_account(&server, nick, "secret-pw").await;
+    }
+    let mut third = crate::util::cap_client(&server, "third", "draft/account-registration").await;
+    third.send("REGISTER third * secret-pw").await;
+    third
+        .expect(
+            ":ferry.test FAIL REGISTER TEMPORARILY_UNAVAILABLE third :Too many accounts were \
+             registered from your address; try again later",
+        )
+        .await;
+    server.stop().await;
+    // Loopback exempt (as the test server has it by default): no limit.
+    let cfg = accounts_config("registrations_per_hour = 1", "");
+    let server = TestServer::with_config(cfg).await;
+    for nick in ["one", "two", "three"] {
+        crate::util::register_account(&server, nick, "secret-pw").await;
+    }
+    server.stop().await;
+}

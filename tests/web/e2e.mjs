@@ -168,6 +168,19 @@ async function sees(p, text) {
 
 const alice = await person("alice");
 const bob = await person("bob");
+// bob's browser: notifications permitted, recorded; the tab's
+// visibility settable (headless tabs are never hidden by themselves).
+await bob.page.addInitScript(() => {
+  window.__notes = [];
+  window.__hidden = false;
+  Object.defineProperty(document, "hidden", { get: () => window.__hidden });
+  window.Notification = class {
+    static permission = "granted";
+    static requestPermission() { return Promise.resolve("granted"); }
+    constructor(title, opts) { window.__notes.push({ title, body: opts?.body }); }
+  };
+});
+await bob.page.reload();
 await login(alice, "alice-secret-1", true);
 await login(bob, "bob-secret-22", true);
 step("alice and bob registered in two pages");
@@ -201,6 +214,15 @@ const link = log(alice).getByRole("link", { name: "https://example.org/page" });
 await link.waitFor({ timeout: WAIT });
 step("a DM each way, Chinese and emoji exact, the link clickable");
 
+// With bob's tab hidden, a DM shows a notification.
+await bob.page.evaluate(() => { window.__hidden = true; });
+await say(alice, "are you looking?");
+await bob.page.waitForFunction(() => window.__notes.some((n) => n.body === "are you looking?"), null, { timeout: WAIT });
+const note = await bob.page.evaluate(() => window.__notes.find((n) => n.body === "are you looking?"));
+if (note.title !== "alice on ferry") throw new Error(`notification: ${JSON.stringify(note)}`);
+await bob.page.evaluate(() => { window.__hidden = false; document.dispatchEvent(new Event("visibilitychange")); });
+step("a DM while bob's tab was hidden showed a browser notification");
+
 // Nothing from a message is ever HTML.
 await say(alice, "<b>bold</b><img src=x onerror=\"window.pwned=1\">");
 await sees(bob, "<b>bold</b><img src=x");
@@ -228,7 +250,38 @@ await carol.until((l) => l.endsWith("PRIVMSG #trio :welcome, carol"), "alice's l
 await sees(bob, "welcome, carol");
 step("a group of three: two pages and a plain TCP client");
 
+// A friend on a plain IRC client (in a person's hands, WeeChat).
+await alice.page.getByLabel("Add a friend").fill("carol");
+await alice.page.getByRole("button", { name: "Add", exact: true }).click();
+await alice.page.getByRole("list", { name: "Friends" }).locator("li.online").filter({ hasText: "carol" }).waitFor({ timeout: WAIT });
+carol.send("PRIVMSG alice :hi alice, it's carol on IRC");
+await conversation(alice, "carol").click();
+await sees(alice, "it's carol on IRC");
+await say(alice, "hello carol 你好");
+await carol.until((l) => l.endsWith("PRIVMSG carol :hello carol 你好"), "alice's DM");
+step("a friend on a plain IRC client: added, shown online, a DM each way");
+
+// Typing, a reply and a reaction between the pages.
+await conversation(alice, "bob").click();
+await conversation(bob, "alice").click();
+await alice.page.getByRole("textbox", { name: "Message", exact: true }).pressSequentially("typing...");
+await bob.page.getByText("alice is typing…").waitFor({ timeout: WAIT });
+await alice.page.getByRole("textbox", { name: "Message", exact: true }).fill("");
+const original = (p) => log(p).locator("article:not(:has(blockquote))").filter({ hasText: "now we are friends" });
+await original(bob).getByRole("button", { name: "Reply" }).click();
+await say(bob, "replying to that");
+await log(alice).locator("article").filter({ hasText: "replying to that" }).locator("blockquote")
+  .filter({ hasText: "now we are friends" }).waitFor({ timeout: WAIT });
+await original(bob).getByRole("button", { name: "React with 👍" }).click();
+await original(alice).getByText("👍 1").waitFor({ timeout: WAIT });
+step("typing shown, a reply quoted, a reaction counted");
+
 await alice.page.screenshot({ path: path.join(OUT, "desktop-en.png") });
+
+// Enough in the group that the oldest lines need scrolling up.
+for (let i = 1; i <= 60; i++) carol.send(`PRIVMSG #trio :line ${i}`);
+carol.send("PING :sync");
+await carol.until((l) => l.includes(" PONG ") && l.endsWith(":sync"), "the server's PONG");
 
 // History after a reload: still logged in (a login token, never the
 // password, in the browser's storage), the group and the DM there.
@@ -241,7 +294,11 @@ await alice.page.getByText("Logged-in browsers").click();
 await alice.page.getByRole("list", { name: "Logged-in browsers" }).getByText("this one").waitFor({ timeout: WAIT });
 step("alice's logged-in browsers are listed, this one marked");
 await conversation(alice, "#trio").click();
+await sees(alice, "line 60");
+if (await log(alice).getByText("hello from a plain IRC client").count()) throw new Error("more than the latest 50 at first");
+await log(alice).evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event("scroll")); });
 await sees(alice, "hello from a plain IRC client");
+step("a group's latest 50 lines on opening, older ones on scrolling up");
 await conversation(alice, "bob").click();
 await sees(alice, "hi alice 👋");
 step("after a reload, the group and the DM have their history");

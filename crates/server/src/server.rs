@@ -65,6 +65,9 @@ pub(crate) struct Server {
     pub registered_names: DashSet<String>,
     pub hasher: auth::Hasher,
     pub login_limiter: auth::LoginLimiter,
+    /// Registrations per address in the last hour (the same sliding
+    /// window as failed logins, counting accounts made).
+    pub registration_limiter: auth::LoginLimiter,
     pub history: history::History,
     /// Accounts disconnected for SendQ, and when: what they missed comes
     /// from history at their next login.
@@ -123,6 +126,11 @@ impl Server {
             login_limiter: auth::LoginLimiter::new(
                 a.login_failures,
                 Duration::from_secs(a.login_window_secs),
+                clock,
+            ),
+            registration_limiter: auth::LoginLimiter::new(
+                a.registrations_per_hour,
+                Duration::from_secs(3600),
                 clock,
             ),
             history,

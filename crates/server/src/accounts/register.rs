@@ -124,6 +124,19 @@ pub(crate) fn start_registration(
         Ok(name) => name,
         Err(r) => return refuse_registration(cx, via, r.code, &r.account, &r.text),
     };
+    // Accounts one address may make in an hour (`accounts.registrations_per_hour`).
+    let ip = cx.me().ip;
+    let exempt = crate::guard::is_exempt(&cx.server.config(), ip);
+    if !exempt && !cx.server.registration_limiter.allowed_ip(ip) {
+        warn!(%ip, "registration refused: too many from this address");
+        return refuse_registration(
+            cx,
+            via,
+            "TEMPORARILY_UNAVAILABLE",
+            &name,
+            "Too many accounts were registered from your address; try again later",
+        );
+    }
     let server = cx.server_arc();
     let cfg = std::sync::Arc::clone(&cx.server.config());
     let display = name.clone();
@@ -249,6 +262,8 @@ fn registration_done(cx: &mut Ctx<'_>, via: Via, r: Result<Account, AccountError
     let refused = match r {
         Ok(account) => {
             cx.server.registered_names.insert(account.name.clone());
+            // Counted against the address (the limiter's "failures").
+            cx.server.registration_limiter.count_ip(cx.me().ip);
             cx.server
                 .stats
                 .registrations

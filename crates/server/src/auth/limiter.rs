@@ -65,6 +65,27 @@ impl LoginLimiter {
         }
     }
 
+    /// [`LoginLimiter::allowed`] by address alone (registrations).
+    pub fn allowed_ip(&self, ip: IpAddr) -> bool {
+        let now = self.clock.now();
+        let f = self.failures.lock().expect("limiter lock");
+        f.get(&format!("ip:{}", ip.to_canonical()))
+            .is_none_or(|(n, since)| *n < self.max || now.duration_since(*since) > self.window)
+    }
+
+    /// Counts one against the address alone (a registration made).
+    pub fn count_ip(&self, ip: IpAddr) {
+        let now = self.clock.now();
+        let mut f = self.failures.lock().expect("limiter lock");
+        let e = f
+            .entry(format!("ip:{}", ip.to_canonical()))
+            .or_insert((0, now));
+        if now.duration_since(e.1) > self.window {
+            *e = (0, now);
+        }
+        e.0 += 1;
+    }
+
     pub fn succeeded(&self, ip: IpAddr, account: &str) {
         let mut f = self.failures.lock().expect("limiter lock");
         f.remove(&format!("acct:{account}"));

@@ -20,6 +20,7 @@ pub(super) struct RawAccounts {
     login_window_secs: u64,
     hash_concurrency: usize,
     require_tls_for_plain: bool,
+    registrations_per_hour: u32,
 }
 
 impl Default for RawAccounts {
@@ -35,6 +36,7 @@ impl Default for RawAccounts {
             login_window_secs: 60,
             hash_concurrency: 2,
             require_tls_for_plain: false,
+            registrations_per_hour: 5,
         }
     }
 }
@@ -67,6 +69,9 @@ pub struct Accounts {
     pub hash_concurrency: usize,
     /// SASL PLAIN and NickServ IDENTIFY only over TLS.
     pub require_tls_for_plain: bool,
+    /// Accounts one address (not in `limits.exempt`) may register in an
+    /// hour (REGISTER, NickServ REGISTER, the web page's Register).
+    pub registrations_per_hour: u32,
 }
 
 pub(super) fn validate(a: RawAccounts, src: &Source<'_>) -> Result<Accounts, ConfigError> {
@@ -95,5 +100,6 @@ pub(super) fn validate(a: RawAccounts, src: &Source<'_>) -> Result<Accounts, Con
         login_window_secs: a.login_window_secs.max(1),
         hash_concurrency: a.hash_concurrency.max(1),
         require_tls_for_plain: a.require_tls_for_plain,
+        registrations_per_hour: a.registrations_per_hour.max(1),
     })
 }
