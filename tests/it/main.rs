@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod bench;
 mod binary;
+mod channel_modes;
 mod channels;
 mod charsets;
 mod chat;

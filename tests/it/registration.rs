@@ -25,7 +25,7 @@ async fn welcome_burst() {
         "{created}"
     );
     c.expect(&format!(
-        ":ferry.test 004 alice ferry.test {VERSION} Bgiosw beIiklmnostv beIklov"
+        ":ferry.test 004 alice ferry.test {VERSION} Bgiosw CbeIiklmnostv beIklov"
     ))
     .await;
     let mut tokens = Vec::new();
@@ -47,7 +47,7 @@ async fn welcome_burst() {
         "NETWORK=FerryTest",
         "CHANTYPES=#",
         "PREFIX=(ov)@+",
-        "CHANMODES=beI,k,l,imnst",
+        "CHANMODES=beI,k,l,Cimnst",
         "STATUSMSG=@+",
         "ELIST=CMNTU",
         "MONITOR=100",

@@ -73,6 +73,8 @@ pub(crate) struct ChanModes {
     pub no_external: bool,
     pub secret: bool,
     pub topic_lock: bool,
+    /// +C: no CTCP to the channel but ACTION (`/me`).
+    pub no_ctcp: bool,
     pub key: Option<String>,
     pub limit: Option<usize>,
 }
@@ -83,6 +85,7 @@ impl ChanModes {
         let mut m = String::from("+");
         let mut params = Vec::new();
         for (on, c) in [
+            (self.no_ctcp, 'C'),
             (self.invite_only, 'i'),
             (self.moderated, 'm'),
             (self.no_external, 'n'),
@@ -152,15 +155,34 @@ impl ChanState {
 
     /// Does one of the entries match this user? Entries are masks
     /// (`nick!user@host`) or the account extban: `$a` (any logged-in user),
-    /// `$a:name` (that account).
+    /// `$a:name` (that account). Mutes (`$m:mask`) are not bans: they are
+    /// [`ChanState::is_muted`]'s.
     pub(crate) fn list_matches(list: &[ListEntry], who: &Who<'_>) -> bool {
-        list.iter().any(|e| match e.folded.strip_prefix("$a") {
+        list.iter()
+            .any(|e| !e.folded.starts_with("$m:") && Self::entry_matches(&e.folded, who))
+    }
+
+    fn entry_matches(folded: &str, who: &Who<'_>) -> bool {
+        match folded.strip_prefix("$a") {
             Some("") => who.account.is_some(),
             Some(rest) => rest
                 .strip_prefix(':')
                 .is_some_and(|name| who.account == Some(name)),
-            None => ferry_proto::mask::matches(&e.folded, who.mask),
-        })
+            None => ferry_proto::mask::matches(folded, who.mask),
+        }
+    }
+
+    /// The mute extban (`+b $m:mask`, as Ergo and InspIRCd have it): a
+    /// match may join and read but not speak. An exception (`+e`) that
+    /// matches — a plain one or a `$m:` one — lifts it.
+    pub(crate) fn is_muted(&self, who: &Who<'_>) -> bool {
+        let muted = |list: &[ListEntry], mutes_only: bool| {
+            list.iter().any(|e| match e.folded.strip_prefix("$m:") {
+                Some(mask) => Self::entry_matches(mask, who),
+                None => !mutes_only && Self::entry_matches(&e.folded, who),
+            })
+        };
+        muted(&self.bans, true) && !muted(&self.excepts, false)
     }
 
     pub(crate) fn is_banned(&self, who: &Who<'_>) -> bool {
@@ -172,13 +194,16 @@ impl ChanState {
         let folded_mask = who;
         match self.members.get(&id) {
             None => {
-                !self.modes.no_external && !self.modes.moderated && !self.is_banned(folded_mask)
+                !self.modes.no_external
+                    && !self.modes.moderated
+                    && !self.is_banned(folded_mask)
+                    && !self.is_muted(folded_mask)
             }
             Some(m) => {
                 if m.prefix.op || m.prefix.voice {
                     return true;
                 }
-                !self.modes.moderated && !self.is_banned(folded_mask)
+                !self.modes.moderated && !self.is_banned(folded_mask) && !self.is_muted(folded_mask)
             }
         }
     }

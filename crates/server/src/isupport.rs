@@ -75,7 +75,7 @@ impl Burst {
             NickLine::new(
                 server,
                 RPL_MYINFO,
-                &[server, version, "Bgiosw", "beIiklmnostv", "beIklov"],
+                &[server, version, "Bgiosw", "CbeIiklmnostv", "beIklov"],
             ),
         ];
         let tokens = tokens(c);
@@ -143,13 +143,13 @@ pub(crate) fn tokens(c: &Config) -> Vec<String> {
         "CALLERID=g".into(),
         format!("CASEMAPPING={}", c.casemap.name()),
         format!("CHANLIMIT=#:{}", l.channels_per_user),
-        "CHANMODES=beI,k,l,imnst".into(),
+        "CHANMODES=beI,k,l,Cimnst".into(),
         format!("CHANNELLEN={}", l.channel_length),
         "CHANTYPES=#".into(),
         format!("CHATHISTORY={}", c.history.max_query),
         "ELIST=CMNTU".into(),
         "EXCEPTS=e".into(),
-        "EXTBAN=$,a".into(),
+        "EXTBAN=$,am".into(),
         "INVEX=I".into(),
         format!("KICKLEN={}", l.kick_length),
         format!("MAXLIST=beI:{}", l.list_entries),

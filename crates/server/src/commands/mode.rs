@@ -257,7 +257,7 @@ fn channel_mode(cx: &mut Ctx<'_>, ch: &Channel, args: &[&str]) -> Outcome {
                 'o' | 'v' => edit.member_mode(&mut st, server, c, params.next()),
                 'k' => edit.key_mode(&mut st, params.next()),
                 'l' => edit.limit_mode(&mut st, &mut params),
-                'i' | 'm' | 'n' | 's' | 't' => edit.flag_mode(&mut st, c),
+                'C' | 'i' | 'm' | 'n' | 's' | 't' => edit.flag_mode(&mut st, c),
                 other => {
                     edit.errors.push(Reject::Numeric(
                         ERR_UNKNOWNMODE,
@@ -351,8 +351,11 @@ impl ChannelEdit<'_> {
             return self.not_op();
         }
         self.param_modes += 1;
-        // `$a` / `$a:account` (account extban) stay as they are.
-        let m = if p.starts_with('$') {
+        // `$a` / `$a:account` (account extban) stay as they are; a mute's
+        // mask (`$m:mask`) is normalized as a ban's is.
+        let m = if let Some(mute) = p.strip_prefix("$m:") {
+            format!("$m:{}", mask::normalize(mute))
+        } else if p.starts_with('$') {
             p.to_string()
         } else {
             mask::normalize(p)
@@ -488,13 +491,14 @@ impl ChannelEdit<'_> {
         Flow::Counted
     }
 
-    /// i, m, n, s, t: the flags without a parameter.
+    /// C, i, m, n, s, t: the flags without a parameter.
     fn flag_mode(&mut self, st: &mut ChanState, c: char) -> Flow {
         if !self.is_op {
             return self.not_op();
         }
         let m = &mut st.modes;
         let slot = match c {
+            'C' => &mut m.no_ctcp,
             'i' => &mut m.invite_only,
             'm' => &mut m.moderated,
             'n' => &mut m.no_external,

@@ -175,11 +175,29 @@ pub(crate) fn to_channel(
         mask: &mask,
         account: cx.s.account.as_deref(),
     };
+    // +C: CTCP other than ACTION is refused (the text, in the body after
+    // " :", starts with \x01).
+    if st.modes.no_ctcp {
+        let body = e.body.as_ref();
+        let ctcp = body.windows(3).any(|w| w == b" :\x01")
+            && !body.windows(9).any(|w| w == b" :\x01ACTION");
+        if ctcp {
+            return Err(Reject::Numeric(
+                ERR_CANNOTSENDTOCHAN,
+                vec![
+                    ch.name.clone(),
+                    "Cannot send to channel (+C: no CTCP)".into(),
+                ],
+            ));
+        }
+    }
     if !st.can_send(me.id, &who) {
         let reason = if !st.members.contains_key(&me.id) && st.modes.no_external {
             "Cannot send to channel (no external messages)"
         } else if st.modes.moderated {
             "Cannot send to channel (+m)"
+        } else if st.is_muted(&who) && !st.is_banned(&who) {
+            "Cannot send to channel (you're muted)"
         } else {
             "Cannot send to channel (you're banned)"
         };
