@@ -21,7 +21,8 @@ const args = Object.fromEntries(
 const FERRY = args.ferry;
 const OUT = args.out || mkdtempSync(path.join(os.tmpdir(), "ferry-web-"));
 mkdirSync(OUT, { recursive: true });
-const WAIT = 15000;
+// Generous: CI runs this beside the other tests on two cores.
+const WAIT = 30000;
 
 function step(text) {
   console.log(`ok: ${text}`);
