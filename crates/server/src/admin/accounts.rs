@@ -26,20 +26,20 @@ pub(super) fn routes() -> Router<App> {
         .route("/accounts/{name}/unsuspend", post(unsuspend))
 }
 
-/// How many of this account's sessions are connected now.
-fn online(app: &App, folded: &str) -> usize {
+/// The account's sessions connected now (`folded`: its casefolded name).
+fn sessions(app: &App, folded: &str) -> Vec<std::sync::Arc<crate::client::Client>> {
     let cm = app.server.config().casemap;
-    let mut n = 0;
+    let mut out = Vec::new();
     app.server.registry.for_each_client(|c| {
         if c.info()
             .account
             .as_deref()
             .is_some_and(|a| cm.fold_lossy(a) == folded)
         {
-            n += 1;
+            out.push(c.clone());
         }
     });
-    n
+    out
 }
 
 /// An account as the API shows it: never a password form.
@@ -53,7 +53,7 @@ fn describe(app: &App, a: &Account) -> Value {
         "suspended": a.suspended.as_ref().map(|s| json!({
             "reason": s.reason, "by": s.by, "at_ms": s.at_ms,
         })),
-        "online": online(app, &a.name),
+        "online": sessions(app, &a.name).len(),
     })
 }
 
@@ -184,19 +184,11 @@ async fn suspend(
         .await
         .map_err(ApiError::unavailable)?;
     // Its sessions end now; the store refuses their next logins.
-    let cm = app.server.config().casemap;
-    let mut ended = 0u64;
-    for c in app.server.registry.clients() {
-        let mine = c
-            .info()
-            .account
-            .as_deref()
-            .is_some_and(|x| cm.fold_lossy(x) == a.name);
-        if mine {
-            c.kill(format!("Account suspended: {reason}"));
-            ended += 1;
-        }
+    let ended = sessions(&app, &a.name);
+    for c in &ended {
+        c.kill(format!("Account suspended: {reason}"));
     }
+    let ended = ended.len() as u64;
     info!(%token, action = "suspend account", target = %a.display, %reason, ended, "admin api");
     app.server.snote(
         's',

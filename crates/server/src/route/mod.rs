@@ -37,6 +37,7 @@
 //! client alone (SendQ), never the sender.
 
 mod outbox;
+mod server;
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -46,6 +47,7 @@ use bytes::Bytes;
 use ferry_proto::{mask, numeric::*};
 
 pub(crate) use outbox::{slowest_first, Budget, Outbox, Overflow};
+pub(crate) use server::{kick_by_server, notice_everyone, wallops};
 
 use crate::caps::Cap;
 use crate::channel::{ChanState, Channel, Prefix};
@@ -543,101 +545,4 @@ fn monitor_status(server: &Server, watchers: Vec<Arc<Client>>, code: &str, what:
         let line = format!(":{} {code} {} :{what}\r\n", cfg.server_name, w.nick());
         w.outbox.deliver(&[&line.into()], cfg.limits.sendq_bytes);
     }
-}
-
-// ------------------------------------------------------------- operators
-
-/// WALLOPS to every user with `+w` but `me`; true when `me` has `+w`
-/// too (its copy goes in its own reply).
-pub(crate) fn wallops(server: &Server, me: &Client, e: &Event) -> bool {
-    let sendq = server.config().limits.sendq_bytes;
-    let mut mine = false;
-    for c in server.registry.registered() {
-        if c.info().modes.wallops {
-            if c.id == me.id {
-                mine = true;
-            } else {
-                deliver(e, &c, sendq);
-            }
-        }
-    }
-    mine
-}
-
-impl Server {
-    /// A server notice to every operator watching (+s) with `letter` in
-    /// their snomask (see [`crate::client::SNOMASKS`]): connects, exits,
-    /// kills, floods, refused connections, bans.
-    pub(crate) fn snote(&self, letter: char, text: &str) {
-        if self.snotice_watchers.is_empty() {
-            return;
-        }
-        let Some(bit) = crate::client::snomask_bit(letter) else {
-            return;
-        };
-        let cfg = self.config();
-        for w in self.snotice_watchers.iter() {
-            let (c, mask) = w.value();
-            if mask & bit == 0 {
-                continue;
-            }
-            let line = format!(
-                ":{} NOTICE {} :*** Notice -- {text}\r\n",
-                cfg.server_name,
-                c.nick()
-            );
-            c.outbox.push(&[&Bytes::from(line)], cfg.limits.sendq_bytes);
-        }
-    }
-}
-
-// ------------------------------------------------------------ the server
-
-/// The server kicks `target` from `ch` (the admin API): every member,
-/// the target too, sees `:server KICK #ch nick :reason`. False if the
-/// target is not on it.
-pub(crate) fn kick_by_server(
-    server: &Server,
-    ch: &Arc<Channel>,
-    target: &Arc<Client>,
-    reason: &str,
-) -> bool {
-    let line = format!(
-        ":{} KICK {} {} :{reason}\r\n",
-        server.name,
-        ch.name,
-        target.nick()
-    );
-    let e = Event::new(line, server.clock.wall());
-    let id = server.msgid_at(e.time_ms);
-    let e = e.with_msgid(id);
-    let sendq = server.config().limits.sendq_bytes;
-    let empty = {
-        let mut st = ch.lock();
-        if !st.members.contains_key(&target.id) {
-            return false;
-        }
-        to_members(&st, None, &e, sendq);
-        st.members.remove(&target.id);
-        st.members.is_empty()
-    };
-    target.info().channels.retain(|c| !Arc::ptr_eq(c, ch));
-    if empty {
-        server.registry.remove_channel_if_empty(ch);
-    }
-    true
-}
-
-/// A server NOTICE to every registered client (the admin API's
-/// broadcast); returns how many it was queued for.
-pub(crate) fn notice_everyone(server: &Server, text: &str) -> usize {
-    let sendq = server.config().limits.sendq_bytes;
-    let mut sent = 0;
-    for c in server.registry.registered() {
-        let line = format!(":{} NOTICE {} :{text}\r\n", server.name, c.nick());
-        if c.outbox.deliver(&[&Bytes::from(line)], sendq) {
-            sent += 1;
-        }
-    }
-    sent
 }
