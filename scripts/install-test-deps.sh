@@ -52,6 +52,9 @@ if [ ${#missing[@]} -gt 0 ]; then
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        # The downloaded .debs are not needed once installed (chromium's
+        # alone are hundreds of MB); the build wants the disk.
+        apt-get clean
     else
         log "missing Debian packages (need root to install): ${missing[*]}"
         log "run: sudo apt-get install ${missing[*]}"
