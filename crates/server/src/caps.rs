@@ -28,13 +28,14 @@ pub(crate) enum Cap {
     AccountRegistration,
     Chathistory,
     EventPlayback,
+    ReadMarker,
     /// Strict Transport Security: advertised only when configured, never
     /// requested.
     Sts,
 }
 
 impl Cap {
-    pub(crate) const ALL: [Cap; 24] = [
+    pub(crate) const ALL: [Cap; 25] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -58,6 +59,7 @@ impl Cap {
         Cap::AccountRegistration,
         Cap::Chathistory,
         Cap::EventPlayback,
+        Cap::ReadMarker,
         Cap::Sts,
     ];
 
@@ -86,6 +88,7 @@ impl Cap {
             Cap::AccountRegistration => "draft/account-registration",
             Cap::Chathistory => "draft/chathistory",
             Cap::EventPlayback => "draft/event-playback",
+            Cap::ReadMarker => "draft/read-marker",
             Cap::Sts => "sts",
         }
     }
@@ -103,8 +106,16 @@ impl Cap {
     }
 
     /// Listed in `CAP LS` (`sts` only when configured).
+    /// `draft/read-marker` waits for several devices per account sharing
+    /// one nick (issue 18): its spec's point is the markers a user's other
+    /// connections get, and irctest checks that with two connections of
+    /// one nick. MARKREAD itself answers already.
     pub(crate) fn offered(self, config: &crate::Config) -> bool {
-        self != Cap::Sts || config.sts.is_some()
+        match self {
+            Cap::Sts => config.sts.is_some(),
+            Cap::ReadMarker => false,
+            _ => true,
+        }
     }
 
     /// May be turned on with `CAP REQ` (not `sts`: it is a policy).

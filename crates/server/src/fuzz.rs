@@ -187,6 +187,8 @@ impl Harness {
             r.channel_names()
         );
         assert!(r.watched().is_empty(), "MONITOR entries left");
+        assert_eq!(r.accounts_with_devices(), 0, "logged-in devices left");
+        assert_eq!(server.markers.len(), 0, "read markers left in memory");
         assert!(server.snotice_watchers.is_empty());
         assert_eq!(server.users.load(Ordering::Relaxed), 0, "users");
         assert_eq!(server.invisible.load(Ordering::Relaxed), 0, "invisible");

@@ -167,6 +167,10 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
         }
     }
     server.snotice_watchers.remove(&me.id);
+    if let Some(account) = s.account.clone() {
+        server.registry.remove_device(&account, me.id);
+        crate::accounts::detach_markers(server, s, &account);
+    }
     if s.registered {
         let i = me.info();
         let text = format!(

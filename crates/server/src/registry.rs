@@ -1,6 +1,6 @@
 //! Who is here: clients by id, nicks, channels, MONITOR watchers.
 //!
-//! The in-process registry is four concurrent maps (`dashmap`, sharded
+//! The in-process registry is five concurrent maps (`dashmap`, sharded
 //! locks; no global lock), keyed by casefolded names. Everything that asks
 //! "who holds this nick", "which channel is this", "who watches this
 //! nick" or claims and gives back a name goes through this type, so a
@@ -17,7 +17,9 @@
 //!   a cluster keeps which nodes have members, so `route` knows where to
 //!   publish;
 //! - MONITOR watchers per nick ([`Registry::watch`]), so a node tells its
-//!   own watchers when a nick comes or goes anywhere.
+//!   own watchers when a nick comes or goes anywhere;
+//! - an account's logged-in connections ([`Registry::devices`]), so what
+//!   one device does reaches the account's others wherever they are.
 //!
 //! Lock order, where two are held: a map shard, then a channel, then a
 //! member's `Info`. No shard is held while a channel's members are
@@ -39,6 +41,8 @@ pub(crate) struct Registry {
     channels: DashMap<String, Arc<Channel>>,
     /// Casefolded nick -> who MONITORs it.
     monitors: DashMap<String, HashMap<ClientId, Arc<Client>>>,
+    /// Casefolded account -> its logged-in connections (its devices).
+    accounts: DashMap<String, Vec<Arc<Client>>>,
 }
 
 /// A nick claimed by someone else.
@@ -172,6 +176,37 @@ impl Registry {
                 false
             }
         });
+    }
+
+    // ----------------------------------------------------------- accounts
+
+    /// `c` is logged in to `account` (casefolded).
+    pub(crate) fn add_device(&self, account: &str, c: &Arc<Client>) {
+        let mut e = self.accounts.entry(account.to_string()).or_default();
+        if !e.iter().any(|d| d.id == c.id) {
+            e.push(c.clone());
+        }
+    }
+
+    /// `id` is no longer logged in to `account` (logout, disconnect).
+    pub(crate) fn remove_device(&self, account: &str, id: ClientId) {
+        if let Some(mut e) = self.accounts.get_mut(account) {
+            e.retain(|d| d.id != id);
+        }
+        self.accounts.remove_if(account, |_, e| e.is_empty());
+    }
+
+    /// The connections logged in to `account` now (a snapshot).
+    pub(crate) fn devices(&self, account: &str) -> Vec<Arc<Client>> {
+        self.accounts
+            .get(account)
+            .map(|e| e.clone())
+            .unwrap_or_default()
+    }
+
+    /// Accounts with a connection logged in.
+    pub(crate) fn accounts_with_devices(&self) -> usize {
+        self.accounts.len()
     }
 
     // ------------------------------------------------------------ MONITOR

@@ -72,6 +72,9 @@ pub(crate) struct Server {
     /// Accounts disconnected for SendQ, and when: what they missed comes
     /// from history at their next login.
     pub missed_since: DashMap<String, i64>,
+    /// Read markers of the accounts connected now, shared by each
+    /// account's connections.
+    pub(crate) markers: crate::accounts::SharedMarkers,
     /// Connection limits' counters.
     pub admission: Arc<guard::Admission>,
     /// Operators' KLINEs and DLINEs (rarely written; read at connect and
@@ -135,6 +138,7 @@ impl Server {
             ),
             history,
             missed_since: DashMap::new(),
+            markers: Default::default(),
             admission: Arc::new(guard::Admission::new(clock)),
             bans: std::sync::RwLock::new(bans),
             snotice_watchers: DashMap::new(),

@@ -111,6 +111,9 @@ pub(crate) struct SessionMore {
     /// Its listener's charset when that is not UTF-8 (`CHARSET utf-8`
     /// keeps its fallback).
     pub listener_charset: Option<Charset>,
+    /// Read markers (MARKREAD): the account's, shared with its other
+    /// connections, or this connection's own when it is not logged in.
+    pub markers: Option<crate::accounts::Marks>,
 }
 
 /// A [`SessionMore`] made at the first write; reading an absent one reads
@@ -138,6 +141,7 @@ impl More {
                 && m.offline_told.is_none()
                 && m.targets.is_none()
                 && m.listener_charset.is_none()
+                && m.markers.is_none()
             {
                 self.0 = None;
             }

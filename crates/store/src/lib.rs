@@ -8,8 +8,9 @@
 //! | [`HistoryStore`] | channel and direct-message history (CHATHISTORY) | `history` |
 //! | [`BanStore`] | operators' server bans (KLINE, DLINE) | `bans` |
 //! | [`ChannelStore`] | registered channels (not called by the server yet) | `channels` |
+//! | [`MarkerStore`] | read markers: how far each account has read each conversation | `markers` |
 //!
-//! [`Store`] is all six at once; the server holds an `Arc<dyn Store>`,
+//! [`Store`] is all seven at once; the server holds an `Arc<dyn Store>`,
 //! on which every domain's methods are callable as they are. Code that
 //! holds a backend by its own type (`ferry account` holds a
 //! [`SqliteStore`]) needs the traits in scope: `use ferry_store::prelude::*`
@@ -74,6 +75,7 @@ mod channels;
 mod friends;
 mod history;
 mod log;
+mod markers;
 mod offline;
 mod sqlite;
 
@@ -90,6 +92,7 @@ pub use friends::{FriendStore, ListEntry, ListKind};
 pub use history::{
     dm_key, dm_key_of, dm_parties, Bound, HistoryQuery, HistoryStore, StoredMessage,
 };
+pub use markers::{MarkerStore, ReadMarker, MAX_MARKERS};
 pub use offline::{
     Admit, EnqueueDone, EnqueueRefused, Enqueued, Judge, OfflineItem, OfflineStore, Recipient,
 };
@@ -108,7 +111,7 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Every domain of ferry's state: what the server holds (`Arc<dyn Store>`).
-/// Implemented for every type that implements the six domain traits.
+/// Implemented for every type that implements the seven domain traits.
 pub trait Store:
     AccountStore
     + FriendStore
@@ -116,6 +119,7 @@ pub trait Store:
     + HistoryStore
     + BanStore
     + ChannelStore
+    + MarkerStore
     + Send
     + Sync
     + 'static
@@ -129,6 +133,7 @@ impl<T> Store for T where
         + HistoryStore
         + BanStore
         + ChannelStore
+        + MarkerStore
         + Send
         + Sync
         + 'static
@@ -140,6 +145,7 @@ impl<T> Store for T where
 /// without it).
 pub mod prelude {
     pub use crate::{
-        AccountStore, BanStore, ChannelStore, FriendStore, HistoryStore, OfflineStore, Store,
+        AccountStore, BanStore, ChannelStore, FriendStore, HistoryStore, MarkerStore, OfflineStore,
+        Store,
     };
 }

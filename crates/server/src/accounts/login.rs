@@ -22,7 +22,12 @@ use crate::route::notify_peers;
 
 /// The client is now logged in to `a`.
 pub(crate) fn logged_in(cx: &mut Ctx<'_>, a: &Account) {
-    cx.s.account = Some(a.name.clone());
+    if let Some(old) = cx.s.account.replace(a.name.clone()) {
+        // Logged in again, to another account (SASL reauthentication).
+        cx.server.registry.remove_device(&old, cx.me().id);
+        super::markers::detach_markers(cx.server, cx.s, &old);
+    }
+    cx.server.registry.add_device(&a.name, cx.me());
     if let Some(m) = cx.s.more.if_made() {
         m.sasl = None;
     }
@@ -61,9 +66,11 @@ pub(crate) fn logged_in(cx: &mut Ctx<'_>, a: &Account) {
 
 /// The client logged out (NickServ LOGOUT, DROP).
 pub(crate) fn logged_out(cx: &mut Ctx<'_>) {
-    if cx.s.account.take().is_none() {
+    let Some(account) = cx.s.account.take() else {
         return;
-    }
+    };
+    cx.server.registry.remove_device(&account, cx.me().id);
+    super::markers::detach_markers(cx.server, cx.s, &account);
     let me = cx.me().clone();
     let prefix = {
         let mut i = me.info();
@@ -125,11 +132,12 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
                     s.take_requests(&a)?,
                     s.offline(&a)?,
                     missed,
+                    s.markers(&a)?,
                 ))
             })
             .await;
         then(move |cx: &mut Ctx<'_>| {
-            let (accept, silence, monitor, requests, offline, missed) = match loaded {
+            let (accept, silence, monitor, requests, offline, missed, markers) = match loaded {
                 Ok(l) => l,
                 Err(e) => {
                     warn!(error = %e, %account, "could not load the account's stored state");
@@ -137,6 +145,9 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
                 }
             };
             install_lists(cx, &accept, &silence);
+            if cx.s.account.as_deref() == Some(account.as_str()) {
+                super::markers::attach_markers(cx, &account, markers);
+            }
             cx.s.more.stored_monitor = Some(monitor);
             if cx.s.monitor_used || cx.caps().extended_monitor() {
                 sync_stored_monitor(cx);

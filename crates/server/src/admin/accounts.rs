@@ -28,18 +28,7 @@ pub(super) fn routes() -> Router<App> {
 
 /// The account's sessions connected now (`folded`: its casefolded name).
 fn sessions(app: &App, folded: &str) -> Vec<std::sync::Arc<crate::client::Client>> {
-    let cm = app.server.config().casemap;
-    let mut out = Vec::new();
-    app.server.registry.for_each_client(|c| {
-        if c.info()
-            .account
-            .as_deref()
-            .is_some_and(|a| cm.fold_lossy(a) == folded)
-        {
-            out.push(c.clone());
-        }
-    });
-    out
+    app.server.registry.devices(folded)
 }
 
 /// An account as the API shows it: never a password form.

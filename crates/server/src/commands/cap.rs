@@ -65,13 +65,14 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             let req = msg.param(1).unwrap_or("");
             let mut caps = cx.s.caps;
             let mut ok = !req.trim().is_empty();
+            let config = cx.server.config();
             for item in req.split(' ').filter(|s| !s.is_empty()) {
                 let (on, name) = match item.strip_prefix('-') {
                     Some(n) => (false, n),
                     None => (true, item),
                 };
                 match Cap::from_name(name) {
-                    Some(c) if c.requestable() => caps.set(c, on),
+                    Some(c) if c.requestable() && c.offered(&config) => caps.set(c, on),
                     _ => ok = false,
                 }
             }

@@ -3,6 +3,7 @@
 use ferry_proto::validate::is_valid_channel;
 use ferry_proto::{numeric::*, Message};
 
+use crate::accounts::send_marker_if_wanted;
 use crate::caps::Cap;
 use crate::channel::{ChanState, Channel, Member, Prefix, Topic};
 use crate::client::ClientId;
@@ -161,6 +162,8 @@ fn joined(cx: &mut Ctx<'_>, ch: &Channel, plain: &Event, ext: &Event, topic: Opt
     if let Some(t) = topic {
         send_topic(cx, &ch.name, &t);
     }
+    // Before RPL_ENDOFNAMES, as draft/read-marker asks.
+    send_marker_if_wanted(cx, &ch.name);
     if !cx.caps().has(Cap::NoImplicitNames) {
         send_names(cx, ch);
     }

@@ -31,6 +31,7 @@ mod kick;
 mod kill;
 mod kline;
 mod list;
+mod markread;
 mod messaging;
 mod mode;
 mod monitor;
@@ -133,6 +134,7 @@ static COMMANDS: &[(&str, usize, bool, Handler)] = &[
     ("CHATHISTORY", 1, false, chathistory::run),
     ("CHARSET", 0, true, charset::run),
     ("TOKEN", 1, false, token::run),
+    ("MARKREAD", 0, false, markread::run),
 ];
 
 /// The verbs `STATS m` counts, in `COMMANDS` order.

@@ -25,7 +25,8 @@
 //! - **a channel** ([`to_channel`] for messages, [`to_members`] and
 //!   [`to_members_with`] for membership events such as JOIN, PART, KICK,
 //!   TOPIC, MODE, INVITE): the channel's members, under its lock.
-//! - **an account's devices** ([`poke_account`]): its logged-in clients.
+//! - **an account's devices** ([`poke_account`], [`to_devices`]): its
+//!   logged-in clients.
 //! - **the peers of a user** ([`to_channel_peers`], [`notify_peers`]):
 //!   everyone sharing a channel (QUIT, NICK), and with a capability those
 //!   and the extended-monitor watchers (AWAY, ACCOUNT, SETNAME, CHGHOST).
@@ -462,6 +463,17 @@ pub(crate) fn poke_account(server: &Server, account: &str) {
         .and_then(|a| server.fold_nick(a));
     if same.as_deref() == Some(account) {
         c.poke_offline();
+    }
+}
+
+/// The account's other logged-in connections that have `cap` (what one
+/// device did that the others follow: a read marker).
+pub(crate) fn to_devices(server: &Server, account: &str, except: ClientId, cap: Cap, e: &Event) {
+    let sendq = server.config().limits.sendq_bytes;
+    for c in server.registry.devices(account) {
+        if c.id != except && c.is_registered() && c.caps().has(cap) {
+            deliver(e, &c, sendq);
+        }
     }
 }
 

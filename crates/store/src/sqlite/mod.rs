@@ -24,6 +24,7 @@ mod bans;
 mod channels;
 mod friends;
 mod history;
+mod markers;
 mod offline;
 
 use std::path::{Path, PathBuf};
@@ -152,6 +153,14 @@ const MIGRATIONS: &[&str] = &[
         created_ms BIGINT NOT NULL,
         last_used_ms BIGINT NOT NULL,
         PRIMARY KEY (account, id)
+    );",
+    // 7: read markers (draft/read-marker: crate::MarkerStore)
+    "CREATE TABLE read_markers (
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        target TEXT NOT NULL,
+        time_ms BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        PRIMARY KEY (account, target)
     );",
 ];
 
