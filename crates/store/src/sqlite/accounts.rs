@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::offline::forget_recipient;
-use super::{backend, SqliteStore};
+use super::{account_exists, backend, SqliteStore};
 use crate::{
     Account, AccountStore, CertAdded, LoginToken, Result, ScramCredentials, StoreError, Suspension,
     MAX_CERTS, MAX_TOKENS,
@@ -145,12 +145,7 @@ impl AccountStore for SqliteStore {
     fn add_token(&self, account: &str, token: &LoginToken, hash: &[u8]) -> Result<bool> {
         let (account, t, hash) = (account.to_string(), token.clone(), hash.to_vec());
         self.write(move |c| {
-            let exists: bool = c
-                .query_row("SELECT 1 FROM accounts WHERE name = ?1", [&account], |_| Ok(()))
-                .optional()
-                .map_err(backend)?
-                .is_some();
-            if !exists {
+            if !account_exists(c, &account)? {
                 return Ok(false);
             }
             c.execute(

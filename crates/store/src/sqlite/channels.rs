@@ -2,7 +2,7 @@
 
 use rusqlite::{params, OptionalExtension, Row};
 
-use super::{backend, SqliteStore};
+use super::{account_exists, backend, SqliteStore};
 use crate::{ChannelRegistered, ChannelStore, ChannelTopic, RegisteredChannel, Result};
 
 const CHANNEL_COLS: &str =
@@ -31,11 +31,7 @@ impl ChannelStore for SqliteStore {
     fn register_channel(&self, channel: &RegisteredChannel) -> Result<ChannelRegistered> {
         let ch = channel.clone();
         self.write(move |c| {
-            let founder: Option<i64> = c
-                .query_row("SELECT 1 FROM accounts WHERE name = ?1", [&ch.founder], |r| r.get(0))
-                .optional()
-                .map_err(backend)?;
-            if founder.is_none() {
+            if !account_exists(c, &ch.founder)? {
                 return Ok(ChannelRegistered::NoFounder);
             }
             let topic = ch.topic.as_ref();

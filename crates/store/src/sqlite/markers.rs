@@ -1,8 +1,8 @@
 //! Read markers in SQLite.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
-use super::{backend, SqliteStore};
+use super::{account_exists, backend, SqliteStore};
 use crate::{MarkerStore, ReadMarker, Result, MAX_MARKERS};
 
 impl MarkerStore for SqliteStore {
@@ -25,12 +25,7 @@ impl MarkerStore for SqliteStore {
     fn set_marker(&self, account: &str, target: &str, time_ms: i64) -> Result<Option<i64>> {
         let (account, target) = (account.to_string(), target.to_string());
         self.write(move |c| {
-            let exists = c
-                .query_row("SELECT 1 FROM accounts WHERE name = ?1", [&account], |_| Ok(()))
-                .optional()
-                .map_err(backend)?
-                .is_some();
-            if !exists {
+            if !account_exists(c, &account)? {
                 return Ok(None);
             }
             // `seq` orders what is forgotten past MAX_MARKERS: the

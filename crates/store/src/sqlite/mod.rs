@@ -194,6 +194,17 @@ pub struct SqliteStore {
 /// statement: the write of its pages and, when durable, the fsync).
 pub type CommitObserver = Box<dyn Fn(Duration) + Send + Sync>;
 
+/// Whether the account `name` (casefolded) exists, inside a job.
+fn account_exists(c: &Connection, name: &str) -> Result<bool> {
+    use rusqlite::OptionalExtension;
+    Ok(
+        c.query_row("SELECT 1 FROM accounts WHERE name = ?1", [name], |_| Ok(()))
+            .optional()
+            .map_err(backend)?
+            .is_some(),
+    )
+}
+
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
