@@ -10,6 +10,7 @@ mod channel_modes;
 mod channels;
 mod charsets;
 mod chat;
+mod devices;
 mod durability;
 mod friends;
 mod history;

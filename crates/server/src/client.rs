@@ -52,6 +52,30 @@ pub(crate) struct Client {
     /// SHA-256 of the client certificate it presented, lowercase hex
     /// (SASL EXTERNAL, WHOIS 276).
     pub certfp: Option<Box<str>>,
+    /// `lists().devices` holds at least one connection: lets delivery
+    /// skip the lock for the clients that have none.
+    has_devices: AtomicBool,
+}
+
+/// The connections of one user beyond its first (multiclient, as Ergo
+/// has it): the first connection's [`Client`] is the user everyone else
+/// sees — in channels, in the nick map — and what is delivered to it goes
+/// to every connection listed here too. It lives on while any of them is
+/// connected, after its own connection ended.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Devices {
+    conns: Vec<Arc<Client>>,
+    /// The first connection ended; the user stays while `conns` has one.
+    first_gone: bool,
+    /// The last connection ended: the user quits, no one may attach.
+    ended: bool,
+}
+
+impl Devices {
+    /// Anything to keep (a reset of the lists must not drop it).
+    pub(crate) fn in_use(&self) -> bool {
+        !self.conns.is_empty() || self.first_gone || self.ended
+    }
 }
 
 /// A client's [`FriendLists`], made at the first change: most clients
@@ -86,6 +110,9 @@ pub(crate) struct FriendLists {
     pub silence: Vec<(String, String)>,
     /// Senders told they are being ignored (+g), and when (secs).
     pub notified: HashMap<String, u64>,
+    /// This user's connections beyond its first (multiclient): kept in
+    /// the lists' box so that a client alone pays nothing for them.
+    pub(crate) devices: Devices,
 }
 
 /// Fields other clients can read: under a per-client mutex that is a leaf
@@ -185,6 +212,7 @@ impl Client {
             offline_poke: AtomicBool::new(false),
             tls: false,
             certfp: None,
+            has_devices: AtomicBool::new(false),
         }
     }
 
@@ -248,8 +276,12 @@ impl Client {
         self.registered.store(true, Ordering::Release)
     }
 
-    /// Tells the owning task that messages are waiting in the store.
+    /// Tells the owning task that messages are waiting in the store (or,
+    /// once this user's first connection ended, another of its own).
     pub(crate) fn poke_offline(&self) {
+        if let Some(c) = self.fetching_conn() {
+            return c.poke_offline();
+        }
         self.offline_poke.store(true, Ordering::Release);
         self.outbox.wake();
     }
@@ -258,14 +290,93 @@ impl Client {
         self.offline_poke.swap(false, Ordering::Acquire)
     }
 
-    /// Asks the owning task to close this connection with `reason`.
+    /// Asks the owning task to close this connection with `reason`, and
+    /// every other connection of the user.
     pub(crate) fn kill(&self, reason: String) {
+        for d in self.devices() {
+            d.kill(reason.clone());
+        }
         let mut k = self.kill.lock().expect("kill lock");
         if k.is_none() {
             *k = Some(reason.into_boxed_str());
         }
         drop(k);
         self.outbox.wake();
+    }
+
+    // ------------------------------------------------------- multiclient
+
+    /// Does this user have connections beyond its first? (No lock.)
+    pub(crate) fn has_devices(&self) -> bool {
+        self.has_devices.load(Ordering::Acquire)
+    }
+
+    /// The connections beyond the first (a snapshot).
+    pub(crate) fn devices(&self) -> Vec<Arc<Client>> {
+        if !self.has_devices() {
+            return Vec::new();
+        }
+        self.lists().devices.conns.clone()
+    }
+
+    /// Calls `f` on each connection of this user: its first (while it is
+    /// connected) and the others. Under the devices lock, a leaf: `f` may
+    /// only queue lines.
+    pub(crate) fn each_conn(&self, mut f: impl FnMut(&Client)) {
+        if !self.has_devices() {
+            return f(self);
+        }
+        let l = self.lists();
+        if !l.devices.first_gone {
+            f(self);
+        }
+        for c in &l.devices.conns {
+            f(c);
+        }
+    }
+
+    /// The connection that fetches what waits in the store for this user
+    /// (one, so offline messages arrive once): its first, while connected.
+    pub(crate) fn fetching_conn(&self) -> Option<Arc<Client>> {
+        let l = self.lists();
+        let d = &l.devices;
+        d.first_gone.then(|| d.conns.first().cloned()).flatten()
+    }
+
+    /// Adds `conn` as another connection of this user; false if the user
+    /// is quitting (its last connection ended meanwhile).
+    pub(crate) fn attach(&self, conn: Arc<Client>) -> bool {
+        let mut l = self.lists();
+        let d = &mut l.devices;
+        if d.ended {
+            return false;
+        }
+        d.conns.push(conn);
+        self.has_devices.store(true, Ordering::Release);
+        true
+    }
+
+    /// The connection `id` of this user ended (its first, or another).
+    /// True when it was the last: the user itself quits now.
+    pub(crate) fn detach(&self, id: ClientId) -> bool {
+        let mut l = self.lists();
+        if !l.devices.in_use() {
+            // Alone: its only connection ended (and no box is made).
+            return true;
+        }
+        let d = &mut l.devices;
+        if id == self.id {
+            d.first_gone = true;
+        } else {
+            d.conns.retain(|c| c.id != id);
+        }
+        self.has_devices
+            .store(!d.conns.is_empty(), Ordering::Release);
+        let last = d.first_gone && d.conns.is_empty();
+        if last {
+            d.ended = true;
+        }
+        last
     }
 
     pub(crate) fn take_kill(&self) -> Option<String> {

@@ -140,7 +140,15 @@ impl<'a> Ctx<'a> {
         self.chainable = true;
     }
 
+    /// The user this connection is (what others see: its nick, modes,
+    /// channels). With several devices, the first connection's client.
     pub(crate) fn me(&self) -> &Arc<Client> {
+        self.s.user()
+    }
+
+    /// This connection itself: its transport (TLS, certificate, address),
+    /// its caps, its queue.
+    pub(crate) fn conn(&self) -> &Arc<Client> {
         &self.s.client
     }
 
@@ -159,7 +167,7 @@ impl<'a> Ctx<'a> {
     /// `:server CODE <nick> params...`; the last parameter gets a colon when needed.
     pub(crate) fn num(&mut self, code: &str, params: &[&str]) {
         let mut l = {
-            let info = self.s.client.info();
+            let info = self.s.user().info();
             Line::new()
                 .source(&self.server.name)
                 .verb(code)
@@ -177,17 +185,32 @@ impl<'a> Ctx<'a> {
 
     /// Numerics rendered ahead (`isupport::Burst`), for this client's nick.
     pub(crate) fn nick_lines(&mut self, lines: &[crate::isupport::NickLine]) {
-        let info = self.s.client.info();
+        let info = self.s.user().info();
         for l in lines {
             self.reply.line(l.render(&info.nick));
         }
     }
 
-    /// An event this client sees about itself, rendered for its caps.
+    /// An event this user sees about itself: in this connection's reply,
+    /// and to the user's other devices.
     pub(crate) fn push_event(&mut self, e: &Event) {
+        self.push_own(e);
+        self.to_my_devices(e);
+    }
+
+    /// An event for this connection alone, rendered for its caps.
+    pub(crate) fn push_own(&mut self, e: &Event) {
         if e.wanted_by(self.caps()) {
             self.reply
                 .push(e.tags_for(self.caps()), e.body_str().to_string());
+        }
+    }
+
+    /// `e` to this user's connections other than this one (what one
+    /// device sent or did, the others see).
+    pub(crate) fn to_my_devices(&self, e: &Event) {
+        if self.s.more.identity.is_some() || self.s.client.has_devices() {
+            crate::route::to_own_devices(self.server, self.me(), self.s.client.id, e);
         }
     }
 

@@ -62,6 +62,7 @@ mod clock;
 mod commands;
 pub mod config;
 mod ctx;
+mod devices;
 mod event;
 #[doc(hidden)]
 pub mod fuzz;

@@ -17,7 +17,10 @@ use crate::{accounts, route, welcome, Server};
 
 /// Completes registration once NICK, USER (and CAP END) are in.
 pub(crate) fn try_register(cx: &mut Ctx<'_>) {
-    if cx.s.registered || cx.s.cap_negotiating || cx.s.folded_nick.is_none() {
+    if cx.s.registered || cx.s.cap_negotiating {
+        return;
+    }
+    if cx.s.folded_nick.is_none() && cx.s.more.attach.is_none() {
         return;
     }
     let Some((user, realname)) = cx.s.user.as_deref().cloned() else {
@@ -28,6 +31,32 @@ pub(crate) fn try_register(cx: &mut Ctx<'_>) {
             cx.reject(Reject::PasswdMismatch);
             cx.s.quit = Some("Bad password".into());
             return;
+        }
+    }
+    if let Some(f) = cx.s.more.if_made().and_then(|m| m.attach.take()) {
+        match crate::devices::attach(cx, &f, &user, &realname) {
+            crate::devices::Attach::Attached => return,
+            crate::devices::Attach::Refused => {
+                let nick = std::mem::replace(&mut cx.me().info().nick, "*".into());
+                cx.reject(Reject::NicknameInUse(
+                    nick.into(),
+                    "Nickname is already in use",
+                ));
+                return;
+            }
+            // Its holder left meanwhile: the nick may be free now.
+            crate::devices::Attach::Gone => {
+                let me = cx.me().clone();
+                if cx.server.registry.claim_nick(&f, &me).is_err() {
+                    let nick = std::mem::replace(&mut me.info().nick, "*".into());
+                    cx.reject(Reject::NicknameInUse(
+                        nick.into(),
+                        "Nickname is already in use",
+                    ));
+                    return;
+                }
+                cx.s.folded_nick = Some(f);
+            }
         }
     }
     let folded = cx.s.folded_nick.clone().expect("checked above");
@@ -54,15 +83,7 @@ pub(crate) fn try_register(cx: &mut Ctx<'_>) {
         info.signon = cx.server.clock.unix_secs();
         info.nick.clone()
     };
-    cx.s.registered = true;
-    // Kept in `info` from now on.
-    cx.s.user = None;
-    if let Some(m) = cx.s.more.if_made() {
-        m.pass = None;
-        m.nick_attempt = None;
-    }
-    cx.s.more.tidy();
-    me.set_registered();
+    mark_registered(cx);
     let n = cx.server.users.fetch_add(1, Ordering::Relaxed) + 1;
     cx.server.max_users.fetch_max(n, Ordering::Relaxed);
     info!(conn = me.id, %nick, "registered");
@@ -90,6 +111,19 @@ pub(crate) fn try_register(cx: &mut Ctx<'_>) {
     if cx.s.after_login_pending {
         accounts::after_login(cx);
     }
+}
+
+/// The connection is registered: what was kept for registration goes (USER
+/// is in `info` from now on, PASS is spent).
+pub(crate) fn mark_registered(cx: &mut Ctx<'_>) {
+    cx.s.registered = true;
+    cx.s.user = None;
+    if let Some(m) = cx.s.more.if_made() {
+        m.pass = None;
+        m.nick_attempt = None;
+    }
+    cx.s.more.tidy();
+    cx.conn().set_registered();
 }
 
 /// May this session go by the registered nick `folded`? Under "refuse",
@@ -152,12 +186,13 @@ pub(crate) fn force_guest_nick(server: &Arc<Server>, s: &mut Session) {
 /// Everything that happens when a connection ends, for whatever reason:
 /// peers see QUIT, channels and maps forget the client, the client gets ERROR.
 pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
-    let me = s.client.clone();
+    let conn = s.client.clone();
     s.client.outbox.close();
+    let me = s.user().clone();
     // Cut off for SendQ: what it missed comes from history at next login.
-    if me.outbox.overflowed().is_some() {
+    if conn.outbox.overflowed().is_some() {
         if let Some(account) = &s.account {
-            let since = me.backlog_since.load(Ordering::Relaxed);
+            let since = conn.backlog_since.load(Ordering::Relaxed);
             let since = if since == 0 {
                 server.clock.unix_ms() - 1000
             } else {
@@ -166,22 +201,17 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
             server.missed_since.insert(account.clone(), since);
         }
     }
-    server.snotice_watchers.remove(&me.id);
     if let Some(account) = s.account.clone() {
-        server.registry.remove_device(&account, me.id);
+        server.registry.remove_device(&account, conn.id);
         crate::accounts::detach_markers(server, s, &account);
     }
-    if s.registered {
-        let i = me.info();
-        let text = format!(
-            "Client exiting: {} ({}@{}) [{}]",
-            i.nick,
-            i.user,
-            me.ip.to_canonical(),
-            ending.quit
-        );
-        drop(i);
-        server.snote('c', &text);
+    for (f, _) in s
+        .more
+        .if_made()
+        .map(|m| std::mem::take(&mut m.monitoring))
+        .unwrap_or_default()
+    {
+        server.registry.unwatch(&f, conn.id);
     }
     // Limits hit, for operators watching floods (b) and limits (f).
     let hit = if ending.quit == "Excess Flood" {
@@ -196,9 +226,34 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
             "{} from {} ({})",
             ending.quit,
             me.nick(),
-            me.ip.to_canonical()
+            conn.ip.to_canonical()
         );
         server.snote(letter, &text);
+    }
+    if s.registered && !me.detach(conn.id) {
+        // One device of several: the user stays, and nobody sees it go.
+        info!(conn = conn.id, nick = %me.nick(), "a device left");
+        if let Some(line) = error_line(ending) {
+            s.client.send_final(line);
+        }
+        return;
+    }
+    server.snotice_watchers.remove(&me.id);
+    if s.registered {
+        let i = me.info();
+        let text = format!(
+            "Client exiting: {} ({}@{}) [{}]",
+            i.nick,
+            i.user,
+            conn.ip.to_canonical(),
+            ending.quit
+        );
+        drop(i);
+        server.snote('c', &text);
+    }
+    // The user's nick now (another device may have changed it).
+    if s.registered {
+        s.folded_nick = server.fold_nick(&me.nick());
     }
     if s.registered {
         let info = me.info().clone();
@@ -237,16 +292,16 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
             route::monitor_offline(server, &f, &me.nick());
         }
     }
-    for (f, _) in s
-        .more
-        .if_made()
-        .map(|m| std::mem::take(&mut m.monitoring))
-        .unwrap_or_default()
-    {
-        server.registry.unwatch(&f, me.id);
-    }
     if let Some(line) = error_line(ending) {
         s.client.send_final(line);
+    }
+}
+
+/// With several devices, another device may have changed the user's
+/// nick: the folded nick this session goes by follows it, before each line.
+pub(crate) fn sync_device_nick(server: &Server, s: &mut Session) {
+    if s.registered && (s.more.identity.is_some() || s.client.has_devices()) {
+        s.folded_nick = server.fold_nick(&s.user().nick());
     }
 }
 

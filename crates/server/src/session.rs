@@ -102,6 +102,11 @@ pub(crate) struct SessionMore {
     pub stored_monitor: Option<Vec<ListEntry>>,
     /// The last nick refused as in use (REGISTER * before a nick is set).
     pub nick_attempt: Option<String>,
+    /// The nick (casefolded) asked for before registration that a user
+    /// logged in to an account holds: at registration this connection
+    /// becomes another device of that user if it is logged in to the same
+    /// account, else it is told 433.
+    pub attach: Option<String>,
     /// (mechanism, payload so far, step), while a SASL exchange is under way.
     pub sasl: Option<(String, String, Sasl)>,
     /// The last target told "will be delivered later", and when (ms).
@@ -111,6 +116,10 @@ pub(crate) struct SessionMore {
     /// Its listener's charset when that is not UTF-8 (`CHARSET utf-8`
     /// keeps its fallback).
     pub listener_charset: Option<Charset>,
+    /// The user this connection is another device of (multiclient): the
+    /// first connection's client, which channels and the nick map hold.
+    /// None for a first (or only) connection, whose user is `client`.
+    pub identity: Option<std::sync::Arc<crate::client::Client>>,
     /// Read markers (MARKREAD): the account's, shared with its other
     /// connections, or this connection's own when it is not logged in.
     pub markers: Option<crate::accounts::Marks>,
@@ -137,11 +146,13 @@ impl More {
                 && m.monitoring.is_empty()
                 && m.stored_monitor.is_none()
                 && m.nick_attempt.is_none()
+                && m.attach.is_none()
                 && m.sasl.is_none()
                 && m.offline_told.is_none()
                 && m.targets.is_none()
                 && m.listener_charset.is_none()
                 && m.markers.is_none()
+                && m.identity.is_none()
             {
                 self.0 = None;
             }
@@ -169,6 +180,12 @@ impl std::fmt::Debug for Pending {
 }
 
 impl Session {
+    /// The user this connection is: its own client, or the one it is
+    /// another device of.
+    pub(crate) fn user(&self) -> &std::sync::Arc<crate::client::Client> {
+        self.more.identity.as_ref().unwrap_or(&self.client)
+    }
+
     pub(crate) fn new(client: Me) -> Session {
         Session {
             client,

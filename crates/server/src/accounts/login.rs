@@ -24,10 +24,10 @@ use crate::route::notify_peers;
 pub(crate) fn logged_in(cx: &mut Ctx<'_>, a: &Account) {
     if let Some(old) = cx.s.account.replace(a.name.clone()) {
         // Logged in again, to another account (SASL reauthentication).
-        cx.server.registry.remove_device(&old, cx.me().id);
+        cx.server.registry.remove_device(&old, cx.conn().id);
         super::markers::detach_markers(cx.server, cx.s, &old);
     }
-    cx.server.registry.add_device(&a.name, cx.me());
+    cx.server.registry.add_device(&a.name, cx.conn());
     if let Some(m) = cx.s.more.if_made() {
         m.sasl = None;
     }
@@ -69,7 +69,7 @@ pub(crate) fn logged_out(cx: &mut Ctx<'_>) {
     let Some(account) = cx.s.account.take() else {
         return;
     };
-    cx.server.registry.remove_device(&account, cx.me().id);
+    cx.server.registry.remove_device(&account, cx.conn().id);
     super::markers::detach_markers(cx.server, cx.s, &account);
     let me = cx.me().clone();
     let prefix = {
@@ -79,8 +79,13 @@ pub(crate) fn logged_out(cx: &mut Ctx<'_>) {
     };
     {
         let mut l = me.lists();
-        // Logged out: no lists, and nothing held for them.
+        // Logged out: no lists, and nothing held for them (its devices
+        // stay: they are connections, not a list).
+        let devices = std::mem::take(&mut l.devices);
         *l = crate::client::LazyLists::default();
+        if devices.in_use() {
+            l.devices = devices;
+        }
         me.sync_silence_flag(&l);
     }
     cx.num(RPL_LOGGEDOUT, &[&prefix, "You are now logged out"]);

@@ -155,7 +155,7 @@ pub(crate) fn set_marker(cx: &mut Ctx<'_>, target: &str, ms: i64) {
             };
             let l = line(&cx.server.name, &target, Some(now));
             let e = Event::new(format!("{l}\r\n"), cx.server.clock.wall());
-            let me = cx.me().id;
+            let me = cx.conn().id;
             route::to_devices(cx.server, &account, me, Cap::ReadMarker, &e);
             cx.reply.line(l);
         })

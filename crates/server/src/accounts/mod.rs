@@ -18,7 +18,8 @@ use ferry_proto::numeric::*;
 pub(crate) use lists::persist_list;
 pub(crate) use login::{after_login, logged_in, logged_out};
 pub(crate) use markers::{
-    detach_markers, send_marker, send_marker_if_wanted, set_marker, Marks, SharedMarkers,
+    attach_markers, detach_markers, send_marker, send_marker_if_wanted, set_marker, Marks,
+    SharedMarkers,
 };
 pub(crate) use monitor::{
     chunk_list, monitor_add, monitor_remove, monitored_names, persist_monitor, send_status,

@@ -13,7 +13,8 @@ pub(crate) fn monitor_add(
     cx: &mut Ctx<'_>,
     nicks: &[String],
 ) -> (Vec<String>, Vec<String>, Vec<String>) {
-    let me = cx.me().clone();
+    // Watched per connection: each device has its own MONITOR list.
+    let me = cx.conn().clone();
     let limit = cx.server.config().limits.monitor_entries;
     let (mut online, mut offline, mut overflow) = (Vec::new(), Vec::new(), Vec::new());
     for (i, nick) in nicks.iter().enumerate() {
@@ -39,7 +40,7 @@ pub(crate) fn monitor_add(
 }
 
 pub(crate) fn monitor_remove(cx: &mut Ctx<'_>, folded: &str) {
-    let id = cx.me().id;
+    let id = cx.conn().id;
     cx.s.more.monitoring.retain(|(f, _)| f != folded);
     cx.server.registry.unwatch(folded, id);
 }

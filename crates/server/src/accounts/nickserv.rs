@@ -62,7 +62,7 @@ fn identify(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
         nickserv_say(cx, "You are already logged in.");
         return Ok(());
     }
-    if !cx.me().tls && cx.server.config().accounts.require_tls_for_plain {
+    if !cx.conn().tls && cx.server.config().accounts.require_tls_for_plain {
         nickserv_say(cx, PLAIN_NEEDS_TLS);
         return Ok(());
     }
@@ -75,7 +75,7 @@ fn change_password(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
         nickserv_say(cx, "Log in first; syntax: SET PASSWORD <new password>");
         return Ok(());
     };
-    if !cx.me().tls && cx.server.config().accounts.require_tls_for_plain {
+    if !cx.conn().tls && cx.server.config().accounts.require_tls_for_plain {
         nickserv_say(cx, NEW_PASSWORD_NEEDS_TLS);
         return Ok(());
     }
@@ -243,7 +243,7 @@ fn cert(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
                     nickserv_say(cx, "That is not a SHA-256 fingerprint (64 hex digits).");
                     return Ok(());
                 }
-                None => match cx.me().certfp.as_deref().map(str::to_string) {
+                None => match cx.conn().certfp.as_deref().map(str::to_string) {
                     Some(fp) => fp,
                     None => {
                         nickserv_say(cx, "You have no client certificate: connect with one, or give its fingerprint.");

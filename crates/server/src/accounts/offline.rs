@@ -112,8 +112,9 @@ fn after_store(cx: &mut Ctx<'_>, w: Waiting, outcome: Result<Enqueued, ()>, kind
     match outcome {
         Ok(Enqueued::Stored(_) | Enqueued::Silenced) => {
             if cx.caps().has(Cap::EchoMessage) {
-                cx.push_event(&w.event);
+                cx.push_own(&w.event);
             }
+            cx.to_my_devices(&w.event);
             if kind == Kind::Privmsg && matches!(outcome, Ok(Enqueued::Stored(_))) {
                 tell_stored(cx, &w.target);
             }
@@ -199,7 +200,7 @@ pub(crate) fn deliver_offline(cx: &mut Ctx<'_>, account: &str, msgs: Vec<(i64, S
     let account = account.to_string();
     // Forget them only once they left for the client's socket (or after a
     // bound, for a client that is not reading; it gets them again later).
-    let me = cx.me().clone();
+    let me = cx.conn().clone();
     cx.defer(async move {
         for _ in 0..500 {
             if me.outbox.pending() == 0 {

@@ -24,7 +24,7 @@ pub(crate) fn check_password(
     let Some(folded) = cx.server.fold_nick(&name) else {
         return refuse(cx, how);
     };
-    let ip = cx.me().ip;
+    let ip = cx.conn().ip;
     if !cx.server.login_limiter.allowed(ip, &folded) {
         cx.server.stats.login(stats::Login::Throttled);
         warn!(account = %folded, %ip, "login refused: too many failures");

@@ -125,7 +125,7 @@ pub(crate) fn start_registration(
         Err(r) => return refuse_registration(cx, via, r.code, &r.account, &r.text),
     };
     // Accounts one address may make in an hour (`accounts.registrations_per_hour`).
-    let ip = cx.me().ip;
+    let ip = cx.conn().ip;
     let exempt = crate::guard::is_exempt(&cx.server.config(), ip);
     if !exempt && !cx.server.registration_limiter.allowed_ip(ip) {
         warn!(%ip, "registration refused: too many from this address");
@@ -196,7 +196,7 @@ fn registrable_name(cx: &mut Ctx<'_>, name: String, password: &str) -> Result<St
             "You are already logged in",
         ));
     }
-    if !cx.me().tls && cx.server.config().accounts.require_tls_for_plain {
+    if !cx.conn().tls && cx.server.config().accounts.require_tls_for_plain {
         return Err(refusal("TLS_REQUIRED", &name, NEW_PASSWORD_NEEDS_TLS));
     }
     let name = match name.as_str() {
@@ -263,7 +263,7 @@ fn registration_done(cx: &mut Ctx<'_>, via: Via, r: Result<Account, AccountError
         Ok(account) => {
             cx.server.registered_names.insert(account.name.clone());
             // Counted against the address (the limiter's "failures").
-            cx.server.registration_limiter.count_ip(cx.me().ip);
+            cx.server.registration_limiter.count_ip(cx.conn().ip);
             cx.server
                 .stats
                 .registrations

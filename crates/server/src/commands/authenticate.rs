@@ -85,7 +85,7 @@ fn sasl_start(cx: &mut Ctx<'_>, mechanism: &str) -> Outcome {
             vec!["You have already authenticated using SASL".into()],
         ));
     }
-    let tls = cx.me().tls;
+    let tls = cx.conn().tls;
     let mechanisms = crate::caps::sasl_mechanisms(&cx.server.config(), tls);
     let step = match mechanism.to_ascii_uppercase().as_str() {
         "PLAIN" if !tls && cx.server.config().accounts.require_tls_for_plain => {
@@ -102,7 +102,7 @@ fn sasl_start(cx: &mut Ctx<'_>, mechanism: &str) -> Outcome {
         }
         "PLAIN" => Sasl::Plain,
         "SCRAM-SHA-256" => Sasl::ScramFirst,
-        "EXTERNAL" if cx.me().certfp.is_some() => Sasl::External,
+        "EXTERNAL" if cx.conn().certfp.is_some() => Sasl::External,
         "EXTERNAL" if tls => {
             cx.reply.line(format!(
                 ":{} NOTE AUTHENTICATE NO_CERTIFICATE :SASL EXTERNAL needs a TLS connection \
@@ -153,7 +153,7 @@ fn sasl_external(cx: &mut Ctx<'_>, payload: &[u8]) -> Outcome {
         return Err(sasl_fail());
     };
     let authzid = authzid.to_string();
-    let Some(fp) = cx.me().certfp.clone() else {
+    let Some(fp) = cx.conn().certfp.clone() else {
         return Err(sasl_fail());
     };
     let server = cx.server_arc();
@@ -201,7 +201,7 @@ fn scram_first(cx: &mut Ctx<'_>, payload: &[u8]) -> Outcome {
     let Some(folded) = cx.server.fold_nick(&cf.username) else {
         return Err(sasl_fail());
     };
-    let ip = cx.me().ip;
+    let ip = cx.conn().ip;
     if !cx.server.login_limiter.allowed(ip, &folded) {
         cx.server.stats.login(stats::Login::Throttled);
         return Err(sasl_fail());
@@ -237,7 +237,7 @@ fn scram_final(
     sf: Box<scram::ServerFirst>,
     account: Box<Account>,
 ) -> Outcome {
-    let ip = cx.me().ip;
+    let ip = cx.conn().ip;
     let Ok(text) = std::str::from_utf8(payload) else {
         return Err(sasl_fail());
     };

@@ -22,10 +22,10 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             if version >= 302 {
                 cx.s.cap_version = cx.s.cap_version.max(302);
                 cx.s.caps.set(Cap::CapNotify, true);
-                cx.me().set_caps(cx.s.caps);
+                cx.conn().set_caps(cx.s.caps);
             }
             let v302 = cx.s.cap_version >= 302;
-            let tls = cx.me().tls;
+            let tls = cx.conn().tls;
             let names: Vec<String> = Cap::ALL
                 .iter()
                 .filter(|c| c.offered(&cx.server.config()))
@@ -78,7 +78,7 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             }
             if ok {
                 cx.s.caps = caps;
-                cx.me().set_caps(caps);
+                cx.conn().set_caps(caps);
                 cx.reply
                     .line(format!(":{server} CAP {nick} ACK :{}", req.trim()));
             } else {

@@ -87,6 +87,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
         }
         seen.push(folded);
         let folded = seen.last().expect("just pushed");
+        let mut self_note = false;
         // What recipients get fits their 512-byte line (Modern IRC): the
         // text is cut, at a character boundary, where the sender's prefix
         // would push the relayed line past it.
@@ -114,6 +115,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
         } else {
             match route::to_nick(cx, target, folded, &event, kind) {
                 Ok(ToNick::Sent { to, away }) => {
+                    self_note = to.id == cx.me().id;
                     let key = dm_key_to(cx.server, cx.s, cx.me(), &to, folded);
                     let row = stored(&event, &prefix, kind, target, text);
                     cx.server.history.record(key, row);
@@ -146,7 +148,12 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
                     channel: target.contains('#'),
                 });
                 if cx.caps().has(Cap::EchoMessage) {
-                    cx.push_event(&event);
+                    cx.push_own(&event);
+                }
+                // The user's other devices see what this one sent (a note
+                // to oneself reached them already).
+                if !self_note {
+                    cx.to_my_devices(&event);
                 }
             }
             // No automatic reply to a NOTICE (RFC 2812).

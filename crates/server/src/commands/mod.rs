@@ -173,6 +173,7 @@ pub(crate) fn handle_line(server: &Arc<Server>, s: &mut Session, raw: &[u8]) {
         return;
     };
     let verb = msg.command.to_ascii_uppercase();
+    crate::lifecycle::sync_device_nick(server, s);
     // Never log a password or what anyone says: PASS, AUTHENTICATE,
     // OPER and REGISTER are logged by verb only; messages (to NickServ
     // too) by verb and target.

@@ -42,13 +42,35 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     }
     if refolded {
         if cx.server.registry.claim_nick(&folded, &me).is_err() {
+            if !cx.s.registered && may_attach(cx, &folded) {
+                // Another device of a logged-in user, perhaps: decided
+                // when registration completes (SASL may come after NICK).
+                if let Some(old) = cx.s.folded_nick.take() {
+                    cx.server.registry.release_nick(&old, me.id);
+                }
+                cx.s.more.attach = Some(folded);
+                me.info().nick = new.into();
+                try_register(cx);
+                return Ok(());
+            }
             cx.s.more.nick_attempt = Some(new.to_string());
             return Err(Reject::NicknameInUse(
                 new.into(),
                 "Nickname is already in use",
             ));
         }
-        if let Some(old) = cx.s.folded_nick.replace(folded.clone()) {
+        if let Some(m) = cx.s.more.if_made() {
+            m.attach = None;
+        }
+        // The nick held (with several devices, the user's, which another
+        // device may have changed since this one last looked).
+        let old = if cx.s.registered {
+            cx.server.fold_nick(&old_nick)
+        } else {
+            cx.s.folded_nick.clone()
+        };
+        cx.s.folded_nick = Some(folded.clone());
+        if let Some(old) = old {
             cx.server.registry.release_nick(&old, me.id);
             if cx.s.registered {
                 route::monitor_offline(cx.server, &old, &old_nick);
@@ -72,6 +94,9 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         info.nick = new.into();
         r
     };
+    for d in me.devices() {
+        d.info().nick = new.into();
+    }
     cx.server.add_whowas(WhowasEntry {
         folded: cx.server.fold_nick(&old_nick).unwrap_or_default(),
         nick: old_nick,
@@ -95,4 +120,22 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         may_use_nick(cx, &folded, false);
     }
     Ok(())
+}
+
+/// May a connection not yet registered wait to become another device of
+/// whoever holds `folded`? Only a registered user logged in to an account,
+/// with multiclient on, and not if this connection is logged in to
+/// another account already.
+fn may_attach(cx: &Ctx<'_>, folded: &str) -> bool {
+    if !cx.server.config().accounts.multiclient {
+        return false;
+    }
+    let Some(holder) = cx.server.registry.find_nick(folded) else {
+        return false;
+    };
+    let account = holder.info().account.clone();
+    let Some(account) = account.and_then(|a| cx.server.fold_nick(&a)) else {
+        return false;
+    };
+    cx.s.account.as_deref().is_none_or(|mine| mine == account)
 }

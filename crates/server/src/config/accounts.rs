@@ -21,6 +21,7 @@ pub(super) struct RawAccounts {
     hash_concurrency: usize,
     require_tls_for_plain: bool,
     registrations_per_hour: u32,
+    multiclient: bool,
 }
 
 impl Default for RawAccounts {
@@ -37,6 +38,7 @@ impl Default for RawAccounts {
             hash_concurrency: 2,
             require_tls_for_plain: false,
             registrations_per_hour: 5,
+            multiclient: true,
         }
     }
 }
@@ -72,6 +74,10 @@ pub struct Accounts {
     /// Accounts one address (not in `limits.exempt`) may register in an
     /// hour (REGISTER, NickServ REGISTER, the web page's Register).
     pub registrations_per_hour: u32,
+    /// Several connections logged in to one account share its nick (as
+    /// Ergo's multiclient): a connection that asks for the nick another
+    /// connection of its account holds becomes another device of it.
+    pub multiclient: bool,
 }
 
 pub(super) fn validate(a: RawAccounts, src: &Source<'_>) -> Result<Accounts, ConfigError> {
@@ -101,5 +107,6 @@ pub(super) fn validate(a: RawAccounts, src: &Source<'_>) -> Result<Accounts, Con
         hash_concurrency: a.hash_concurrency.max(1),
         require_tls_for_plain: a.require_tls_for_plain,
         registrations_per_hour: a.registrations_per_hour.max(1),
+        multiclient: a.multiclient,
     })
 }

@@ -50,7 +50,7 @@ use ferry_proto::{mask, numeric::*};
 pub(crate) use outbox::{slowest_first, Budget, Outbox, Overflow};
 pub(crate) use server::{kick_by_server, notice_everyone, wallops};
 
-use crate::caps::Cap;
+use crate::caps::{Cap, Caps};
 use crate::channel::{ChanState, Channel, Prefix};
 use crate::client::{Client, ClientId};
 use crate::ctx::{Ctx, Reject};
@@ -92,19 +92,52 @@ impl std::fmt::Debug for Me {
     }
 }
 
-/// Queues `e` for `to`, rendered for its caps. False when its queue
-/// refused it (the client is being cut off for SendQ).
+/// Queues `e` for `to` (each of its connections), rendered for each one's
+/// caps. False when a queue refused it (that connection is being cut off
+/// for SendQ).
 fn deliver(e: &Event, to: &Client, sendq: usize) -> bool {
-    let caps = to.caps();
-    if !e.wanted_by(caps) {
-        return true;
-    }
+    deliver_if(e, to, sendq, |_| true)
+}
+
+/// [`deliver`] to those of `to`'s connections whose caps pass `want`.
+fn deliver_if(e: &Event, to: &Client, sendq: usize, want: impl Fn(Caps) -> bool) -> bool {
+    let mut ok = true;
+    to.each_conn(|c| {
+        let caps = c.caps();
+        if want(caps) && e.wanted_by(caps) {
+            ok &= deliver_one(e, c, caps, sendq);
+        }
+    });
+    ok
+}
+
+fn deliver_one(e: &Event, to: &Client, caps: Caps, sendq: usize) -> bool {
     let prefix = e.prefix_for(caps);
     if prefix.is_empty() {
         to.outbox.deliver(&[&e.body], sendq)
     } else {
         to.outbox.deliver(&[prefix, &e.body], sendq)
     }
+}
+
+/// A line made for `to` by the server (a numeric, a notice), to each of
+/// its connections.
+fn deliver_line(to: &Client, line: &Bytes, sendq: usize) -> bool {
+    let mut ok = true;
+    to.each_conn(|c| ok &= c.outbox.deliver(&[line], sendq));
+    ok
+}
+
+/// What one device of `user` sent or did, to its other connections (all
+/// but `except`): they see it as an echo, whatever their caps.
+pub(crate) fn to_own_devices(server: &Server, user: &Client, except: ClientId, e: &Event) {
+    let sendq = server.config().limits.sendq_bytes;
+    user.each_conn(|c| {
+        let caps = c.caps();
+        if c.id != except && e.wanted_by(caps) {
+            deliver_one(e, c, caps, sendq);
+        }
+    });
 }
 
 /// A line the server itself sends one client (the sweeper's PING).
@@ -126,8 +159,8 @@ pub(crate) fn to_members(st: &ChanState, except: Option<ClientId>, e: &Event, se
 /// Every member but `except` that has `cap` (INVITE with invite-notify).
 pub(crate) fn to_members_with(st: &ChanState, except: ClientId, cap: Cap, e: &Event, sendq: usize) {
     for (id, m) in &st.members {
-        if *id != except && m.client.caps().has(cap) {
-            deliver(e, &m.client, sendq);
+        if *id != except {
+            deliver_if(e, &m.client, sendq, |c| c.has(cap));
         }
     }
 }
@@ -146,14 +179,10 @@ pub(crate) fn join(
         if *id == joiner {
             continue;
         }
-        let caps = m.client.caps();
-        if caps.has(Cap::ExtendedJoin) {
-            deliver(extended, &m.client, sendq);
-        } else {
-            deliver(plain, &m.client, sendq);
-        }
-        if let Some(a) = away.filter(|_| caps.has(Cap::AwayNotify)) {
-            deliver(a, &m.client, sendq);
+        deliver_if(extended, &m.client, sendq, |c| c.has(Cap::ExtendedJoin));
+        deliver_if(plain, &m.client, sendq, |c| !c.has(Cap::ExtendedJoin));
+        if let Some(a) = away {
+            deliver_if(a, &m.client, sendq, |c| c.has(Cap::AwayNotify));
         }
     }
 }
@@ -440,7 +469,7 @@ fn refuse_callerid(cx: &mut Ctx<'_>, target: &Client, tnick: &str, kind: Kind) {
             ":{} {RPL_UMODEGMSG} {tnick} {nick} {userhost} :is messaging you, and you have user mode +g set. Use /ACCEPT +{nick} to allow.\r\n",
             cx.server_name()
         );
-        target.outbox.deliver(&[&line.into()], cx.sendq());
+        deliver_line(target, &line.into(), cx.sendq());
         cx.num(
             RPL_TARGNOTIFY,
             &[tnick, "has been informed that you messaged them."],
@@ -516,9 +545,7 @@ pub(crate) fn notify_peers(
     let mut seen = HashSet::new();
     for p in channel_peers(me) {
         seen.insert(p.id);
-        if p.caps().has(cap) {
-            deliver(e, &p, sendq);
-        }
+        deliver_if(e, &p, sendq, |c| c.has(cap));
     }
     let Some(f) = folded_nick else {
         return;
@@ -555,6 +582,6 @@ fn monitor_status(server: &Server, watchers: Vec<Arc<Client>>, code: &str, what:
     let cfg = server.config();
     for w in watchers {
         let line = format!(":{} {code} {} :{what}\r\n", cfg.server_name, w.nick());
-        w.outbox.deliver(&[&line.into()], cfg.limits.sendq_bytes);
+        deliver_line(&w, &line.into(), cfg.limits.sendq_bytes);
     }
 }

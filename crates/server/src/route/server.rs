@@ -52,7 +52,10 @@ impl Server {
                 cfg.server_name,
                 c.nick()
             );
-            c.outbox.push(&[&Bytes::from(line)], cfg.limits.sendq_bytes);
+            let line = Bytes::from(line);
+            c.each_conn(|c| {
+                c.outbox.push(&[&line], cfg.limits.sendq_bytes);
+            });
         }
     }
 }
@@ -101,7 +104,7 @@ pub(crate) fn notice_everyone(server: &Server, text: &str) -> usize {
     let mut sent = 0;
     for c in server.registry.registered() {
         let line = format!(":{} NOTICE {} :{text}\r\n", server.name, c.nick());
-        if c.outbox.deliver(&[&Bytes::from(line)], sendq) {
+        if super::deliver_line(&c, &Bytes::from(line), sendq) {
             sent += 1;
         }
     }
