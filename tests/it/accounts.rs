@@ -71,7 +71,8 @@ async fn register_before_connecting() {
     let mut c = server.connect().await;
     c.nick = "bob".into();
     c.send("CAP LS 302").await;
-    c.until(|l| l.starts_with(":ferry.test CAP * LS ")).await;
+    // The last line of the list (continued lines have `LS * :`).
+    c.until(|l| l.starts_with(":ferry.test CAP * LS :")).await;
     c.send("NICK bob").await;
     c.send("USER bob 0 * :bob real").await;
     c.send("CAP REQ :draft/account-registration").await;

@@ -1,6 +1,7 @@
 //! Several devices per account (multiclient, as Ergo has it): connections
 //! logged in to one account share its nick, channels and messages; one
-//! device leaving is seen by nobody, the last one is the user's QUIT.
+//! device leaving is seen by nobody, the last one is the user's QUIT —
+//! unless the account is always-on: then the user stays with none.
 
 use ferry_testkit::{TestClient, TestServer};
 
@@ -182,4 +183,149 @@ async fn multiclient_off_keeps_one_connection_per_nick() {
     second
         .expect(":ferry.test 433 * bob :Nickname is already in use")
         .await;
+}
+
+const NICKSERV: &str = ":NickServ!NickServ@ferry.test NOTICE";
+
+/// An operator block (`OPER oper operpass`) for `accounts_config`.
+fn oper_block() -> String {
+    format!(
+        "[[oper]]\nname = \"oper\"\npassword_hash = \"{}\"\n",
+        ferry_server::auth::hash_password("operpass")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_always_on_user_stays_with_no_device() {
+    let server = TestServer::with_config(accounts_config("", &oper_block())).await;
+    register_account(&server, "bob", "secret").await;
+    let mut alice = server.client("alice").await;
+    join(&mut alice, "#room").await;
+    let mut bob = sasl_client(&server, "bob", "secret", "").await;
+    join(&mut bob, "#room").await;
+    alice.expect(&format!(":{} JOIN #room", src("bob"))).await;
+    bob.send("PRIVMSG NickServ :SET ALWAYS-ON ON").await;
+    bob.expect(&format!(
+        "{NICKSERV} bob :Always-on is ON: you stay in your channels when your last device disconnects; direct messages wait for your next one."
+    ))
+    .await;
+
+    // The last device goes: bob stays, in #room and by his nick.
+    quit(&mut bob).await;
+    quiet(&mut alice).await;
+    alice.send("NAMES #room").await;
+    expect_names(
+        &mut alice,
+        ":ferry.test 353 alice = #room",
+        &["@alice", "bob"],
+    )
+    .await;
+    alice.until(|l| l.contains(" 366 alice #room ")).await;
+    // What is sent to him meanwhile waits for his next device.
+    alice.send("PRIVMSG bob :while you were out").await;
+    alice
+        .expect(":ferry.test 301 alice bob :is offline; your messages will be delivered when they log in")
+        .await;
+
+    // The next device finds the channel and the message.
+    let mut back = sasl_client(&server, "bob", "secret", "").await;
+    back.expect(&format!(":{} JOIN #room", src("bob"))).await;
+    back.until(|l| l.contains(" 366 bob #room ")).await;
+    let l = back.line().await;
+    assert!(
+        l.starts_with(&format!(":{} PRIVMSG bob :[", src("alice")))
+            && l.ends_with("] while you were out"),
+        "{l}"
+    );
+    quiet(&mut alice).await;
+
+    // Parked again, then killed: now everyone sees him go.
+    quit(&mut back).await;
+    let mut oper = server.client("oper").await;
+    oper.send("OPER oper operpass").await;
+    oper.until(|l| l.ends_with("MODE oper :+o")).await;
+    oper.send("KILL bob :enough").await;
+    let l = alice.until(|l| l.contains(" QUIT ")).await;
+    assert!(
+        l.starts_with(&format!(":{} QUIT :Killed (", src("bob"))),
+        "{l}"
+    );
+    alice.send("WHOIS bob").await;
+    alice
+        .until(|l| l.starts_with(":ferry.test 401 alice bob "))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn always_on_follows_the_server_setting() {
+    // opt-out: on unless the owner turns it off.
+    let server = TestServer::with_config(accounts_config("always_on = \"opt-out\"", "")).await;
+    register_account(&server, "bob", "secret").await;
+    let mut alice = server.client("alice").await;
+    join(&mut alice, "#room").await;
+    let mut bob = sasl_client(&server, "bob", "secret", "").await;
+    join(&mut bob, "#room").await;
+    alice.until(|l| l.contains(" JOIN #room")).await;
+    quit(&mut bob).await;
+    quiet(&mut alice).await;
+    let mut bob = sasl_client(&server, "bob", "secret", "").await;
+    bob.until(|l| l.contains(" 366 bob #room ")).await;
+    bob.send("PRIVMSG NickServ :SET ALWAYS-ON OFF").await;
+    bob.expect(&format!(
+        "{NICKSERV} bob :Always-on is OFF: you quit when your last device disconnects."
+    ))
+    .await;
+    quit(&mut bob).await;
+    let l = alice.line().await;
+    assert!(l.starts_with(&format!(":{} QUIT :", src("bob"))), "{l}");
+
+    // disabled: the owner's choice does not matter.
+    let server = TestServer::with_config(accounts_config("always_on = \"disabled\"", "")).await;
+    register_account(&server, "carol", "secret").await;
+    let mut carol = sasl_client(&server, "carol", "secret", "").await;
+    carol.send("PRIVMSG NickServ :SET ALWAYS-ON ON").await;
+    carol
+        .expect(&format!(
+            "{NICKSERV} carol :Always-on is OFF (disabled on this server)."
+        ))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_markers_follow_the_user_across_devices() {
+    let server = TestServer::with_config(accounts_config("", "")).await;
+    register_account(&server, "bob", "secret").await;
+    let mut phone = sasl_client(&server, "bob", "secret", "draft/read-marker").await;
+    phone.send("JOIN #room").await;
+    phone.until(|l| l == ":ferry.test MARKREAD #room *").await;
+    phone.until(|l| l.contains(" 366 bob #room ")).await;
+    let mut pc = sasl_client(&server, "bob", "secret", "draft/read-marker").await;
+    pc.until(|l| l == ":ferry.test MARKREAD #room *").await;
+    pc.until(|l| l.contains(" 366 bob #room ")).await;
+    quiet(&mut pc).await;
+
+    let at = ":ferry.test MARKREAD #room timestamp=2026-12-04T18:41:00.000Z";
+    phone
+        .send("MARKREAD #room timestamp=2026-12-04T18:41:00.000Z")
+        .await;
+    phone.expect(at).await;
+    pc.expect(at).await;
+    // Only forward: an older one is answered with the one kept, and
+    // nobody else is told.
+    pc.send("MARKREAD #room timestamp=2020-01-01T00:00:00.000Z")
+        .await;
+    pc.expect(at).await;
+    quiet(&mut phone).await;
+
+    // Stored: a device that comes later (always-on keeps the user) gets
+    // it with the replayed JOIN, before the end of NAMES.
+    quit(&mut phone).await;
+    quit(&mut pc).await;
+    let mut later = sasl_client(&server, "bob", "secret", "draft/read-marker").await;
+    // Not always-on (the default is opt-in): bob left #room; the marker
+    // is still the account's.
+    later.send("MARKREAD #room").await;
+    later.expect(at).await;
+    later.send("JOIN #room").await;
+    later.until(|l| l == at).await;
 }

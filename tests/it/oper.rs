@@ -324,7 +324,7 @@ async fn trace_lists_connections() {
     // An unregistered connection, surely accepted once it has an answer.
     let mut lurker = server.connect().await;
     lurker.send("CAP LS 302").await;
-    lurker.until(|l| l.contains(" CAP * LS ")).await;
+    lurker.until(|l| l.contains(" CAP * LS :")).await;
     boss.send("TRACE").await;
     let mut lines = Vec::new();
     loop {

@@ -216,15 +216,18 @@ const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-notify 
                         echo-message extended-join extended-monitor draft/extended-monitor \
                         invite-notify labeled-response message-tags multi-prefix server-time \
                         setname standard-replies userhost-in-names draft/no-implicit-names \
-                        sasl draft/account-registration draft/chathistory draft/event-playback";
+                        sasl draft/account-registration draft/chathistory draft/event-playback \
+                        draft/read-marker";
 
-/// The same, as `CAP LS 302` shows it (with values).
+/// The same, as `CAP LS 302` shows it (with values): two lines, the first
+/// marked `*` as continued (each fits 512 bytes).
 const ALL_CAPS_302: &str = "account-notify account-tag away-notify batch cap-notify chghost \
                         echo-message extended-join extended-monitor draft/extended-monitor \
                         invite-notify labeled-response message-tags multi-prefix server-time \
                         setname standard-replies userhost-in-names draft/no-implicit-names \
                         sasl=PLAIN,SCRAM-SHA-256 draft/account-registration=before-connect \
                         draft/chathistory draft/event-playback";
+const ALL_CAPS_302_MORE: &str = "draft/read-marker";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cap_negotiation() {
@@ -232,7 +235,9 @@ async fn cap_negotiation() {
     let mut c = server.connect().await;
     c.nick = "capper".into();
     c.send("CAP LS 302").await;
-    c.expect(&format!(":ferry.test CAP * LS :{ALL_CAPS_302}"))
+    c.expect(&format!(":ferry.test CAP * LS * :{ALL_CAPS_302}"))
+        .await;
+    c.expect(&format!(":ferry.test CAP * LS :{ALL_CAPS_302_MORE}"))
         .await;
     c.send("CAP REQ :message-tags server-time").await;
     c.expect(":ferry.test CAP * ACK :message-tags server-time")

@@ -103,7 +103,7 @@ fn enforce(server: &Arc<Server>, ban: &ServerBan, verb: &str) -> usize {
             }
         };
         if hit {
-            c.kill(format!("{verb}: {}", ban.reason));
+            crate::lifecycle::kill_user(server, &c, format!("{verb}: {}", ban.reason));
             hits += 1;
         }
     }

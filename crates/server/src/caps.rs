@@ -106,14 +106,9 @@ impl Cap {
     }
 
     /// Listed in `CAP LS` (`sts` only when configured).
-    /// `draft/read-marker` waits for several devices per account sharing
-    /// one nick (issue 18): its spec's point is the markers a user's other
-    /// connections get, and irctest checks that with two connections of
-    /// one nick. MARKREAD itself answers already.
     pub(crate) fn offered(self, config: &crate::Config) -> bool {
         match self {
             Cap::Sts => config.sts.is_some(),
-            Cap::ReadMarker => false,
             _ => true,
         }
     }

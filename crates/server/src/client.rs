@@ -69,12 +69,27 @@ pub(crate) struct Devices {
     first_gone: bool,
     /// The last connection ended: the user quits, no one may attach.
     ended: bool,
+    /// The user stays when its last connection ends (always-on).
+    always_on: bool,
+    /// Killed (KILL, a ban, a suspension): always-on or not, it goes.
+    killed: bool,
+}
+
+/// What a connection's end left of its user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Detached {
+    /// Other connections of the user remain.
+    Stays,
+    /// None remains, but the user is always-on: it stays, parked.
+    Parked,
+    /// None remains: the user quits.
+    Last,
 }
 
 impl Devices {
     /// Anything to keep (a reset of the lists must not drop it).
     pub(crate) fn in_use(&self) -> bool {
-        !self.conns.is_empty() || self.first_gone || self.ended
+        !self.conns.is_empty() || self.first_gone || self.ended || self.always_on
     }
 }
 
@@ -290,12 +305,35 @@ impl Client {
         self.offline_poke.swap(false, Ordering::Acquire)
     }
 
-    /// Asks the owning task to close this connection with `reason`, and
-    /// every other connection of the user.
-    pub(crate) fn kill(&self, reason: String) {
+    /// Ends the user: asks each of its connections' tasks to close with
+    /// `reason`. True when it has none (an always-on user, parked): then
+    /// nobody will, and the caller does its QUIT (`lifecycle::kill_user`).
+    #[must_use = "a parked user's QUIT is the caller's"]
+    pub(crate) fn kill(&self, reason: String) -> bool {
+        let parked = {
+            let mut l = self.lists();
+            if l.devices.in_use() {
+                let d = &mut l.devices;
+                d.killed = true;
+                let parked = d.first_gone && d.conns.is_empty() && !d.ended;
+                if parked {
+                    d.ended = true;
+                }
+                parked
+            } else {
+                false
+            }
+        };
         for d in self.devices() {
-            d.kill(reason.clone());
+            d.kill_conn(reason.clone());
         }
+        self.kill_conn(reason);
+        parked
+    }
+
+    /// Asks the owning task to close this connection alone with `reason`
+    /// (a ping timeout, shutdown): the user may stay on its others.
+    pub(crate) fn kill_conn(&self, reason: String) {
         let mut k = self.kill.lock().expect("kill lock");
         if k.is_none() {
             *k = Some(reason.into_boxed_str());
@@ -356,13 +394,13 @@ impl Client {
         true
     }
 
-    /// The connection `id` of this user ended (its first, or another).
-    /// True when it was the last: the user itself quits now.
-    pub(crate) fn detach(&self, id: ClientId) -> bool {
+    /// The connection `id` of this user ended (its first, or another):
+    /// what is left of the user.
+    pub(crate) fn detach(&self, id: ClientId) -> Detached {
         let mut l = self.lists();
         if !l.devices.in_use() {
             // Alone: its only connection ended (and no box is made).
-            return true;
+            return Detached::Last;
         }
         let d = &mut l.devices;
         if id == self.id {
@@ -372,11 +410,34 @@ impl Client {
         }
         self.has_devices
             .store(!d.conns.is_empty(), Ordering::Release);
-        let last = d.first_gone && d.conns.is_empty();
-        if last {
+        if !(d.first_gone && d.conns.is_empty()) {
+            Detached::Stays
+        } else if d.always_on && !d.killed && !d.ended {
+            Detached::Parked
+        } else {
             d.ended = true;
+            Detached::Last
         }
-        last
+    }
+
+    /// Whether this user stays when its last connection ends (its
+    /// account's always-on, at login and on NickServ SET ALWAYS-ON).
+    pub(crate) fn set_always_on(&self, on: bool) {
+        let mut l = self.lists();
+        if on || l.devices.in_use() {
+            l.devices.always_on = on;
+        }
+    }
+
+    /// An always-on user with no connection: what is sent to it waits in
+    /// the store for its next device.
+    pub(crate) fn is_parked(&self) -> bool {
+        if !self.outbox.is_closed() || self.has_devices() {
+            return false;
+        }
+        let l = self.lists();
+        let d = &l.devices;
+        d.first_gone && d.conns.is_empty() && !d.ended
     }
 
     pub(crate) fn take_kill(&self) -> Option<String> {

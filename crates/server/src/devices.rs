@@ -14,10 +14,10 @@
 //! connection (`Client::poke_offline`); the others find them in history.
 
 use ferry_proto::numeric::*;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::caps::Cap;
-use crate::ctx::Ctx;
+use crate::ctx::{then, Ctx};
 use crate::event::Event;
 use crate::membership::{send_names, send_topic};
 use crate::{accounts, welcome};
@@ -82,16 +82,25 @@ pub(crate) fn attach(cx: &mut Ctx<'_>, folded: &str, user: &str, realname: &str)
     if modes != "+" {
         cx.reply.line(format!(":{nick} MODE {nick} :{modes}"));
     }
-    // The account's markers are in memory (the user is logged in): the
-    // replayed JOINs carry them; after_login merges in the stored ones.
-    if let Some(a) = cx.s.account.clone() {
-        accounts::attach_markers(cx, &a, Vec::new());
-    }
-    replay_channels(cx);
-    if cx.s.after_login_pending {
-        // Lists, MONITOR, what waited: the account's, as on any login.
-        accounts::after_login(cx);
-    }
+    // The replayed JOINs carry the account's read markers: loaded first
+    // (an always-on user with no device has none in memory).
+    let account = cx.s.account.clone().unwrap_or_default();
+    let server = cx.server_arc();
+    cx.defer(async move {
+        let a = account.clone();
+        let loaded = server.store(move |s| s.markers(&a)).await;
+        then(move |cx: &mut Ctx<'_>| {
+            match loaded {
+                Ok(m) => accounts::attach_markers(cx, &account, m),
+                Err(e) => warn!(error = %e, %account, "could not load read markers"),
+            }
+            replay_channels(cx);
+            if cx.s.after_login_pending {
+                // Lists, MONITOR, what waited: the account's, as on any login.
+                accounts::after_login(cx);
+            }
+        })
+    });
     Attach::Attached
 }
 

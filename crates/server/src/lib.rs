@@ -273,7 +273,7 @@ pub async fn serve_with(
     server.shutting_down.store(true, Ordering::Release);
     server
         .registry
-        .for_each_client(|c| c.kill("Server shutting down".into()));
+        .for_each_client(|c| c.kill_conn("Server shutting down".into()));
     tracker.close();
     if tokio::time::timeout(Duration::from_secs(5), tracker.wait())
         .await
@@ -408,7 +408,7 @@ async fn sweeper(server: Arc<Server>, cancel: CancellationToken) {
         server.registry.for_each_client(|c| {
             if !c.is_registered() {
                 if unix.saturating_sub(c.connected_at) >= limits.registration_timeout.as_secs() {
-                    c.kill("Registration timed out".into());
+                    c.kill_conn("Registration timed out".into());
                 }
                 return;
             }
@@ -418,7 +418,7 @@ async fn sweeper(server: Arc<Server>, cancel: CancellationToken) {
             }
             let idle = now.saturating_sub(c.last_active.load(Ordering::Relaxed));
             if idle >= limits.ping_timeout.as_secs() {
-                c.kill(format!("Ping timeout: {idle} seconds"));
+                c.kill_conn(format!("Ping timeout: {idle} seconds"));
             } else if idle >= limits.ping_interval.as_secs()
                 && !c.ping_sent.swap(true, Ordering::Relaxed)
             {

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use ferry_proto::{numeric::*, Line};
 use tracing::info;
 
+use crate::client::{Client, Detached};
 use crate::ctx::{Ctx, Reject};
 use crate::event::Event;
 use crate::server::WhowasEntry;
@@ -184,7 +185,8 @@ pub(crate) fn force_guest_nick(server: &Arc<Server>, s: &mut Session) {
 }
 
 /// Everything that happens when a connection ends, for whatever reason:
-/// peers see QUIT, channels and maps forget the client, the client gets ERROR.
+/// the client gets ERROR; if it was the user's last connection (and the
+/// user is not always-on), peers see QUIT and channels and maps forget it.
 pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
     let conn = s.client.clone();
     s.client.outbox.close();
@@ -230,70 +232,80 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
         );
         server.snote(letter, &text);
     }
-    if s.registered && !me.detach(conn.id) {
-        // One device of several: the user stays, and nobody sees it go.
-        info!(conn = conn.id, nick = %me.nick(), "a device left");
-        if let Some(line) = error_line(ending) {
-            s.client.send_final(line);
-        }
-        return;
-    }
-    server.snotice_watchers.remove(&me.id);
     if s.registered {
-        let i = me.info();
-        let text = format!(
-            "Client exiting: {} ({}@{}) [{}]",
-            i.nick,
-            i.user,
-            conn.ip.to_canonical(),
-            ending.quit
-        );
-        drop(i);
-        server.snote('c', &text);
-    }
-    // The user's nick now (another device may have changed it).
-    if s.registered {
-        s.folded_nick = server.fold_nick(&me.nick());
-    }
-    if s.registered {
-        let info = me.info().clone();
-        let e = Event::new(
-            format!(":{} QUIT :{}\r\n", info.prefix(), ending.quit),
-            server.clock.wall(),
-        )
-        .with_msgid(server.msgid())
-        .with_account(info.account.as_deref().map(str::to_string));
-        route::to_channel_peers(server, &me, &e);
-        for ch in &info.channels {
-            server.registry.leave(ch, me.id);
+        match me.detach(conn.id) {
+            Detached::Last => quit_user(server, &me, &ending.quit),
+            // One device of several, or the last of an always-on user:
+            // the user stays, and nobody sees the connection go.
+            Detached::Stays | Detached::Parked => {
+                info!(conn = conn.id, nick = %me.nick(), "a device left; the user stays");
+            }
         }
-        me.info().channels.clear();
-        server.users.fetch_sub(1, Ordering::Relaxed);
-        if info.modes.oper {
-            server.opers.fetch_sub(1, Ordering::Relaxed);
-        }
-        if info.modes.invisible {
-            server.invisible.fetch_sub(1, Ordering::Relaxed);
-        }
-        if let Some(f) = &s.folded_nick {
-            server.add_whowas(WhowasEntry {
-                folded: f.clone(),
-                nick: info.nick.to_string(),
-                user: info.user.into(),
-                host: info.host.into(),
-                realname: info.realname.into(),
-                at: server.clock.unix_secs(),
-            });
-        }
-    }
-    if let Some(f) = s.folded_nick.take() {
+    } else if let Some(f) = s.folded_nick.take() {
         server.registry.release_nick(&f, me.id);
-        if s.registered {
-            route::monitor_offline(server, &f, &me.nick());
-        }
     }
     if let Some(line) = error_line(ending) {
         s.client.send_final(line);
+    }
+}
+
+/// The user `me` is gone (its last connection ended, or it was killed with
+/// none): peers see its QUIT, channels and maps forget it.
+pub(crate) fn quit_user(server: &Server, me: &Arc<Client>, quit: &str) {
+    server.snotice_watchers.remove(&me.id);
+    let info = me.info().clone();
+    server.snote(
+        'c',
+        &format!(
+            "Client exiting: {} ({}@{}) [{quit}]",
+            info.nick,
+            info.user,
+            me.ip.to_canonical(),
+        ),
+    );
+    // The nick is free before anyone sees the QUIT (a peer may take it or
+    // WHOIS it at once).
+    let folded = server.fold_nick(&info.nick);
+    if let Some(f) = &folded {
+        server.registry.release_nick(f, me.id);
+        server.add_whowas(WhowasEntry {
+            folded: f.clone(),
+            nick: info.nick.to_string(),
+            user: info.user.to_string(),
+            host: info.host.to_string(),
+            realname: info.realname.to_string(),
+            at: server.clock.unix_secs(),
+        });
+    }
+    let e = Event::new(
+        format!(":{} QUIT :{quit}\r\n", info.prefix()),
+        server.clock.wall(),
+    )
+    .with_msgid(server.msgid())
+    .with_account(info.account.as_deref().map(str::to_string));
+    route::to_channel_peers(server, me, &e);
+    for ch in &info.channels {
+        server.registry.leave(ch, me.id);
+    }
+    me.info().channels.clear();
+    server.users.fetch_sub(1, Ordering::Relaxed);
+    if info.modes.oper {
+        server.opers.fetch_sub(1, Ordering::Relaxed);
+    }
+    if info.modes.invisible {
+        server.invisible.fetch_sub(1, Ordering::Relaxed);
+    }
+    if let Some(f) = folded {
+        route::monitor_offline(server, &f, &info.nick);
+    }
+}
+
+/// Ends the user `c` — every connection of it — with `reason` (KILL, a
+/// ban, a suspension). An always-on user with no connection has no task
+/// to do it: its QUIT happens here.
+pub(crate) fn kill_user(server: &Server, c: &Arc<Client>, reason: String) {
+    if c.kill(reason.clone()) {
+        quit_user(server, c, &reason);
     }
 }
 

@@ -27,6 +27,9 @@ pub struct Account {
     pub created_ms: i64,
     /// Set by an administrator: logins are refused while it is.
     pub suspended: Option<Suspension>,
+    /// The owner's always-on choice (NickServ SET ALWAYS-ON); None: the
+    /// server's default (`accounts.always_on`).
+    pub always_on: Option<bool>,
 }
 
 /// Why and by whom an account was suspended (the admin API).
@@ -91,6 +94,9 @@ pub trait AccountStore: Send + Sync {
         scram: &ScramCredentials,
     ) -> Result<bool>;
     fn set_callerid(&self, name: &str, on: bool) -> Result<bool>;
+    /// The owner's always-on choice (None: the server's default). False if
+    /// there is no such account.
+    fn set_always_on(&self, name: &str, on: Option<bool>) -> Result<bool>;
     /// Suspends the account (`Some`) or lifts it (`None`). False if there
     /// is no such account.
     fn set_suspended(&self, name: &str, suspension: Option<&Suspension>) -> Result<bool>;

@@ -52,6 +52,7 @@ pub(crate) fn logged_in(cx: &mut Ctx<'_>, a: &Account) {
     if cx.server.fold_nick(&me.nick()).as_deref() == Some(a.name.as_str()) {
         me.clear_nick_deadline();
     }
+    me.set_always_on(cx.server.config().accounts.always_on.applies(a.always_on));
     if cx.s.registered {
         account_notify(cx, &me, &prefix, &a.display);
         if a.callerid {
@@ -72,6 +73,7 @@ pub(crate) fn logged_out(cx: &mut Ctx<'_>) {
     cx.server.registry.remove_device(&account, cx.conn().id);
     super::markers::detach_markers(cx.server, cx.s, &account);
     let me = cx.me().clone();
+    me.set_always_on(false);
     let prefix = {
         let mut i = me.info();
         i.account = None;

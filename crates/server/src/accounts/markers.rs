@@ -154,9 +154,12 @@ pub(crate) fn set_marker(cx: &mut Ctx<'_>, target: &str, ms: i64) {
                 None => stored,
             };
             let l = line(&cx.server.name, &target, Some(now));
-            let e = Event::new(format!("{l}\r\n"), cx.server.clock.wall());
-            let me = cx.conn().id;
-            route::to_devices(cx.server, &account, me, Cap::ReadMarker, &e);
+            // The others are told only of a marker that moved.
+            if now == ms {
+                let e = Event::new(format!("{l}\r\n"), cx.server.clock.wall());
+                let me = cx.conn().id;
+                route::to_devices(cx.server, &account, me, Cap::ReadMarker, &e);
+            }
             cx.reply.line(l);
         })
     });

@@ -42,6 +42,13 @@ pub(crate) fn nickserv(cx: &mut Ctx<'_>, text: &str) -> Outcome {
         {
             change_password(cx, &args)
         }
+        "SET"
+            if args
+                .first()
+                .is_some_and(|a| a.eq_ignore_ascii_case("ALWAYS-ON")) =>
+        {
+            set_always_on(cx, args.get(1).map(String::as_str))
+        }
         "INFO" => info(cx, &args),
         "DROP" => drop_account(cx, &args),
         _ => help(cx),
@@ -98,6 +105,49 @@ fn change_password(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
         then(move |cx: &mut Ctx<'_>| match r {
             Ok(()) => nickserv_say(cx, "Password changed."),
             _ => nickserv_say(cx, "Could not change the password now, try later."),
+        })
+    });
+    Ok(())
+}
+
+/// `SET ALWAYS-ON ON|OFF|DEFAULT` (Ergo's words `true`/`false` too): does
+/// the user stay when its last device leaves? Stored; it takes effect at
+/// once, and the server's `accounts.always_on` may override it.
+fn set_always_on(cx: &mut Ctx<'_>, value: Option<&str>) -> Outcome {
+    let choice = match value.map(str::to_ascii_lowercase).as_deref() {
+        Some("on" | "true") => Some(true),
+        Some("off" | "false") => Some(false),
+        Some("default") => None,
+        _ => {
+            nickserv_say(cx, "Syntax: SET ALWAYS-ON ON|OFF|DEFAULT");
+            return Ok(());
+        }
+    };
+    let Some(account) = cx.s.account.clone() else {
+        nickserv_say(cx, "Log in first; syntax: SET ALWAYS-ON ON|OFF|DEFAULT");
+        return Ok(());
+    };
+    let server = cx.server_arc();
+    cx.defer(async move {
+        let r = server
+            .store(move |s| s.set_always_on(&account, choice))
+            .await;
+        then(move |cx: &mut Ctx<'_>| {
+            if !matches!(r, Ok(true)) {
+                return nickserv_say(cx, "Could not change it now, try later.");
+            }
+            let mode = cx.server.config().accounts.always_on;
+            let on = mode.applies(choice);
+            cx.me().set_always_on(on);
+            use crate::config::AlwaysOn;
+            let forced = matches!(mode, AlwaysOn::Disabled | AlwaysOn::Mandatory);
+            let text = match (on, forced) {
+                (true, true) => "Always-on is ON (the server's setting: you cannot turn it off).",
+                (false, true) => "Always-on is OFF (disabled on this server).",
+                (true, false) => "Always-on is ON: you stay in your channels when your last device disconnects; direct messages wait for your next one.",
+                (false, false) => "Always-on is OFF: you quit when your last device disconnects.",
+            };
+            nickserv_say(cx, text);
         })
     });
     Ok(())
@@ -191,6 +241,7 @@ fn help(cx: &mut Ctx<'_>) -> Outcome {
         "IDENTIFY [account] <password> - log in",
         "LOGOUT - log out",
         "SET PASSWORD <new password> - change your password",
+        "SET ALWAYS-ON ON|OFF|DEFAULT - stay in your channels when your last device disconnects",
         "INFO [account] - about an account",
         "DROP <password> - delete your account",
         "CERT ADD [fingerprint] | DEL <fingerprint> | LIST - client certificates that log you in (SASL EXTERNAL)",

@@ -69,6 +69,7 @@ pub fn create_account(
         callerid: cfg.accounts.callerid_default,
         created_ms: crate::unix_millis(),
         suspended: None,
+        always_on: None,
     };
     match store.create_account(&account) {
         Ok(()) => Ok(account),

@@ -174,8 +174,20 @@ async fn suspend(
         .map_err(ApiError::unavailable)?;
     // Its sessions end now; the store refuses their next logins.
     let ended = sessions(&app, &a.name);
+    let why = format!("Account suspended: {reason}");
     for c in &ended {
-        c.kill(format!("Account suspended: {reason}"));
+        crate::lifecycle::kill_user(&app.server, c, why.clone());
+    }
+    // An always-on user with no device left has no session to end.
+    if let Some(u) = app.server.registry.find_nick(&a.name) {
+        let same = u
+            .info()
+            .account
+            .as_deref()
+            .and_then(|x| app.server.fold_nick(x));
+        if same.as_deref() == Some(a.name.as_str()) {
+            crate::lifecycle::kill_user(&app.server, &u, why);
+        }
     }
     let ended = ended.len() as u64;
     info!(%token, action = "suspend account", target = %a.display, %reason, ended, "admin api");

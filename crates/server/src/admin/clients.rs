@@ -115,7 +115,11 @@ async fn kill(
         'k',
         &format!("Received KILL message for {tnick} from admin API ({token}) ({reason})"),
     );
-    c.kill(format!("Killed ({} ({reason}))", app.server.name));
+    crate::lifecycle::kill_user(
+        &app.server,
+        &c,
+        format!("Killed ({} ({reason}))", app.server.name),
+    );
     Ok(Json(json!({ "killed": tnick })))
 }
 

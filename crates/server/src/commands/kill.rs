@@ -23,6 +23,6 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             target.nick()
         ),
     );
-    target.kill(format!("Killed ({by} ({reason}))"));
+    crate::lifecycle::kill_user(cx.server, &target, format!("Killed ({by} ({reason}))"));
     Ok(())
 }

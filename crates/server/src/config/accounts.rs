@@ -22,6 +22,7 @@ pub(super) struct RawAccounts {
     require_tls_for_plain: bool,
     registrations_per_hour: u32,
     multiclient: bool,
+    always_on: String,
 }
 
 impl Default for RawAccounts {
@@ -39,6 +40,34 @@ impl Default for RawAccounts {
             require_tls_for_plain: false,
             registrations_per_hour: 5,
             multiclient: true,
+            always_on: "opt-in".into(),
+        }
+    }
+}
+
+/// Whether a user stays when its last device leaves (Ergo's always-on):
+/// present in its channels, online to MONITOR, what is sent to it kept
+/// for its next device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlwaysOn {
+    /// Never.
+    Disabled,
+    /// For accounts whose owner turned it on (NickServ SET ALWAYS-ON ON).
+    OptIn,
+    /// For every account whose owner did not turn it off.
+    OptOut,
+    /// For every account, whatever its owner says.
+    Mandatory,
+}
+
+impl AlwaysOn {
+    /// Is an account with this owner's choice always-on?
+    pub fn applies(self, choice: Option<bool>) -> bool {
+        match self {
+            AlwaysOn::Disabled => false,
+            AlwaysOn::OptIn => choice == Some(true),
+            AlwaysOn::OptOut => choice != Some(false),
+            AlwaysOn::Mandatory => true,
         }
     }
 }
@@ -78,6 +107,8 @@ pub struct Accounts {
     /// Ergo's multiclient): a connection that asks for the nick another
     /// connection of its account holds becomes another device of it.
     pub multiclient: bool,
+    /// Who stays when its last device leaves.
+    pub always_on: AlwaysOn,
 }
 
 pub(super) fn validate(a: RawAccounts, src: &Source<'_>) -> Result<Accounts, ConfigError> {
@@ -89,6 +120,18 @@ pub(super) fn validate(a: RawAccounts, src: &Source<'_>) -> Result<Accounts, Con
             return Err(src.invalid(
                 "accounts.nick_enforcement",
                 "must be \"rename\", \"refuse\" or \"none\"".into(),
+            ))
+        }
+    };
+    let always_on = match a.always_on.as_str() {
+        "disabled" => AlwaysOn::Disabled,
+        "opt-in" => AlwaysOn::OptIn,
+        "opt-out" => AlwaysOn::OptOut,
+        "mandatory" => AlwaysOn::Mandatory,
+        _ => {
+            return Err(src.invalid(
+                "accounts.always_on",
+                "must be \"disabled\", \"opt-in\", \"opt-out\" or \"mandatory\"".into(),
             ))
         }
     };
@@ -108,5 +151,6 @@ pub(super) fn validate(a: RawAccounts, src: &Source<'_>) -> Result<Accounts, Con
         require_tls_for_plain: a.require_tls_for_plain,
         registrations_per_hour: a.registrations_per_hour.max(1),
         multiclient: a.multiclient,
+        always_on,
     })
 }

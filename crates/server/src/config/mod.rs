@@ -23,7 +23,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 pub use crate::tls::TlsFiles;
-pub use accounts::{Accounts, NickEnforcement};
+pub use accounts::{Accounts, AlwaysOn, NickEnforcement};
 pub use admin::{parse_admin_address, Admin, AdminToken};
 pub use flood::Flood;
 pub use history::HistoryConfig;

@@ -202,7 +202,7 @@ async fn start(
     // Shutdown tells every client in the table; one that came in after
     // that sees the flag instead.
     if server.shutting_down.load(Ordering::Acquire) {
-        client.kill("Server shutting down".into());
+        client.kill_conn("Server shutting down".into());
     }
     info!(conn = id, %peer, "connected");
     let conn = Conn {

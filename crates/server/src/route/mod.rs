@@ -330,6 +330,14 @@ pub(crate) fn to_nick(
             None => Err(Reject::NoSuchNick(nick.into())),
         };
     };
+    if target.is_parked() {
+        // Always-on with no device: kept for its next one, as for an
+        // account that is offline.
+        let account = target.info().account.clone();
+        if let Some(account) = account.and_then(|a| cx.server.fold_nick(&a)) {
+            return Ok(ToNick::Offline(account));
+        }
+    }
     let me = cx.me().clone();
     // The sender's folded mask only for a recipient with a SILENCE list.
     let silenced = target.id != me.id && target.has_silence() && {

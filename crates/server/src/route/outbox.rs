@@ -269,6 +269,10 @@ impl Outbox {
         self.closed.store(true, Ordering::Relaxed);
     }
 
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.queue.lock().expect("outbox lock").is_empty()
     }

@@ -31,6 +31,7 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
             }),
             None => None,
         },
+        always_on: r.get::<_, Option<i64>>(13)?.map(|v| v != 0),
     })
 }
 
@@ -41,7 +42,8 @@ const ACCOUNT_COLS: &str =
 /// The columns `account_from_row` reads.
 const READ_COLS: &str =
     "name, display, password_hash, scram_salt, scram_iterations, scram_stored_key, \
-     scram_server_key, email, callerid, created_ms, suspended_reason, suspended_by, suspended_ms";
+     scram_server_key, email, callerid, created_ms, suspended_reason, suspended_by, suspended_ms, \
+     always_on";
 
 impl AccountStore for SqliteStore {
     fn create_account(&self, a: &Account) -> Result<()> {
@@ -113,6 +115,19 @@ impl AccountStore for SqliteStore {
                 )
                 .map_err(backend)?;
             forget_recipient(&name);
+            Ok(n > 0)
+        })
+    }
+
+    fn set_always_on(&self, name: &str, on: Option<bool>) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE accounts SET always_on = ?2 WHERE name = ?1",
+                    params![name, on.map(|v| v as i64)],
+                )
+                .map_err(backend)?;
             Ok(n > 0)
         })
     }
@@ -422,5 +437,13 @@ mod tests {
         assert_eq!(s.account("bob").unwrap().unwrap().display, "BOB");
         assert!(s.set_callerid("bob", true).unwrap());
         assert!(s.account("bob").unwrap().unwrap().callerid);
+        assert_eq!(s.account("bob").unwrap().unwrap().always_on, None);
+        assert!(s.set_always_on("bob", Some(false)).unwrap());
+        assert_eq!(s.account("bob").unwrap().unwrap().always_on, Some(false));
+        assert!(s.set_always_on("bob", Some(true)).unwrap());
+        assert_eq!(s.account("bob").unwrap().unwrap().always_on, Some(true));
+        assert!(s.set_always_on("bob", None).unwrap());
+        assert_eq!(s.account("bob").unwrap().unwrap().always_on, None);
+        assert!(!s.set_always_on("nobody", Some(true)).unwrap());
     }
 }

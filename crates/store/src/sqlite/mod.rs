@@ -162,6 +162,8 @@ const MIGRATIONS: &[&str] = &[
         seq BIGINT NOT NULL,
         PRIMARY KEY (account, target)
     );",
+    // 8: the account's own always-on choice (NULL: the server's default)
+    "ALTER TABLE accounts ADD COLUMN always_on INTEGER;",
 ];
 
 /// Jobs one group transaction takes at most.
@@ -530,6 +532,7 @@ pub(crate) mod test_support {
             callerid: false,
             created_ms: 1,
             suspended: None,
+            always_on: None,
         }
     }
 }
