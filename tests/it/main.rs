@@ -22,6 +22,7 @@ mod offline;
 mod oper;
 mod operations;
 mod queries;
+mod redact;
 mod registration;
 mod replay;
 mod scale;

@@ -29,13 +29,14 @@ pub(crate) enum Cap {
     Chathistory,
     EventPlayback,
     ReadMarker,
+    MessageRedaction,
     /// Strict Transport Security: advertised only when configured, never
     /// requested.
     Sts,
 }
 
 impl Cap {
-    pub(crate) const ALL: [Cap; 25] = [
+    pub(crate) const ALL: [Cap; 26] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -60,6 +61,7 @@ impl Cap {
         Cap::Chathistory,
         Cap::EventPlayback,
         Cap::ReadMarker,
+        Cap::MessageRedaction,
         Cap::Sts,
     ];
 
@@ -89,6 +91,7 @@ impl Cap {
             Cap::Chathistory => "draft/chathistory",
             Cap::EventPlayback => "draft/event-playback",
             Cap::ReadMarker => "draft/read-marker",
+            Cap::MessageRedaction => "draft/message-redaction",
             Cap::Sts => "sts",
         }
     }

@@ -80,6 +80,8 @@ pub(crate) struct Event {
     pub body: Bytes,
     /// Only deliver to clients with message-tags (TAGMSG).
     pub tags_only: bool,
+    /// Only deliver to clients with this cap (REDACT).
+    pub needs: Option<Cap>,
     prefixes: [OnceLock<Bytes>; 8],
 }
 
@@ -98,6 +100,7 @@ impl Event {
             bot: false,
             body: Bytes::from(body),
             tags_only: false,
+            needs: None,
             prefixes: Default::default(),
         }
     }
@@ -137,7 +140,7 @@ impl Event {
 
     /// Should this recipient get the event at all?
     pub(crate) fn wanted_by(&self, caps: Caps) -> bool {
-        !self.tags_only || caps.has(Cap::MessageTags)
+        (!self.tags_only || caps.has(Cap::MessageTags)) && self.needs.is_none_or(|c| caps.has(c))
     }
 
     /// `@tags ` for a recipient with `caps`, rendered once per combination

@@ -77,6 +77,13 @@ pub trait HistoryStore: Send + Sync {
     ) -> Result<Vec<(String, i64)>>;
     /// Deletes history older than `before_ms`; returns how many rows went.
     fn prune_history(&self, before_ms: i64) -> Result<usize>;
+    /// The message `msgid` of conversation `key`, if it is there (and not
+    /// redacted).
+    fn find_history(&self, key: &str, msgid: &str) -> Result<Option<StoredMessage>>;
+    /// Redacts the message `msgid` of `key` (draft/message-redaction): no
+    /// query returns it again, and its text is gone from the disk. False
+    /// when there is no such message.
+    fn redact_history(&self, key: &str, msgid: &str) -> Result<bool>;
 }
 
 /// The history key of a direct conversation: `@` and the two casefolded

@@ -96,4 +96,7 @@ pub trait OfflineStore: Send + Sync {
     /// Forgets the waiting messages of `account` up to and including `id`
     /// (called after they were written to the recipient).
     fn ack_offline(&self, account: &str, up_to_id: i64) -> Result<()>;
+    /// Forgets the waiting message `msgid` of `account` (its sender took
+    /// it back): it is never delivered. False if it was not waiting.
+    fn redact_offline(&self, account: &str, msgid: &str) -> Result<bool>;
 }

@@ -2,7 +2,7 @@
 //! history from the store, and TARGETS.
 
 use ferry_proto::Message;
-use ferry_store::{dm_key, Bound, HistoryQuery};
+use ferry_store::{Bound, HistoryQuery};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -10,7 +10,7 @@ use crate::accounts::send_batch;
 use crate::caps::Cap;
 use crate::ctx::{then, Ctx, Outcome, Reject};
 use crate::event::format_millis;
-use crate::history::{identity, my_identity};
+use crate::history::{history_key, my_identity};
 
 fn invalid_params(sub: &str, text: &str) -> Reject {
     Reject::Fail("INVALID_PARAMS", vec![sub.to_string()], text.to_string())
@@ -100,24 +100,6 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         })
     });
     Ok(())
-}
-
-/// The store key of a conversation this client may read: a channel it is
-/// on, or its direct conversation with a nick or account.
-fn history_key(cx: &Ctx<'_>, target: &str) -> Option<String> {
-    let me = cx.me().clone();
-    if target.starts_with('#') {
-        let ch = cx.server.find_channel(target)?;
-        let member = ch.lock().members.contains_key(&me.id);
-        return member.then(|| ch.folded.clone());
-    }
-    let folded = cx.server.fold_nick(target)?;
-    let other = match cx.server.find_nick(target) {
-        Some(c) => identity(cx.server, &c),
-        None if cx.server.registered_names.contains(&folded) => format!("a:{folded}"),
-        None => format!("n:{folded}"),
-    };
-    Some(dm_key(&my_identity(cx.s)?, &other))
 }
 
 /// `CHATHISTORY TARGETS <timestamp> <timestamp> <limit>`

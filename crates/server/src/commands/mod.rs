@@ -42,6 +42,7 @@ mod part;
 mod pass;
 mod ping;
 mod quit;
+mod redact;
 mod register;
 mod rehash;
 mod setname;
@@ -135,6 +136,7 @@ static COMMANDS: &[(&str, usize, bool, Handler)] = &[
     ("CHARSET", 0, true, charset::run),
     ("TOKEN", 1, false, token::run),
     ("MARKREAD", 0, false, markread::run),
+    ("REDACT", 0, false, redact::run),
 ];
 
 /// The verbs `STATS m` counts, in `COMMANDS` order.

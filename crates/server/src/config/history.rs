@@ -1,4 +1,5 @@
-//! `[history]`: how long messages are kept and how many one query returns.
+//! `[history]`: how long messages are kept, how many one query returns,
+//! and how long a sender may take a message back.
 
 use serde::Deserialize;
 
@@ -9,6 +10,7 @@ use super::{ConfigError, Source};
 pub(super) struct RawHistory {
     retention_days: u64,
     max_query: usize,
+    redact_window_secs: u64,
 }
 
 impl Default for RawHistory {
@@ -16,6 +18,7 @@ impl Default for RawHistory {
         RawHistory {
             retention_days: 30,
             max_query: 1000,
+            redact_window_secs: 900,
         }
     }
 }
@@ -25,6 +28,9 @@ pub struct HistoryConfig {
     pub retention_days: u64,
     /// Most messages one CHATHISTORY reply carries.
     pub max_query: usize,
+    /// How long after sending a message its sender may redact it (REDACT);
+    /// channel and IRC operators may at any time.
+    pub redact_window: std::time::Duration,
 }
 
 pub(super) fn validate(h: RawHistory, src: &Source<'_>) -> Result<HistoryConfig, ConfigError> {
@@ -34,5 +40,6 @@ pub(super) fn validate(h: RawHistory, src: &Source<'_>) -> Result<HistoryConfig,
     Ok(HistoryConfig {
         retention_days: h.retention_days,
         max_query: h.max_query,
+        redact_window: std::time::Duration::from_secs(h.redact_window_secs),
     })
 }

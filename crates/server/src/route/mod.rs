@@ -514,6 +514,12 @@ pub(crate) fn to_devices(server: &Server, account: &str, except: ClientId, cap: 
     }
 }
 
+/// `e` to a user (each of its devices that wants it): what concerns it
+/// alone and is not a message (a REDACT of a message it got).
+pub(crate) fn to_user(server: &Server, to: &Client, e: &Event) {
+    deliver(e, to, server.config().limits.sendq_bytes);
+}
+
 // ----------------------------------------------------------------- peers
 
 /// Every distinct registered client sharing a channel with `me` (not `me`).

@@ -218,6 +218,10 @@ impl State {
     }
 
     fn record(&self, at: u64) -> Option<(Header, StoredMessage)> {
+        self.record_with_key(at).map(|(h, _, m)| (h, m))
+    }
+
+    fn record_with_key(&self, at: u64) -> Option<(Header, String, StoredMessage)> {
         let f = self.files.get(&((at >> 32) as u32))?;
         let mut b = vec![0u8; 512];
         let off = at & 0xFFFF_FFFF;
@@ -228,8 +232,15 @@ impl State {
             b.resize(len, 0);
             f.read_exact_at(&mut b[got..], off + got as u64).ok()?;
         }
-        let (h, _key, m) = record::decode(&b[..len])?;
-        Some((h, m))
+        record::decode(&b[..len])
+    }
+
+    /// The position of the live (not redacted) record with `msgid` in
+    /// `key`'s chain.
+    fn locate(&self, key: &str, msgid: &str) -> Option<u64> {
+        let head = self.heads.get(key)?;
+        let n = self.find_msgid(head, msgid)?;
+        self.seek_index(head, n)
     }
 
     /// The position of record `target` of the chain that `head` ends.
@@ -363,7 +374,9 @@ impl State {
             if h.n != n as u64 || m.time_ms < self.floor_ms {
                 break;
             }
-            out.push(m);
+            if !record::is_redacted(&m) {
+                out.push(m);
+            }
             if h.prev == NONE {
                 break;
             }
@@ -574,6 +587,49 @@ impl HistoryLog {
             .map_err(|e| io_err("write", e));
         st.buf = buf;
         res
+    }
+
+    /// The message `msgid` of conversation `key`, unless it was redacted.
+    pub(crate) fn find(&self, key: &str, msgid: &str) -> Option<StoredMessage> {
+        let st = self.lock();
+        let at = st.locate(key, msgid)?;
+        st.record(at)
+            .map(|(_, m)| m)
+            .filter(|m| !record::is_redacted(m))
+    }
+
+    /// Redacts the message `msgid` of `key`: its record is rewritten in
+    /// place, the same length, with its text and tags zeroed and its
+    /// command marked (`record::scrub`), and synced. Queries skip it from
+    /// then on, and its words are gone from the disk (not only hidden).
+    /// False when there is no such message (or it was redacted already).
+    pub(crate) fn redact(&self, key: &str, msgid: &str) -> Result<bool> {
+        let st = self.lock();
+        let Some(at) = st.locate(key, msgid) else {
+            return Ok(false);
+        };
+        let Some((h, k, m)) = st.record_with_key(at) else {
+            return Ok(false);
+        };
+        if record::is_redacted(&m) {
+            return Ok(false);
+        }
+        let mut b = Vec::with_capacity(h.len as usize);
+        record::encode(&mut b, &k, &record::scrub(m), h.id, h.prev, h.jump, h.n);
+        if b.len() != h.len as usize {
+            return Err(StoreError::Backend(
+                "history log: a redacted record changed length".into(),
+            ));
+        }
+        // A handle of its own: the active segment's writer appends.
+        let f = OpenOptions::new()
+            .write(true)
+            .open(seg_path(&self.dir, (at >> 32) as u32))
+            .map_err(|e| io_err("open segment", e))?;
+        f.write_all_at(&b, at & 0xFFFF_FFFF)
+            .and_then(|()| f.sync_data())
+            .map_err(|e| io_err("redact", e))?;
+        Ok(true)
     }
 
     pub(crate) fn query(&self, key: &str, q: &HistoryQuery, limit: usize) -> Vec<StoredMessage> {

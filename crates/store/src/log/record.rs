@@ -101,6 +101,31 @@ pub(crate) fn encode(
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// What marks a redacted record's command (padded with NULs to the
+/// original's length, so the record keeps its size).
+const REDACTED: &str = "REDACT";
+
+/// Was this record redacted (`scrub`)?
+pub(crate) fn is_redacted(m: &StoredMessage) -> bool {
+    m.command.starts_with(REDACTED)
+}
+
+/// The message as a redacted record keeps it, byte for byte as long: who
+/// sent it, when, where and its msgid; its command marked; its text and
+/// tags NULs. (Every stored command — PRIVMSG, NOTICE, TAGMSG — is at
+/// least as long as the mark.)
+pub(crate) fn scrub(m: StoredMessage) -> StoredMessage {
+    let nuls = |n: usize| "\0".repeat(n);
+    let mut command = String::from(REDACTED);
+    command.push_str(&nuls(m.command.len().saturating_sub(REDACTED.len())));
+    StoredMessage {
+        command,
+        text: nuls(m.text.len()),
+        tags: nuls(m.tags.len()),
+        ..m
+    }
+}
+
 /// The longest prefix of `s` of at most `max` bytes that ends on a char.
 fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {

@@ -340,3 +340,58 @@ fn targets_are_the_conversations_with_a_message_in_the_window() {
     assert_eq!(log.targets(&[], "x", 100, 1000, 10), vec![(xz, 200)]);
     assert_eq!(log.targets(&[], "x", 0, 1000, 1), vec![(xy, 100)]);
 }
+
+#[test]
+fn a_redacted_message_is_gone_from_queries_and_from_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = HistoryLog::open(dir.path()).unwrap();
+    let rows: Vec<(String, StoredMessage)> = (0..40u64)
+        .map(|i| ("#r".to_string(), msg("#r", i, 2_000_000 + i as i64)))
+        .collect();
+    log.append(&rows).unwrap();
+    let victim = rows[17].1.clone();
+    assert_eq!(log.find("#r", &victim.msgid), Some(victim.clone()));
+    assert!(!log.redact("#r", "nonexistent").unwrap());
+    assert!(!log.redact("#other", &victim.msgid).unwrap());
+    assert!(log.redact("#r", &victim.msgid).unwrap());
+    assert!(!log.redact("#r", &victim.msgid).unwrap(), "twice");
+    assert_eq!(log.find("#r", &victim.msgid), None);
+    let model = Model {
+        rows: rows
+            .iter()
+            .filter(|(_, m)| m.msgid != victim.msgid)
+            .cloned()
+            .collect(),
+    };
+    let qs = [
+        HistoryQuery::Latest(None),
+        HistoryQuery::Around(Bound::Msgid(rows[18].1.msgid.clone())),
+        HistoryQuery::After(Bound::Msgid(rows[10].1.msgid.clone())),
+        HistoryQuery::Before(Bound::Time(2_000_030)),
+    ];
+    for q in &qs {
+        assert_eq!(log.query("#r", q, 100), model.query("#r", q, 100), "{q:?}");
+    }
+    // The chain still seeks past it, and a bound on it still works.
+    let after = log.query(
+        "#r",
+        &HistoryQuery::After(Bound::Msgid(victim.msgid.clone())),
+        3,
+    );
+    assert_eq!(
+        after,
+        vec![rows[18].1.clone(), rows[19].1.clone(), rows[20].1.clone()]
+    );
+    // Its words are not on the disk any more.
+    drop(log);
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(e.unwrap().path()).unwrap();
+        let needle = victim.text.as_bytes();
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle));
+    }
+    // And after a restart it stays redacted (and the rest is whole).
+    let log = HistoryLog::open(dir.path()).unwrap();
+    for q in &qs {
+        assert_eq!(log.query("#r", q, 100), model.query("#r", q, 100), "{q:?}");
+    }
+}

@@ -84,6 +84,14 @@ impl HistoryStore for SqliteStore {
     fn prune_history(&self, before_ms: i64) -> Result<usize> {
         self.history.prune(before_ms)
     }
+
+    fn find_history(&self, key: &str, msgid: &str) -> Result<Option<StoredMessage>> {
+        Ok(self.history.find(key, msgid))
+    }
+
+    fn redact_history(&self, key: &str, msgid: &str) -> Result<bool> {
+        self.history.redact(key, msgid)
+    }
 }
 
 #[cfg(test)]

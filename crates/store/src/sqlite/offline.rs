@@ -254,6 +254,20 @@ impl OfflineStore for SqliteStore {
             Ok(())
         })
     }
+
+    fn redact_offline(&self, account: &str, msgid: &str) -> Result<bool> {
+        let (account, msgid) = (account.to_string(), msgid.to_string());
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM offline_messages WHERE account = ?1 AND msgid = ?2",
+                    params![account, msgid],
+                )
+                .map_err(backend)?;
+            forget_recipient(&account);
+            Ok(n > 0)
+        })
+    }
 }
 
 #[cfg(test)]
