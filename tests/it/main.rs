@@ -18,6 +18,7 @@ mod hostile;
 mod lifecycle;
 mod limits;
 mod messaging;
+mod metadata;
 mod offline;
 mod oper;
 mod operations;

@@ -30,13 +30,16 @@ pub(crate) enum Cap {
     EventPlayback,
     ReadMarker,
     MessageRedaction,
+    Metadata,
+    /// The same, by the name of the spec's previous draft (as Ergo).
+    MetadataDraft2,
     /// Strict Transport Security: advertised only when configured, never
     /// requested.
     Sts,
 }
 
 impl Cap {
-    pub(crate) const ALL: [Cap; 26] = [
+    pub(crate) const ALL: [Cap; 28] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -62,6 +65,8 @@ impl Cap {
         Cap::EventPlayback,
         Cap::ReadMarker,
         Cap::MessageRedaction,
+        Cap::Metadata,
+        Cap::MetadataDraft2,
         Cap::Sts,
     ];
 
@@ -92,6 +97,8 @@ impl Cap {
             Cap::EventPlayback => "draft/event-playback",
             Cap::ReadMarker => "draft/read-marker",
             Cap::MessageRedaction => "draft/message-redaction",
+            Cap::Metadata => "draft/metadata-3",
+            Cap::MetadataDraft2 => "draft/metadata-2",
             Cap::Sts => "sts",
         }
     }
@@ -104,6 +111,13 @@ impl Cap {
                 Some("before-connect".into())
             }
             Cap::Sts => config.sts.as_ref().map(|s| s.value(tls)),
+            Cap::Metadata | Cap::MetadataDraft2 => {
+                let m = &config.metadata;
+                Some(format!(
+                    "before-connect,max-subs={},max-keys={},max-value-bytes={}",
+                    m.max_subs, m.max_keys, m.max_value_bytes
+                ))
+            }
             _ => None,
         }
     }
@@ -112,6 +126,7 @@ impl Cap {
     pub(crate) fn offered(self, config: &crate::Config) -> bool {
         match self {
             Cap::Sts => config.sts.is_some(),
+            Cap::Metadata | Cap::MetadataDraft2 => config.metadata.enabled,
             _ => true,
         }
     }
@@ -158,6 +173,10 @@ impl Caps {
     }
     pub(crate) fn iter(self) -> impl Iterator<Item = Cap> {
         Cap::ALL.into_iter().filter(move |c| self.has(*c))
+    }
+    /// Either name of metadata.
+    pub(crate) fn metadata(self) -> bool {
+        self.has(Cap::Metadata) || self.has(Cap::MetadataDraft2)
     }
     /// Either spelling of extended-monitor.
     pub(crate) fn extended_monitor(self) -> bool {

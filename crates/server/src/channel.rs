@@ -122,6 +122,8 @@ pub(crate) struct ChanState {
     pub invex: Vec<ListEntry>,
     pub invited: HashSet<ClientId>,
     pub created: u64,
+    /// Its metadata (draft/metadata-3), set by its operators: (key, value).
+    pub metadata: Vec<(String, String)>,
     /// Set when the channel left the server's map: a JOIN that raced with
     /// the last PART must look the channel up again.
     pub dead: bool,

@@ -78,6 +78,7 @@ pub(crate) fn attach(cx: &mut Ctx<'_>, folded: &str, user: &str, realname: &str)
         ),
     );
     welcome::welcome(cx);
+    crate::metadata::registered(cx);
     let modes = holder.info().modes.to_mode_string();
     if modes != "+" {
         cx.reply.line(format!(":{nick} MODE {nick} :{modes}"));
@@ -137,5 +138,6 @@ fn replay_channels(cx: &mut Ctx<'_>) {
         if !cx.caps().has(Cap::NoImplicitNames) {
             send_names(cx, &ch);
         }
+        crate::metadata::learn_channel(cx, &ch);
     }
 }

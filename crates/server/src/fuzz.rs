@@ -189,6 +189,11 @@ impl Harness {
         assert!(r.watched().is_empty(), "MONITOR entries left");
         assert_eq!(r.accounts_with_devices(), 0, "logged-in devices left");
         assert_eq!(server.markers.len(), 0, "read markers left in memory");
+        assert_eq!(
+            server.metadata.len(),
+            0,
+            "metadata or subscriptions left in memory"
+        );
         assert!(server.snotice_watchers.is_empty());
         assert_eq!(server.users.load(Ordering::Relaxed), 0, "users");
         assert_eq!(server.invisible.load(Ordering::Relaxed), 0, "invisible");

@@ -71,6 +71,7 @@ mod history;
 mod isupport;
 mod lifecycle;
 mod membership;
+mod metadata;
 mod net;
 mod registry;
 #[doc(hidden)]

@@ -101,6 +101,7 @@ pub(crate) fn try_register(cx: &mut Ctx<'_>) {
         cx.server.snote('c', &text);
     }
     welcome::welcome(cx);
+    crate::metadata::registered(cx);
     route::monitor_online(cx.server, &me, &folded);
     if me.info().modes.callerid {
         cx.reply.line(format!(":{nick} MODE {nick} :+g"));
@@ -244,6 +245,7 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
     } else if let Some(f) = s.folded_nick.take() {
         server.registry.release_nick(&f, me.id);
     }
+    server.metadata.forget_conn(conn.id);
     if let Some(line) = error_line(ending) {
         s.client.send_final(line);
     }
@@ -253,6 +255,7 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
 /// none): peers see its QUIT, channels and maps forget it.
 pub(crate) fn quit_user(server: &Server, me: &Arc<Client>, quit: &str) {
     server.snotice_watchers.remove(&me.id);
+    server.metadata.forget_user(me.id);
     let info = me.info().clone();
     server.snote(
         'c',

@@ -75,6 +75,8 @@ pub(crate) struct Server {
     /// Read markers of the accounts connected now, shared by each
     /// account's connections.
     pub(crate) markers: crate::accounts::SharedMarkers,
+    /// Users' metadata and connections' subscriptions (draft/metadata-3).
+    pub(crate) metadata: crate::metadata::Metadata,
     /// Connection limits' counters.
     pub admission: Arc<guard::Admission>,
     /// Operators' KLINEs and DLINEs (rarely written; read at connect and
@@ -139,6 +141,7 @@ impl Server {
             history,
             missed_since: DashMap::new(),
             markers: Default::default(),
+            metadata: Default::default(),
             admission: Arc::new(guard::Admission::new(clock)),
             bans: std::sync::RwLock::new(bans),
             snotice_watchers: DashMap::new(),

@@ -120,6 +120,9 @@ pub(crate) struct SessionMore {
     /// first connection's client, which channels and the nick map hold.
     /// None for a first (or only) connection, whose user is `client`.
     pub identity: Option<std::sync::Arc<crate::client::Client>>,
+    /// Metadata set before registration (METADATA * SET), for the user
+    /// this connection becomes.
+    pub prereg_metadata: crate::metadata::Pairs,
     /// Read markers (MARKREAD): the account's, shared with its other
     /// connections, or this connection's own when it is not logged in.
     pub markers: Option<crate::accounts::Marks>,
@@ -153,6 +156,7 @@ impl More {
                 && m.listener_charset.is_none()
                 && m.markers.is_none()
                 && m.identity.is_none()
+                && m.prereg_metadata.is_empty()
             {
                 self.0 = None;
             }

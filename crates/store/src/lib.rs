@@ -9,8 +9,9 @@
 //! | [`BanStore`] | operators' server bans (KLINE, DLINE) | `bans` |
 //! | [`ChannelStore`] | registered channels (not called by the server yet) | `channels` |
 //! | [`MarkerStore`] | read markers: how far each account has read each conversation | `markers` |
+//! | [`MetadataStore`] | account metadata, the profile (display name, avatar, ...) | `metadata` |
 //!
-//! [`Store`] is all seven at once; the server holds an `Arc<dyn Store>`,
+//! [`Store`] is all eight at once; the server holds an `Arc<dyn Store>`,
 //! on which every domain's methods are callable as they are. Code that
 //! holds a backend by its own type (`ferry account` holds a
 //! [`SqliteStore`]) needs the traits in scope: `use ferry_store::prelude::*`
@@ -76,6 +77,7 @@ mod friends;
 mod history;
 mod log;
 mod markers;
+mod metadata;
 mod offline;
 mod sqlite;
 
@@ -93,6 +95,7 @@ pub use history::{
     dm_key, dm_key_of, dm_parties, Bound, HistoryQuery, HistoryStore, StoredMessage,
 };
 pub use markers::{MarkerStore, ReadMarker, MAX_MARKERS};
+pub use metadata::MetadataStore;
 pub use offline::{
     Admit, EnqueueDone, EnqueueRefused, Enqueued, Judge, OfflineItem, OfflineStore, Recipient,
 };
@@ -111,7 +114,7 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Every domain of ferry's state: what the server holds (`Arc<dyn Store>`).
-/// Implemented for every type that implements the seven domain traits.
+/// Implemented for every type that implements the eight domain traits.
 pub trait Store:
     AccountStore
     + FriendStore
@@ -120,6 +123,7 @@ pub trait Store:
     + BanStore
     + ChannelStore
     + MarkerStore
+    + MetadataStore
     + Send
     + Sync
     + 'static
@@ -134,6 +138,7 @@ impl<T> Store for T where
         + BanStore
         + ChannelStore
         + MarkerStore
+        + MetadataStore
         + Send
         + Sync
         + 'static
@@ -145,7 +150,7 @@ impl<T> Store for T where
 /// without it).
 pub mod prelude {
     pub use crate::{
-        AccountStore, BanStore, ChannelStore, FriendStore, HistoryStore, MarkerStore, OfflineStore,
-        Store,
+        AccountStore, BanStore, ChannelStore, FriendStore, HistoryStore, MarkerStore,
+        MetadataStore, OfflineStore, Store,
     };
 }

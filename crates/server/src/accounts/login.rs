@@ -140,11 +140,12 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
                     s.offline(&a)?,
                     missed,
                     s.markers(&a)?,
+                    s.metadata(&a)?,
                 ))
             })
             .await;
         then(move |cx: &mut Ctx<'_>| {
-            let (accept, silence, monitor, requests, offline, missed, markers) = match loaded {
+            let (accept, silence, monitor, requests, offline, missed, markers, profile) = match loaded {
                 Ok(l) => l,
                 Err(e) => {
                     warn!(error = %e, %account, "could not load the account's stored state");
@@ -154,6 +155,7 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
             install_lists(cx, &accept, &silence);
             if cx.s.account.as_deref() == Some(account.as_str()) {
                 super::markers::attach_markers(cx, &account, markers);
+                crate::metadata::logged_in(cx, &account, profile);
             }
             cx.s.more.stored_monitor = Some(monitor);
             if cx.s.monitor_used || cx.caps().extended_monitor() {

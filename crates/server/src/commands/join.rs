@@ -167,4 +167,5 @@ fn joined(cx: &mut Ctx<'_>, ch: &Channel, plain: &Event, ext: &Event, topic: Opt
     if !cx.caps().has(Cap::NoImplicitNames) {
         send_names(cx, ch);
     }
+    crate::metadata::on_join(cx, ch);
 }

@@ -33,6 +33,7 @@ mod kline;
 mod list;
 mod markread;
 mod messaging;
+mod metadata;
 mod mode;
 mod monitor;
 mod names;
@@ -137,6 +138,7 @@ static COMMANDS: &[(&str, usize, bool, Handler)] = &[
     ("TOKEN", 1, false, token::run),
     ("MARKREAD", 0, false, markread::run),
     ("REDACT", 0, false, redact::run),
+    ("METADATA", 0, true, metadata::run),
 ];
 
 /// The verbs `STATS m` counts, in `COMMANDS` order.

@@ -81,6 +81,7 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             "seconds idle, signon time",
         ],
     );
+    crate::metadata::whois(cx, &c);
     cx.num(RPL_ENDOFWHOIS, &[&i.nick, "End of /WHOIS list"]);
     Ok(())
 }

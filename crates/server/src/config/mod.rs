@@ -12,6 +12,7 @@ mod flood;
 mod history;
 mod limits;
 mod listen;
+mod metadata;
 mod opers;
 mod privacy;
 mod server;
@@ -29,6 +30,7 @@ pub use flood::Flood;
 pub use history::HistoryConfig;
 pub use limits::Limits;
 pub use listen::{Listen, ListenError, ListenSpec, Sts};
+pub use metadata::{valid_key, MetadataConfig};
 pub use opers::Oper;
 pub use privacy::Privacy;
 
@@ -58,6 +60,7 @@ struct RawConfig {
     limits: limits::RawLimits,
     accounts: accounts::RawAccounts,
     history: history::RawHistory,
+    metadata: metadata::RawMetadata,
     flood: flood::RawFlood,
     privacy: privacy::RawPrivacy,
     tls: listen::RawTls,
@@ -82,6 +85,7 @@ pub struct Config {
     pub limits: Limits,
     pub accounts: Accounts,
     pub history: HistoryConfig,
+    pub metadata: MetadataConfig,
     pub flood: Flood,
     pub privacy: Privacy,
     pub opers: Vec<Oper>,
@@ -130,6 +134,7 @@ impl Config {
         let limits = limits::validate(raw.limits, &src)?;
         let accounts = accounts::validate(raw.accounts, &src)?;
         let history = history::validate(raw.history, &src)?;
+        let metadata = metadata::validate(raw.metadata, &src)?;
         let flood = flood::validate(raw.flood, &src)?;
         let privacy = privacy::validate(raw.privacy, &src)?;
         let opers = opers::validate(raw.oper, &src)?;
@@ -148,6 +153,7 @@ impl Config {
             limits,
             accounts,
             history,
+            metadata,
             flood,
             privacy,
             opers,

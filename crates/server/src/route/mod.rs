@@ -30,7 +30,9 @@
 //! - **the peers of a user** ([`to_channel_peers`], [`notify_peers`]):
 //!   everyone sharing a channel (QUIT, NICK), and with a capability those
 //!   and the extended-monitor watchers (AWAY, ACCOUNT, SETNAME, CHGHOST).
-//! - **MONITOR watchers** ([`monitor_online`], [`monitor_offline`]).
+//! - **MONITOR watchers** ([`monitor_online`], [`monitor_offline`]) and
+//!   **metadata subscribers** ([`to_subscribers`]: a profile or channel
+//!   key changed).
 //! - **operators** ([`Server::snote`], [`wallops`]) and server-made lines
 //!   to one client ([`server_line`]: the sweeper's PING).
 //!
@@ -39,6 +41,7 @@
 
 mod outbox;
 mod server;
+mod watchers;
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -49,6 +52,7 @@ use ferry_proto::{mask, numeric::*};
 
 pub(crate) use outbox::{slowest_first, Budget, Outbox, Overflow};
 pub(crate) use server::{kick_by_server, notice_everyone, wallops};
+pub(crate) use watchers::{monitor_offline, monitor_online, to_subscribers, Audience};
 
 use crate::caps::{Cap, Caps};
 use crate::channel::{ChanState, Channel, Prefix};
@@ -569,33 +573,5 @@ pub(crate) fn notify_peers(
         if c.id != me.id && !seen.contains(&c.id) && caps.has(cap) && caps.extended_monitor() {
             deliver(e, &c, sendq);
         }
-    }
-}
-
-// --------------------------------------------------------------- MONITOR
-
-/// Tells everyone MONITORing `folded` that `me` is online (730).
-pub(crate) fn monitor_online(server: &Server, me: &Client, folded: &str) {
-    let watchers = server.registry.watchers(folded);
-    if watchers.is_empty() {
-        return;
-    }
-    let prefix = me.info().prefix();
-    monitor_status(server, watchers, RPL_MONONLINE, &prefix);
-}
-
-/// Tells everyone MONITORing `folded` that `nick` went offline (731).
-pub(crate) fn monitor_offline(server: &Server, folded: &str, nick: &str) {
-    let watchers = server.registry.watchers(folded);
-    if !watchers.is_empty() {
-        monitor_status(server, watchers, RPL_MONOFFLINE, nick);
-    }
-}
-
-fn monitor_status(server: &Server, watchers: Vec<Arc<Client>>, code: &str, what: &str) {
-    let cfg = server.config();
-    for w in watchers {
-        let line = format!(":{} {code} {} :{what}\r\n", cfg.server_name, w.nick());
-        deliver_line(&w, &line.into(), cfg.limits.sendq_bytes);
     }
 }

@@ -25,6 +25,7 @@ mod channels;
 mod friends;
 mod history;
 mod markers;
+mod metadata;
 mod offline;
 
 use std::path::{Path, PathBuf};
@@ -164,6 +165,13 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 8: the account's own always-on choice (NULL: the server's default)
     "ALTER TABLE accounts ADD COLUMN always_on INTEGER;",
+    // 9: account metadata, the profile (draft/metadata-3: crate::MetadataStore)
+    "CREATE TABLE account_metadata (
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (account, key)
+    );",
 ];
 
 /// Jobs one group transaction takes at most.
