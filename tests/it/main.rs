@@ -19,6 +19,7 @@ mod lifecycle;
 mod limits;
 mod messaging;
 mod metadata;
+mod multiline;
 mod offline;
 mod oper;
 mod operations;

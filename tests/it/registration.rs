@@ -217,7 +217,8 @@ const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-notify 
                         invite-notify labeled-response message-tags multi-prefix server-time \
                         setname standard-replies userhost-in-names draft/no-implicit-names \
                         sasl draft/account-registration draft/chathistory draft/event-playback \
-                        draft/read-marker draft/message-redaction draft/metadata-3 draft/metadata-2";
+                        draft/read-marker draft/message-redaction draft/metadata-3 draft/metadata-2 \
+                        draft/multiline";
 
 /// The same, as `CAP LS 302` shows it (with values): two lines, the first
 /// marked `*` as continued (each fits 512 bytes).
@@ -229,7 +230,8 @@ const ALL_CAPS_302: &str = "account-notify account-tag away-notify batch cap-not
                         draft/chathistory draft/event-playback";
 const ALL_CAPS_302_MORE: &str = "draft/read-marker draft/message-redaction \
     draft/metadata-3=before-connect,max-subs=100,max-keys=20,max-value-bytes=300 \
-    draft/metadata-2=before-connect,max-subs=100,max-keys=20,max-value-bytes=300";
+    draft/metadata-2=before-connect,max-subs=100,max-keys=20,max-value-bytes=300 \
+    draft/multiline=max-bytes=4096,max-lines=32";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cap_negotiation() {

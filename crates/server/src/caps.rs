@@ -33,13 +33,14 @@ pub(crate) enum Cap {
     Metadata,
     /// The same, by the name of the spec's previous draft (as Ergo).
     MetadataDraft2,
+    Multiline,
     /// Strict Transport Security: advertised only when configured, never
     /// requested.
     Sts,
 }
 
 impl Cap {
-    pub(crate) const ALL: [Cap; 28] = [
+    pub(crate) const ALL: [Cap; 29] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -67,6 +68,7 @@ impl Cap {
         Cap::MessageRedaction,
         Cap::Metadata,
         Cap::MetadataDraft2,
+        Cap::Multiline,
         Cap::Sts,
     ];
 
@@ -99,6 +101,7 @@ impl Cap {
             Cap::MessageRedaction => "draft/message-redaction",
             Cap::Metadata => "draft/metadata-3",
             Cap::MetadataDraft2 => "draft/metadata-2",
+            Cap::Multiline => "draft/multiline",
             Cap::Sts => "sts",
         }
     }
@@ -118,6 +121,11 @@ impl Cap {
                     m.max_subs, m.max_keys, m.max_value_bytes
                 ))
             }
+            Cap::Multiline => Some(format!(
+                "max-bytes={},max-lines={}",
+                crate::multiline::MAX_BYTES,
+                crate::multiline::MAX_LINES
+            )),
             _ => None,
         }
     }

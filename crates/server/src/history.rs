@@ -313,3 +313,25 @@ pub(crate) fn history_key(cx: &crate::ctx::Ctx<'_>, target: &str) -> Option<Stri
     };
     Some(ferry_store::dm_key(&my_identity(cx.s)?, &other))
 }
+
+/// A relayed message as history keeps it: `e` with its msgid, time and
+/// sender's account (taken when the event was made), `source` the
+/// sender's prefix.
+pub(crate) fn history_row(
+    e: &crate::event::Event,
+    source: &str,
+    verb: &str,
+    target: &str,
+    text: &str,
+) -> StoredMessage {
+    StoredMessage {
+        msgid: e.msgid.clone().unwrap_or_default(),
+        time_ms: e.time_ms,
+        source: source.to_string(),
+        account: e.account.clone(),
+        command: verb.to_string(),
+        target: target.to_string(),
+        text: text.to_string(),
+        tags: e.client_tags.clone().unwrap_or_default(),
+    }
+}

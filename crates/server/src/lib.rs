@@ -72,6 +72,7 @@ mod isupport;
 mod lifecycle;
 mod membership;
 mod metadata;
+mod multiline;
 mod net;
 mod registry;
 #[doc(hidden)]

@@ -15,6 +15,9 @@ pub(crate) struct Reply {
     lines: Vec<(String, String)>,
     label: Option<String>,
     server_name: String,
+    /// The lines are one batch of their own (a multiline echo): a label
+    /// goes on its start, not in a `labeled-response` batch around it.
+    one_batch: bool,
 }
 
 impl Reply {
@@ -23,7 +26,19 @@ impl Reply {
             lines: Vec::new(),
             label,
             server_name: server_name.to_string(),
+            one_batch: false,
         }
+    }
+
+    /// Takes the label away: this command's answer comes later, with
+    /// another command's (a multiline batch is answered at its end).
+    pub(crate) fn take_label(&mut self) -> Option<String> {
+        self.label.take()
+    }
+
+    /// The lines are one batch: the label goes on its first line.
+    pub(crate) fn as_one_batch(&mut self) {
+        self.one_batch = true;
     }
 
     /// Adds a line with tags (escaped, no `@`; empty for none).
@@ -78,6 +93,20 @@ impl Reply {
                     format!("{};{t}", label_tag(&label))
                 };
                 put(&tags, l);
+            }
+            (Some(label), _) if self.one_batch => {
+                for (i, (t, l)) in self.lines.iter().enumerate() {
+                    if i == 0 {
+                        let tags = if t.is_empty() {
+                            label_tag(&label)
+                        } else {
+                            format!("{};{t}", label_tag(&label))
+                        };
+                        put(&tags, l);
+                    } else {
+                        put(t, l);
+                    }
+                }
             }
             (Some(label), _) if caps.has(Cap::Batch) => {
                 let id = batch_id();

@@ -123,6 +123,8 @@ pub(crate) struct SessionMore {
     /// Metadata set before registration (METADATA * SET), for the user
     /// this connection becomes.
     pub prereg_metadata: crate::metadata::Pairs,
+    /// A multiline batch being received (draft/multiline).
+    pub multiline: Option<Box<crate::multiline::Open>>,
     /// Read markers (MARKREAD): the account's, shared with its other
     /// connections, or this connection's own when it is not logged in.
     pub markers: Option<crate::accounts::Marks>,
@@ -157,6 +159,7 @@ impl More {
                 && m.markers.is_none()
                 && m.identity.is_none()
                 && m.prereg_metadata.is_empty()
+                && m.multiline.is_none()
             {
                 self.0 = None;
             }

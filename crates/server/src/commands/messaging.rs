@@ -5,14 +5,12 @@
 //! and answers the sender.
 
 use ferry_proto::{numeric::*, Message};
-use ferry_store::StoredMessage;
 
 use crate::accounts::{self, Waiting, NICKSERV};
 use crate::caps::Cap;
 use crate::channel::Prefix;
 use crate::ctx::{Ctx, Outcome, Reject};
-use crate::event::Event;
-use crate::history::dm_key_to;
+use crate::history::{dm_key_to, history_row};
 use crate::route::{self, Kind, ToNick};
 use crate::stats::Relayed;
 use crate::text::{concat, truncate_utf8};
@@ -46,6 +44,10 @@ fn client_tags(msg: &Message<'_>) -> Option<String> {
 }
 
 fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
+    if let Some(reference) = msg.tag("batch") {
+        // A line of a multiline message, kept until its batch ends.
+        return crate::multiline::line(cx, msg, kind, &reference);
+    }
     let verb = kind.verb();
     let Some(targets) = msg.param(0).filter(|t| !t.is_empty()) else {
         return Err(Reject::Numeric(
@@ -105,7 +107,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
             route::to_channel(cx, chan, Some(status), &event).map(|_| ())
         } else if target.starts_with('#') {
             route::to_channel(cx, target, None, &event).map(|ch| {
-                let row = stored(&event, &prefix, kind, &ch.name, text);
+                let row = history_row(&event, &prefix, kind.verb(), &ch.name, text);
                 cx.server.history.record(ch.folded.clone(), row);
             })
         } else if target.eq_ignore_ascii_case(NICKSERV) && kind == Kind::Privmsg {
@@ -117,7 +119,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
                 Ok(ToNick::Sent { to, away }) => {
                     self_note = to.id == cx.me().id;
                     let key = dm_key_to(cx.server, cx.s, cx.me(), &to, folded);
-                    let row = stored(&event, &prefix, kind, target, text);
+                    let row = history_row(&event, &prefix, kind.verb(), target, text);
                     cx.server.history.record(key, row);
                     if let Some(away) = away.filter(|_| kind == Kind::Privmsg) {
                         let tnick = to.nick();
@@ -129,7 +131,7 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
                 // Answered already (707, 716, 717).
                 Ok(ToNick::Refused) => continue,
                 Ok(ToNick::Offline(account)) => {
-                    let stored = stored(&event, &prefix, kind, target, text);
+                    let stored = history_row(&event, &prefix, kind.verb(), target, text);
                     waiting.push(Waiting {
                         account,
                         target: target.to_string(),
@@ -186,19 +188,4 @@ fn status_target(t: &str) -> Option<(Prefix, &str)> {
     };
     let rest = chars.as_str();
     rest.starts_with('#').then_some((p, rest))
-}
-
-/// The message as the store keeps it; `source` is the sender's prefix.
-fn stored(e: &Event, source: &str, kind: Kind, target: &str, text: &str) -> StoredMessage {
-    StoredMessage {
-        msgid: e.msgid.clone().unwrap_or_default(),
-        time_ms: e.time_ms,
-        source: source.to_string(),
-        // The event's account is the sender's, taken when it was made.
-        account: e.account.clone(),
-        command: kind.verb().to_string(),
-        target: target.to_string(),
-        text: text.to_string(),
-        tags: e.client_tags.clone().unwrap_or_default(),
-    }
 }

@@ -20,6 +20,7 @@
 mod accept;
 mod authenticate;
 mod away;
+mod batch;
 mod cap;
 mod charset;
 mod chathistory;
@@ -139,6 +140,7 @@ static COMMANDS: &[(&str, usize, bool, Handler)] = &[
     ("MARKREAD", 0, false, markread::run),
     ("REDACT", 0, false, redact::run),
     ("METADATA", 0, true, metadata::run),
+    ("BATCH", 1, false, batch::run),
 ];
 
 /// The verbs `STATS m` counts, in `COMMANDS` order.

@@ -39,17 +39,18 @@
 //! Nothing here blocks or waits: a push into a full queue closes that
 //! client alone (SendQ), never the sender.
 
+mod nicks;
 mod outbox;
 mod server;
 mod watchers;
 
 use std::collections::HashSet;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use ferry_proto::{mask, numeric::*};
 
+pub(crate) use nicks::{to_nick, Kind, ToNick};
 pub(crate) use outbox::{slowest_first, Budget, Outbox, Overflow};
 pub(crate) use server::{kick_by_server, notice_everyone, wallops};
 pub(crate) use watchers::{monitor_offline, monitor_online, to_subscribers, Audience};
@@ -200,6 +201,21 @@ pub(crate) fn to_channel(
     status: Option<Prefix>,
     e: &Event,
 ) -> Result<Arc<Channel>, Reject> {
+    to_channel_by(cx, name, status, e, |to, sendq| {
+        deliver(e, to, sendq);
+    })
+}
+
+/// [`to_channel`] where `send` delivers to each recipient (a multiline
+/// batch: one form or another per connection); `e` is what the channel's
+/// rules judge (its first line).
+fn to_channel_by(
+    cx: &mut Ctx<'_>,
+    name: &str,
+    status: Option<Prefix>,
+    e: &Event,
+    mut send: impl FnMut(&Client, usize),
+) -> Result<Arc<Channel>, Reject> {
     let Some(ch) = cx.server.find_channel(name) else {
         return Err(Reject::NoSuchChannel(name.into()));
     };
@@ -259,10 +275,61 @@ pub(crate) fn to_channel(
         if is_silenced(&m.client, &mask) {
             continue;
         }
-        deliver(e, &m.client, sendq);
+        send(&m.client, sendq);
     }
     drop(st);
     Ok(ch)
+}
+
+/// A multiline batch (draft/multiline) to a channel or a nick: `batched`
+/// to each connection with the cap, `fallback` (its lines as plain
+/// messages) to the others. The rules are those of a message: judged on
+/// the fallback's first line.
+pub(crate) fn multiline(
+    cx: &mut Ctx<'_>,
+    target: &str,
+    folded: &str,
+    kind: Kind,
+    batched: &[Event],
+    fallback: &[Event],
+) -> Result<Multi, Reject> {
+    let send = |to: &Client, sendq: usize| {
+        for e in batched {
+            deliver_if(e, to, sendq, |c| c.has(Cap::Multiline));
+        }
+        for e in fallback {
+            deliver_if(e, to, sendq, |c| !c.has(Cap::Multiline));
+        }
+    };
+    let probe = &fallback[0];
+    if target.starts_with('#') {
+        return to_channel_by(cx, target, None, probe, send).map(Multi::Channel);
+    }
+    nicks::to_nick_by(cx, target, folded, kind, send).map(Multi::Nick)
+}
+
+/// Where a multiline batch went.
+pub(crate) enum Multi {
+    Channel(Arc<Channel>),
+    Nick(ToNick),
+}
+
+/// What one device of `user` sent, to its other connections whose caps
+/// pass `want`.
+pub(crate) fn to_own_devices_if(
+    server: &Server,
+    user: &Client,
+    except: ClientId,
+    e: &Event,
+    want: impl Fn(Caps) -> bool,
+) {
+    let sendq = server.config().limits.sendq_bytes;
+    user.each_conn(|c| {
+        let caps = c.caps();
+        if c.id != except && want(caps) && e.wanted_by(caps) {
+            deliver_one(e, c, caps, sendq);
+        }
+    });
 }
 
 /// An INVITE for its target, unless the target SILENCEd the inviter
@@ -274,114 +341,6 @@ pub(crate) fn invite(server: &Server, target: &Client, inviter_prefix: &str, e: 
     }
 }
 
-// ----------------------------------------------------------------- nicks
-
-/// Which kind of message is being routed: replies differ (no automatic
-/// reply to a NOTICE, RFC 2812; a +g request only for PRIVMSG).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Kind {
-    Privmsg,
-    Notice,
-    Tagmsg,
-}
-
-impl Kind {
-    pub(crate) fn verb(self) -> &'static str {
-        match self {
-            Kind::Privmsg => "PRIVMSG",
-            Kind::Notice => "NOTICE",
-            Kind::Tagmsg => "TAGMSG",
-        }
-    }
-}
-
-/// What became of a message to a nick.
-pub(crate) enum ToNick {
-    /// Queued for `to`; `away` is its away message (for 301).
-    Sent {
-        to: Arc<Client>,
-        away: Option<Box<str>>,
-    },
-    /// Dropped by the recipient's SILENCE list: the sender sees what it
-    /// always sees, and nothing is kept.
-    Dropped,
-    /// Refused (target-change limit, `+g`); the sender was told.
-    Refused,
-    /// Nobody online by that nick; it may be an account (casefolded
-    /// here), for which the message should wait in the store.
-    Offline(String),
-}
-
-/// A private message to `nick`: the sender's target-change limit, then the
-/// recipient's SILENCE and `+g` (with ACCEPT) lists. Delivers it, or says
-/// why not. Errors: 401 for a nick that cannot be an account.
-pub(crate) fn to_nick(
-    cx: &mut Ctx<'_>,
-    nick: &str,
-    folded: &str,
-    e: &Event,
-    kind: Kind,
-) -> Result<ToNick, Reject> {
-    if !target_change_ok(cx, nick, folded) {
-        return Ok(ToNick::Refused);
-    }
-    // `folded` is the target already folded: no second casefold here.
-    let Some(target) = cx.server.registry.find_nick(folded) else {
-        // Not online: maybe an account (the store decides, so accounts made
-        // by `ferry account add` while the server runs count too).
-        return match cx.server.fold_nick(nick) {
-            Some(account) => Ok(ToNick::Offline(account)),
-            None => Err(Reject::NoSuchNick(nick.into())),
-        };
-    };
-    if target.is_parked() {
-        // Always-on with no device: kept for its next one, as for an
-        // account that is offline.
-        let account = target.info().account.clone();
-        if let Some(account) = account.and_then(|a| cx.server.fold_nick(&a)) {
-            return Ok(ToNick::Offline(account));
-        }
-    }
-    let me = cx.me().clone();
-    // The sender's folded mask only for a recipient with a SILENCE list.
-    let silenced = target.id != me.id && target.has_silence() && {
-        let my_mask = cx.server.config().casemap.fold_lossy(&me.info().prefix());
-        is_silenced(&target, &my_mask)
-    };
-    if silenced {
-        return Ok(ToNick::Dropped);
-    }
-    let (away, callerid) = {
-        let i = target.info();
-        (i.away.clone(), i.modes.callerid)
-    };
-    if callerid && target.id != me.id && !me.info().modes.oper {
-        let tnick = target.info().nick.clone();
-        let ok = accepted(cx, &target.lists().accept);
-        if !ok {
-            // 716, then 717 "has been informed" (the CALLERID order);
-            // no automatic reply to a NOTICE.
-            if kind != Kind::Notice {
-                cx.num(
-                    ERR_TARGUMODEG,
-                    &[&tnick, "is in +g mode (server-side ignore)."],
-                );
-            }
-            refuse_callerid(cx, &target, &tnick, kind);
-            return Ok(ToNick::Refused);
-        }
-    }
-    // A note to oneself arrives twice with echo-message (delivery and
-    // echo), as irctest and other servers have it.
-    deliver(e, &target, cx.sendq());
-    if let Some(mine) = &cx.s.folded_nick {
-        target
-            .last_dm_from
-            .store(crate::guard::target_hash(mine), Ordering::Relaxed);
-    }
-    Ok(ToNick::Sent { to: target, away })
-}
-
 /// Has `to` SILENCEd this sender (by its folded mask)?
 fn is_silenced(to: &Client, sender_mask: &str) -> bool {
     if !to.has_silence() {
@@ -389,104 +348,6 @@ fn is_silenced(to: &Client, sender_mask: &str) -> bool {
     }
     let l = to.lists();
     l.silence.iter().any(|(_, m)| mask::matches(m, sender_mask))
-}
-
-/// May this sender write to a `+g` recipient? (ACCEPTed account or nick.)
-fn accepted(cx: &Ctx<'_>, accept: &HashSet<String>) -> bool {
-    let i = cx.me().info();
-    let by_account = i
-        .account
-        .as_deref()
-        .and_then(|a| cx.server.fold_nick(a))
-        .is_some_and(|a| accept.contains(&a));
-    by_account
-        || cx
-            .s
-            .folded_nick
-            .as_ref()
-            .is_some_and(|n| accept.contains(n))
-}
-
-/// The target-change limit: may this client write to `target` (a nick)?
-/// If not, it is told (707) and operators watching floods (+s b) once.
-fn target_change_ok(cx: &mut Ctx<'_>, target: &str, folded: &str) -> bool {
-    let cfg = cx.server.config();
-    let f = &cfg.flood;
-    if f.target_changes == 0 || cx.s.flood_exempt || cx.s.more.oper_name.is_some() {
-        return true;
-    }
-    // A nick that does not exist is answered 401 and costs nothing.
-    if !cx.server.registry.nick_taken(folded) && !cx.server.registered_names.contains(folded) {
-        return true;
-    }
-    let h = crate::guard::target_hash(folded);
-    let me = cx.me().clone();
-    let free = me.last_dm_from.load(Ordering::Relaxed) == h
-        || cx.s.folded_nick.as_deref() == Some(folded)
-        || me.lists().accept.contains(folded);
-    let now = cx.server.clock.now();
-    let (max, every) = (f.target_changes, f.target_change_every);
-    drop(cfg);
-    let t =
-        cx.s.more
-            .targets
-            .get_or_insert_with(|| crate::guard::TargetChanges::new(max, now));
-    if t.allow(h, free, now, max, every) {
-        return true;
-    }
-    let tell_opers = !std::mem::replace(&mut t.warned, true);
-    cx.server
-        .stats
-        .target_change_refused
-        .fetch_add(1, Ordering::Relaxed);
-    cx.num(
-        ERR_TARGCHANGE,
-        &[target, "Targets changing too fast, message dropped"],
-    );
-    if tell_opers {
-        let text = format!(
-            "Target change limit: {} ({}) is writing to too many new nicks",
-            me.nick(),
-            me.ip.to_canonical()
-        );
-        cx.server.snote('b', &text);
-    }
-    false
-}
-
-/// Tells a +g user, at most once a minute per sender, that someone wants
-/// to write (718), and the sender that it was told (717).
-fn refuse_callerid(cx: &mut Ctx<'_>, target: &Client, tnick: &str, kind: Kind) {
-    if kind != Kind::Privmsg {
-        return;
-    }
-    let (nick, userhost) = {
-        let i = cx.me().info();
-        (i.nick.clone(), format!("{}@{}", i.user, i.host))
-    };
-    let now = cx.server.uptime_secs();
-    let key = cx.s.folded_nick.clone().unwrap_or_default();
-    let notify = {
-        let mut l = target.lists();
-        let last = l.notified.get(&key).copied();
-        if last.is_none_or(|t| now.saturating_sub(t) >= 60) {
-            l.notified.insert(key, now);
-            true
-        } else {
-            false
-        }
-    };
-    if notify {
-        let line = format!(
-            ":{} {RPL_UMODEGMSG} {tnick} {nick} {userhost} :is messaging you, and you have user mode +g set. Use /ACCEPT +{nick} to allow.\r\n",
-            cx.server_name()
-        );
-        deliver_line(target, &line.into(), cx.sendq());
-        cx.num(
-            RPL_TARGNOTIFY,
-            &[tnick, "has been informed that you messaged them."],
-        );
-    }
 }
 
 // -------------------------------------------------------------- accounts
