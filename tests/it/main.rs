@@ -26,6 +26,7 @@ mod operations;
 mod queries;
 mod redact;
 mod registration;
+mod rename;
 mod replay;
 mod scale;
 mod send;

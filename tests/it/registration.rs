@@ -218,7 +218,7 @@ const ALL_CAPS: &str = "account-notify account-tag away-notify batch cap-notify 
                         setname standard-replies userhost-in-names draft/no-implicit-names \
                         sasl draft/account-registration draft/chathistory draft/event-playback \
                         draft/read-marker draft/message-redaction draft/metadata-3 draft/metadata-2 \
-                        draft/multiline";
+                        draft/multiline draft/channel-rename";
 
 /// The same, as `CAP LS 302` shows it (with values): two lines, the first
 /// marked `*` as continued (each fits 512 bytes).
@@ -231,7 +231,7 @@ const ALL_CAPS_302: &str = "account-notify account-tag away-notify batch cap-not
 const ALL_CAPS_302_MORE: &str = "draft/read-marker draft/message-redaction \
     draft/metadata-3=before-connect,max-subs=100,max-keys=20,max-value-bytes=300 \
     draft/metadata-2=before-connect,max-subs=100,max-keys=20,max-value-bytes=300 \
-    draft/multiline=max-bytes=4096,max-lines=32";
+    draft/multiline=max-bytes=4096,max-lines=32 draft/channel-rename";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cap_negotiation() {

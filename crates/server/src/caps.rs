@@ -34,13 +34,14 @@ pub(crate) enum Cap {
     /// The same, by the name of the spec's previous draft (as Ergo).
     MetadataDraft2,
     Multiline,
+    ChannelRename,
     /// Strict Transport Security: advertised only when configured, never
     /// requested.
     Sts,
 }
 
 impl Cap {
-    pub(crate) const ALL: [Cap; 29] = [
+    pub(crate) const ALL: [Cap; 30] = [
         Cap::AccountNotify,
         Cap::AccountTag,
         Cap::AwayNotify,
@@ -69,6 +70,7 @@ impl Cap {
         Cap::Metadata,
         Cap::MetadataDraft2,
         Cap::Multiline,
+        Cap::ChannelRename,
         Cap::Sts,
     ];
 
@@ -102,6 +104,7 @@ impl Cap {
             Cap::Metadata => "draft/metadata-3",
             Cap::MetadataDraft2 => "draft/metadata-2",
             Cap::Multiline => "draft/multiline",
+            Cap::ChannelRename => "draft/channel-rename",
             Cap::Sts => "sts",
         }
     }

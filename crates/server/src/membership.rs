@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ferry_proto::numeric::*;
 
 use crate::caps::Cap;
-use crate::channel::{Channel, Topic};
+use crate::channel::{ChanState, Channel, Topic};
 use crate::ctx::Ctx;
 use crate::route;
 
@@ -19,50 +19,83 @@ pub(crate) fn send_names(cx: &mut Ctx<'_>, ch: &Channel) {
 
 /// The 353 lines of one channel.
 pub(crate) fn send_names_lines(cx: &mut Ctx<'_>, ch: &Channel) {
-    let me = cx.me().id;
-    let multi = cx.caps().has(Cap::MultiPrefix);
-    let uhnames = cx.caps().has(Cap::UserhostInNames);
-    let (symbol, names) = {
+    let me = cx.me().clone();
+    let nick = me.nick();
+    let (multi, uhnames) = (
+        cx.caps().has(Cap::MultiPrefix),
+        cx.caps().has(Cap::UserhostInNames),
+    );
+    let lines = {
         let st = ch.lock();
-        let member = st.members.contains_key(&me);
-        if st.modes.secret && !member {
-            (None, Vec::new())
+        let member = st.members.contains_key(&me.id);
+        names_lines(
+            &cx.server.name,
+            &nick,
+            &ch.name,
+            &st,
+            member,
+            multi,
+            uhnames,
+        )
+    };
+    for l in lines {
+        cx.reply.line(l);
+    }
+}
+
+/// `:server 353 <nick> <symbol> <channel> :names...` lines, as one who is
+/// (or is not) a `member` sees them: none for a secret channel seen from
+/// outside, invisible users only from inside.
+pub(crate) fn names_lines(
+    server: &str,
+    nick: &str,
+    chname: &str,
+    st: &ChanState,
+    member: bool,
+    multi: bool,
+    uhnames: bool,
+) -> Vec<String> {
+    if st.modes.secret && !member {
+        return Vec::new();
+    }
+    let symbol = if st.modes.secret { "@" } else { "=" };
+    let mut names = Vec::with_capacity(st.members.len());
+    for m in st.members.values() {
+        let i = m.client.info();
+        if !member && i.modes.invisible {
+            continue;
+        }
+        let who = if uhnames {
+            i.prefix()
         } else {
-            let symbol = if st.modes.secret { "@" } else { "=" };
-            let mut names = Vec::with_capacity(st.members.len());
-            for m in st.members.values() {
-                let i = m.client.info();
-                if !member && i.modes.invisible {
-                    continue;
-                }
-                let who = if uhnames {
-                    i.prefix()
-                } else {
-                    i.nick.to_string()
-                };
-                names.push(format!("{}{who}", m.prefix.symbols(multi)));
-            }
-            (Some(symbol), names)
+            i.nick.to_string()
+        };
+        names.push(format!("{}{who}", m.prefix.symbols(multi)));
+    }
+    let head = format!(":{server} {RPL_NAMREPLY} {nick} {symbol} {chname} ");
+    // The colon only where the list needs it (more than one name).
+    let finish = |line: String| {
+        if line.contains(' ') {
+            format!("{head}:{line}")
+        } else {
+            format!("{head}{line}")
         }
     };
-    if let Some(symbol) = symbol {
-        let mut line = String::new();
-        for n in names {
-            if !line.is_empty() && line.len() + n.len() > 380 {
-                cx.num(
-                    RPL_NAMREPLY,
-                    &[symbol, &ch.name, &std::mem::take(&mut line)],
-                );
-            }
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(&n);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for n in names {
+        if !line.is_empty() && line.len() + n.len() > 380 {
+            out.push(finish(std::mem::take(&mut line)));
         }
         if !line.is_empty() {
-            cx.num(RPL_NAMREPLY, &[symbol, &ch.name, &line]);
+            line.push(' ');
         }
+        line.push_str(&n);
     }
+    if !line.is_empty() {
+        out.push(finish(line));
+    }
+    out
 }
 
 /// Removes this client from `ch`, telling every member; false if not on it.

@@ -49,6 +49,10 @@ pub(crate) struct Registry {
 #[derive(Debug)]
 pub(crate) struct NickTaken;
 
+/// A channel name another channel has.
+#[derive(Debug)]
+pub(crate) struct NameTaken;
+
 impl Registry {
     // ------------------------------------------------------------ clients
 
@@ -138,6 +142,53 @@ impl Registry {
             .entry(folded.to_string())
             .or_insert_with(|| Arc::new(Channel::new(name.to_string(), folded.to_string(), now)))
             .clone()
+    }
+
+    /// Moves `old`'s state (members, modes, topic, lists, metadata) to a
+    /// new channel named `name` and takes `old` off the map: `old` is dead
+    /// from then on (a JOIN that finds it looks again). Err when `folded`
+    /// is another channel's, or `old` is gone. The members' lists of
+    /// channels are the caller's to update.
+    pub(crate) fn rename_channel(
+        &self,
+        old: &Arc<Channel>,
+        name: &str,
+        folded: &str,
+    ) -> Result<Arc<Channel>, NameTaken> {
+        let entry = self.channels.entry(folded.to_string());
+        if let Entry::Occupied(o) = &entry {
+            if !Arc::ptr_eq(o.get(), old) {
+                return Err(NameTaken);
+            }
+        }
+        let moved = {
+            let mut st = old.lock();
+            if st.dead {
+                return Err(NameTaken);
+            }
+            let moved = std::mem::take(&mut *st);
+            st.dead = true;
+            moved
+        };
+        let new = Arc::new(Channel::new(
+            name.to_string(),
+            folded.to_string(),
+            moved.created,
+        ));
+        *new.lock() = moved;
+        match entry {
+            Entry::Occupied(mut o) => {
+                o.insert(new.clone());
+            }
+            Entry::Vacant(v) => {
+                v.insert(new.clone());
+            }
+        }
+        if old.folded != folded {
+            self.channels
+                .remove_if(&old.folded, |_, c| Arc::ptr_eq(c, old));
+        }
+        Ok(new)
     }
 
     pub(crate) fn channel_count(&self) -> usize {

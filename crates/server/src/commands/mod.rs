@@ -47,6 +47,7 @@ mod quit;
 mod redact;
 mod register;
 mod rehash;
+mod rename;
 mod setname;
 mod silence;
 mod stats;
@@ -141,6 +142,7 @@ static COMMANDS: &[(&str, usize, bool, Handler)] = &[
     ("REDACT", 0, false, redact::run),
     ("METADATA", 0, true, metadata::run),
     ("BATCH", 1, false, batch::run),
+    ("RENAME", 2, false, rename::run),
 ];
 
 /// The verbs `STATS m` counts, in `COMMANDS` order.

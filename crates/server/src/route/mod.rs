@@ -332,6 +332,35 @@ pub(crate) fn to_own_devices_if(
     });
 }
 
+/// A channel was renamed (draft/channel-rename): each member's
+/// connection with the cap gets `e` (the RENAME); the others get
+/// `legacy(member, caps)` — their own PART of the old name and JOIN of the
+/// new, as if they had left and come back. Not `except` (the renamer's
+/// connection: its reply has it).
+pub(crate) fn renamed(
+    server: &Server,
+    st: &ChanState,
+    except: ClientId,
+    e: &Event,
+    legacy: impl Fn(&Client, Caps) -> Bytes,
+) {
+    let sendq = server.config().limits.sendq_bytes;
+    for m in st.members.values() {
+        let user = &m.client;
+        user.each_conn(|c| {
+            if c.id == except {
+                return;
+            }
+            let caps = c.caps();
+            if caps.has(Cap::ChannelRename) {
+                deliver_one(e, c, caps, sendq);
+            } else {
+                c.outbox.deliver(&[&legacy(user, caps)], sendq);
+            }
+        });
+    }
+}
+
 /// An INVITE for its target, unless the target SILENCEd the inviter
 /// (then it is dropped without a word to the inviter).
 pub(crate) fn invite(server: &Server, target: &Client, inviter_prefix: &str, e: &Event) {
