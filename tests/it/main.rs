@@ -8,6 +8,7 @@ mod bench;
 mod binary;
 mod channel_modes;
 mod channels;
+mod chanserv;
 mod charsets;
 mod chat;
 mod devices;

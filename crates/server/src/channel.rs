@@ -124,6 +124,9 @@ pub(crate) struct ChanState {
     pub created: u64,
     /// Its metadata (draft/metadata-3), set by its operators: (key, value).
     pub metadata: Vec<(String, String)>,
+    /// Registered with ChanServ: it stays when empty, and its access list
+    /// gives status on join.
+    pub registered: Option<Box<crate::chanserv::Registration>>,
     /// Set when the channel left the server's map: a JOIN that raced with
     /// the last PART must look the channel up again.
     pub dead: bool,

@@ -56,6 +56,7 @@ pub mod auth;
 mod bans;
 mod caps;
 mod channel;
+mod chanserv;
 mod charset;
 mod client;
 mod clock;
@@ -194,6 +195,7 @@ pub async fn serve_with(
     *server.tls.get_mut().expect("tls lock") =
         listeners.iter().filter_map(|l| l.tls.clone()).collect();
     let server = Arc::new(server);
+    chanserv::restore(&server);
     metrics.collect(&server);
     let metrics = Arc::new(metrics);
     let tracker = TaskTracker::new();

@@ -220,7 +220,8 @@ impl Registry {
     pub(crate) fn remove_channel_if_empty(&self, ch: &Arc<Channel>) {
         self.channels.remove_if(&ch.folded, |_, c| {
             let mut st = c.lock();
-            if st.members.is_empty() {
+            // A registered channel stays, empty, until unregistered.
+            if st.members.is_empty() && st.registered.is_none() {
                 st.dead = true;
                 true
             } else {

@@ -1,12 +1,9 @@
 //! Registered channels: what a channel keeps across restarts once an
 //! account registers it (Ergo-style ChanServ REGISTER).
 //!
-//! Nothing in the server calls this yet: today every channel lives in
-//! memory only and is gone when its last member leaves. Persistent groups
-//! (the next issue) register channels, restore them at start and save
-//! their topic and modes as they change; the channel's ban, exception and
-//! invite lists and its access list come with that issue, as tables of
-//! their own beside this one.
+//! The server's ChanServ registers channels, restores them at start and
+//! saves their topic, modes, ban/exception/invite lists and access list
+//! as they change.
 
 use crate::Result;
 
@@ -35,6 +32,41 @@ pub struct RegisteredChannel {
     /// letters, then their parameters (`+ntk key`); empty for none. The
     /// store keeps them as text and never parses them.
     pub modes: String,
+}
+
+/// A level on a registered channel's access list (Ergo's AMODE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessLevel {
+    /// Given +o on join; may OP, DEOP and change the access list.
+    Op,
+    /// Given +v on join.
+    Voice,
+}
+
+impl AccessLevel {
+    pub fn letter(self) -> char {
+        match self {
+            AccessLevel::Op => 'o',
+            AccessLevel::Voice => 'v',
+        }
+    }
+
+    pub fn from_letter(c: char) -> Option<AccessLevel> {
+        match c {
+            'o' => Some(AccessLevel::Op),
+            'v' => Some(AccessLevel::Voice),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a registered channel's ban (`b`), exception (`e`) or
+/// invite (`I`) list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelMask {
+    pub mask: String,
+    pub set_by: String,
+    pub set_at: u64,
 }
 
 /// What [`ChannelStore::register_channel`] did.
@@ -67,4 +99,22 @@ pub trait ChannelStore: Send + Sync {
     /// Replaces the modes (see [`RegisteredChannel::modes`]). False if not
     /// registered.
     fn set_channel_modes(&self, name: &str, modes: &str) -> Result<bool>;
+    /// The access list: (account, level), by account.
+    fn channel_access(&self, name: &str) -> Result<Vec<(String, AccessLevel)>>;
+    /// Gives `account` a level on the channel, or (None) takes it away.
+    /// False if the channel is not registered or the account does not
+    /// exist.
+    fn set_channel_access(
+        &self,
+        name: &str,
+        account: &str,
+        level: Option<AccessLevel>,
+    ) -> Result<bool>;
+    /// The channel's `kind` list (`b`, `e` or `I`).
+    fn channel_masks(&self, name: &str, kind: char) -> Result<Vec<ChannelMask>>;
+    /// Replaces the channel's `kind` list.
+    fn set_channel_masks(&self, name: &str, kind: char, masks: &[ChannelMask]) -> Result<()>;
+    /// Makes `founder` (an account) the founder. False if the channel is
+    /// not registered or there is no such account.
+    fn transfer_channel(&self, name: &str, founder: &str) -> Result<bool>;
 }

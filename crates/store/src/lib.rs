@@ -7,7 +7,7 @@
 //! | [`OfflineStore`] | messages waiting for an offline account | `offline` |
 //! | [`HistoryStore`] | channel and direct-message history (CHATHISTORY) | `history` |
 //! | [`BanStore`] | operators' server bans (KLINE, DLINE) | `bans` |
-//! | [`ChannelStore`] | registered channels (not called by the server yet) | `channels` |
+//! | [`ChannelStore`] | registered channels (ChanServ): founder, topic, modes, access and ban lists | `channels` |
 //! | [`MarkerStore`] | read markers: how far each account has read each conversation | `markers` |
 //! | [`MetadataStore`] | account metadata, the profile (display name, avatar, ...) | `metadata` |
 //!
@@ -89,7 +89,9 @@ pub use accounts::{
 };
 pub use backup::{backup, Summary};
 pub use bans::{BanKind, BanStore, ServerBan};
-pub use channels::{ChannelRegistered, ChannelStore, ChannelTopic, RegisteredChannel};
+pub use channels::{
+    AccessLevel, ChannelMask, ChannelRegistered, ChannelStore, ChannelTopic, RegisteredChannel,
+};
 pub use friends::{FriendStore, ListEntry, ListKind};
 pub use history::{
     dm_key, dm_key_of, dm_parties, Bound, HistoryQuery, HistoryStore, StoredMessage,

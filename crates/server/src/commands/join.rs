@@ -81,21 +81,24 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
             return Ok(());
         }
         let chname = ch.name.clone();
-        let new = st.members.is_empty();
-        if !new {
+        // A new channel's first member is its operator; a registered
+        // channel (kept while empty) gives status by its access list.
+        let fresh = st.members.is_empty() && st.registered.is_none();
+        if !fresh {
             may_join(&st, me.id, &chname, key, &who, cfg.limits.channel_members)?;
         } else {
             st.modes.no_external = true;
             st.modes.topic_lock = true;
         }
+        let status = crate::chanserv::status_on_join(&st, account_key.as_deref());
         st.invited.remove(&me.id);
         st.members.insert(
             me.id,
             Member {
                 client: me.clone(),
                 prefix: Prefix {
-                    op: new,
-                    voice: false,
+                    op: fresh || status.is_some_and(|p| p.op),
+                    voice: status.is_some_and(|p| p.voice),
                 },
             },
         );
@@ -108,10 +111,16 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
             .as_ref()
             .map(|a| Event::new(format!(":{prefix} AWAY :{a}\r\n"), cx.server.clock.wall()));
         route::join(&st, me.id, &plain, &ext, away_ev.as_ref(), sendq);
+        let status_line = status.and_then(|p| {
+            crate::chanserv::announce_status(cx.server, &st, me.id, &chname, &me.nick(), p)
+        });
         let topic = st.topic.clone();
         drop(st);
         me.info().channels.push(ch.clone());
         joined(cx, &ch, &plain, &ext, topic);
+        if let Some(e) = status_line {
+            cx.push_event(&e);
+        }
         return Ok(());
     }
 }

@@ -110,6 +110,9 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
                 let row = history_row(&event, &prefix, kind.verb(), &ch.name, text);
                 cx.server.history.record(ch.folded.clone(), row);
             })
+        } else if target.eq_ignore_ascii_case(crate::chanserv::CHANSERV) && kind == Kind::Privmsg {
+            crate::chanserv::chanserv(cx, text)?;
+            continue;
         } else if target.eq_ignore_ascii_case(NICKSERV) && kind == Kind::Privmsg {
             // No echo: what is said to NickServ holds passwords.
             accounts::nickserv(cx, text)?;

@@ -278,6 +278,7 @@ fn channel_mode(cx: &mut Ctx<'_>, ch: &Channel, args: &[&str]) -> Outcome {
             route::to_members(&st, Some(me.id), &e, cx.sendq());
             drop(st);
             cx.push_event(&e);
+            crate::chanserv::save(cx, ch);
         }
     }
     for c in edit.lists_shown.chars() {

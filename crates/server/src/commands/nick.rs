@@ -23,6 +23,13 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         ));
     }
     let folded = cx.server.fold_nick(new).expect("valid nicks fold");
+    // The services' names: what is sent to them never reaches a user.
+    if matches!(folded.as_str(), "nickserv" | "chanserv") {
+        return Err(Reject::Numeric(
+            ERR_ERRONEUSNICKNAME,
+            vec![new.into(), "Reserved for a service".into()],
+        ));
+    }
     let old_nick = cx.me().nick();
     if old_nick == new {
         return Ok(());

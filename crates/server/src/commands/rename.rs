@@ -45,6 +45,12 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     }
     let folded = cfg.casemap.fold_lossy(new);
     drop(cfg);
+    if ch.lock().registered.is_some() {
+        return refuse(
+            "CANNOT_RENAME",
+            "A registered channel keeps its name (UNREGISTER it first)",
+        );
+    }
     let old_name = ch.name.clone();
     let Ok(renamed) = cx.server.registry.rename_channel(&ch, new, &folded) else {
         return refuse("CHANNEL_NAME_IN_USE", "A channel by that name exists");

@@ -53,6 +53,7 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         route::to_members(&st, Some(me.id), &e, sendq);
     }
     cx.push_event(&e);
+    crate::chanserv::save(cx, &ch);
     // A channel event, replayed to clients with draft/event-playback.
     let account = me.info().account.as_deref().map(str::to_string);
     cx.server.history.record(

@@ -3,7 +3,10 @@
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{account_exists, backend, SqliteStore};
-use crate::{ChannelRegistered, ChannelStore, ChannelTopic, RegisteredChannel, Result};
+use crate::{
+    AccessLevel, ChannelMask, ChannelRegistered, ChannelStore, ChannelTopic, RegisteredChannel,
+    Result,
+};
 
 const CHANNEL_COLS: &str =
     "name, display, founder, created_ms, topic, topic_set_by, topic_set_ms, modes";
@@ -111,6 +114,111 @@ impl ChannelStore for SqliteStore {
         })
     }
 
+    fn channel_access(&self, name: &str) -> Result<Vec<(String, AccessLevel)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT account, level FROM channel_access WHERE channel = ?1 ORDER BY account",
+            )?;
+            let rows = st.query_map([name], |r| {
+                let level: String = r.get(1)?;
+                Ok((r.get(0)?, level))
+            })?;
+            Ok(rows
+                .filter_map(|r| r.ok())
+                .filter_map(|(a, l)| AccessLevel::from_letter(l.chars().next()?).map(|l| (a, l)))
+                .collect())
+        })
+    }
+
+    fn set_channel_access(
+        &self,
+        name: &str,
+        account: &str,
+        level: Option<AccessLevel>,
+    ) -> Result<bool> {
+        let (name, account) = (name.to_string(), account.to_string());
+        self.write(move |c| {
+            let registered = c
+                .query_row(
+                    "SELECT 1 FROM channels WHERE name = ?1",
+                    [&name],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(backend)?
+                .is_some();
+            if !registered || !account_exists(c, &account)? {
+                return Ok(false);
+            }
+            match level {
+                Some(l) => c.execute(
+                    "INSERT INTO channel_access (channel, account, level) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (channel, account) DO UPDATE SET level = excluded.level",
+                    params![name, account, l.letter().to_string()],
+                ),
+                None => c.execute(
+                    "DELETE FROM channel_access WHERE channel = ?1 AND account = ?2",
+                    params![name, account],
+                ),
+            }
+            .map_err(backend)?;
+            Ok(true)
+        })
+    }
+
+    fn channel_masks(&self, name: &str, kind: char) -> Result<Vec<ChannelMask>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT mask, set_by, set_at FROM channel_masks WHERE channel = ?1 AND kind = ?2 \
+                 ORDER BY set_at, mask",
+            )?;
+            let rows = st.query_map(params![name, kind.to_string()], |r| {
+                Ok(ChannelMask {
+                    mask: r.get(0)?,
+                    set_by: r.get(1)?,
+                    set_at: r.get::<_, i64>(2)? as u64,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn set_channel_masks(&self, name: &str, kind: char, masks: &[ChannelMask]) -> Result<()> {
+        let (name, masks) = (name.to_string(), masks.to_vec());
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM channel_masks WHERE channel = ?1 AND kind = ?2",
+                params![name, kind.to_string()],
+            )
+            .map_err(backend)?;
+            for m in masks {
+                c.execute(
+                    "INSERT OR IGNORE INTO channel_masks (channel, kind, mask, set_by, set_at) \
+                     SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM channels WHERE name = ?1)",
+                    params![name, kind.to_string(), m.mask, m.set_by, m.set_at as i64],
+                )
+                .map_err(backend)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn transfer_channel(&self, name: &str, founder: &str) -> Result<bool> {
+        let (name, founder) = (name.to_string(), founder.to_string());
+        self.write(move |c| {
+            if !account_exists(c, &founder)? {
+                return Ok(false);
+            }
+            let n = c
+                .execute(
+                    "UPDATE channels SET founder = ?2 WHERE name = ?1",
+                    params![name, founder],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
     fn set_channel_modes(&self, name: &str, modes: &str) -> Result<bool> {
         let (name, modes) = (name.to_string(), modes.to_string());
         self.write(move |c| {
@@ -186,5 +294,55 @@ mod tests {
         // Deleting the founder's account unregisters what it founded.
         assert!(s.delete_account("eve").unwrap());
         assert!(s.channels().unwrap().is_empty());
+    }
+
+    #[test]
+    fn access_lists_masks_and_transfer_last_with_the_channel() {
+        use crate::{AccessLevel, ChannelMask};
+        let (_dir, s) = temp_store();
+        for a in ["alice", "bob", "carol"] {
+            s.create_account(&account(a)).unwrap();
+        }
+        assert!(!s
+            .set_channel_access("#rust", "bob", Some(AccessLevel::Op))
+            .unwrap());
+        assert_eq!(s.register_channel(&rust("alice")).unwrap(), Registered);
+        assert!(s
+            .set_channel_access("#rust", "bob", Some(AccessLevel::Op))
+            .unwrap());
+        assert!(s
+            .set_channel_access("#rust", "carol", Some(AccessLevel::Voice))
+            .unwrap());
+        assert!(!s
+            .set_channel_access("#rust", "nobody", Some(AccessLevel::Op))
+            .unwrap());
+        assert!(s
+            .set_channel_access("#rust", "bob", Some(AccessLevel::Voice))
+            .unwrap());
+        assert_eq!(
+            s.channel_access("#rust").unwrap(),
+            vec![
+                ("bob".into(), AccessLevel::Voice),
+                ("carol".into(), AccessLevel::Voice)
+            ]
+        );
+        assert!(s.set_channel_access("#rust", "carol", None).unwrap());
+        let ban = ChannelMask {
+            mask: "*!*@bad".into(),
+            set_by: "alice".into(),
+            set_at: 7,
+        };
+        s.set_channel_masks("#rust", 'b', std::slice::from_ref(&ban))
+            .unwrap();
+        assert_eq!(s.channel_masks("#rust", 'b').unwrap(), vec![ban]);
+        assert!(s.channel_masks("#rust", 'I').unwrap().is_empty());
+        assert!(s.transfer_channel("#rust", "bob").unwrap());
+        assert_eq!(s.channel("#rust").unwrap().unwrap().founder, "bob");
+        assert!(!s.transfer_channel("#rust", "nobody").unwrap());
+        // Unregistered: its lists go with it.
+        assert!(s.unregister_channel("#rust").unwrap());
+        assert_eq!(s.register_channel(&rust("alice")).unwrap(), Registered);
+        assert!(s.channel_access("#rust").unwrap().is_empty());
+        assert!(s.channel_masks("#rust", 'b').unwrap().is_empty());
     }
 }

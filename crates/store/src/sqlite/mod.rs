@@ -172,6 +172,21 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL,
         PRIMARY KEY (account, key)
     );",
+    // 10: registered channels' access and ban/exception/invite lists
+    "CREATE TABLE channel_access (
+        channel TEXT NOT NULL REFERENCES channels(name) ON DELETE CASCADE,
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        level TEXT NOT NULL,
+        PRIMARY KEY (channel, account)
+    );
+    CREATE TABLE channel_masks (
+        channel TEXT NOT NULL REFERENCES channels(name) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        mask TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at BIGINT NOT NULL,
+        PRIMARY KEY (channel, kind, mask)
+    );",
 ];
 
 /// Jobs one group transaction takes at most.

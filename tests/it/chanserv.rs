@@ -1,0 +1,153 @@
+//! Groups that last (ChanServ): a registered channel keeps its founder,
+//! access list, topic, modes and bans across a restart, and its
+//! operators and voiced members get their status back when they join.
+
+use ferry_testkit::{TestClient, TestServer};
+
+use crate::util::{accounts_config, join, quiet, register_account, sasl_client, src};
+
+const CS: &str = ":ChanServ!ChanServ@ferry.test NOTICE";
+
+async fn cs(c: &mut TestClient, command: &str) -> String {
+    c.send(&format!("PRIVMSG ChanServ :{command}")).await;
+    let l = c.until(|l| l.starts_with(CS)).await;
+    l.rsplit_once(" :").map(|(_, t)| t.to_string()).unwrap_or(l)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_channel_lasts_and_gives_status_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || accounts_config("", "");
+    let server = TestServer::with_config_in(cfg(), dir.path()).await;
+    for a in ["alice", "bob", "carol"] {
+        register_account(&server, a, "secret").await;
+    }
+    let mut alice = sasl_client(&server, "alice", "secret", "").await;
+    join(&mut alice, "#group").await;
+    alice.send("TOPIC #group :our group").await;
+    alice.until(|l| l.contains(" TOPIC #group ")).await;
+    alice.send("MODE #group +mb *!*@spam.example").await;
+    alice.until(|l| l.contains(" MODE #group +mb ")).await;
+    let mut bob = sasl_client(&server, "bob", "secret", "").await;
+    join(&mut bob, "#group").await;
+    // Only an operator of the channel may register it, once.
+    assert_eq!(
+        cs(&mut bob, "REGISTER #group").await,
+        "You must be an operator of #group to register it."
+    );
+    assert!(cs(&mut alice, "REGISTER #group")
+        .await
+        .starts_with("#group is registered to you"));
+    assert_eq!(
+        cs(&mut alice, "REGISTER #group").await,
+        "#group is registered already."
+    );
+    // The access list: bob an operator, carol voiced.
+    assert_eq!(
+        cs(&mut bob, "AMODE #group +o bob").await,
+        "You do not have the access to do that on #group."
+    );
+    assert_eq!(
+        cs(&mut alice, "AMODE #group +o bob").await,
+        "bob now gets +o on #group."
+    );
+    assert_eq!(
+        cs(&mut alice, "AMODE #group +v carol").await,
+        "carol now gets +v on #group."
+    );
+    // A change after registering is kept too.
+    alice.send("TOPIC #group :our group, registered").await;
+    alice.until(|l| l.contains(" TOPIC #group ")).await;
+    // Everyone leaves: the channel stays.
+    for c in [&mut alice, &mut bob] {
+        c.send("QUIT").await;
+        c.closed().await;
+    }
+    let mut guest = server.client("guest").await;
+    guest.send("LIST #group").await;
+    guest.until(|l| l.contains(" 322 guest #group 0 ")).await;
+    drop(guest);
+    server.stop().await;
+
+    // After a restart: all of it is there.
+    let server = TestServer::with_config_in(cfg(), dir.path()).await;
+    let mut carol = sasl_client(&server, "carol", "secret", "").await;
+    carol.send("JOIN #group").await;
+    carol
+        .expect(&format!(":{} JOIN #group", src("carol")))
+        .await;
+    carol
+        .expect(":ferry.test 332 carol #group :our group, registered")
+        .await;
+    carol.until(|l| l.contains(" 333 carol #group ")).await;
+    carol.expect(":ferry.test 353 carol = #group +carol").await;
+    carol.until(|l| l.contains(" 366 carol #group ")).await;
+    carol
+        .expect(":ChanServ!ChanServ@ferry.test MODE #group +v carol")
+        .await;
+    carol.send("MODE #group").await;
+    carol.until(|l| l.contains(" 324 carol #group +mnt")).await;
+    carol.send("MODE #group +b").await;
+    carol
+        .until(|l| l.contains(" 367 carol #group *!*@spam.example "))
+        .await;
+    // The first to join is not made an operator; bob, on the list, is.
+    let mut bob = sasl_client(&server, "bob", "secret", "").await;
+    join(&mut bob, "#group").await;
+    carol
+        .until(|l| l == ":ChanServ!ChanServ@ferry.test MODE #group +o bob")
+        .await;
+    bob.until(|l| l == ":ChanServ!ChanServ@ferry.test MODE #group +o bob")
+        .await;
+    let info = cs(&mut bob, "INFO #group").await;
+    assert_eq!(info, "#group is registered; its founder is alice.");
+    bob.expect(&format!("{CS} bob :  bob: +o")).await;
+    bob.expect(&format!("{CS} bob :  carol: +v")).await;
+    // The founder hands it over; unregistered, it goes when empty.
+    let mut alice = sasl_client(&server, "alice", "secret", "").await;
+    join(&mut alice, "#group").await;
+    alice.until(|l| l.contains(" MODE #group +o alice")).await;
+    assert_eq!(
+        cs(&mut alice, "TRANSFER #group bob").await,
+        "#group now belongs to bob."
+    );
+    assert_eq!(
+        cs(&mut alice, "UNREGISTER #group").await,
+        "You do not have the access to do that on #group."
+    );
+    assert_eq!(
+        cs(&mut bob, "UNREGISTER #group").await,
+        "#group is no longer registered."
+    );
+    carol
+        .until(|l| l == ":ChanServ!ChanServ@ferry.test MODE #group +o alice")
+        .await;
+    quiet(&mut carol).await;
+    // Unregistered: it goes when its last member leaves.
+    for c in [&mut alice, &mut bob, &mut carol] {
+        c.send("PART #group").await;
+        c.sync().await;
+    }
+    let mut guest = server.client("guest").await;
+    guest.send("LIST #group").await;
+    guest.until(|l| l.contains(" 321 guest ")).await;
+    guest.expect(":ferry.test 323 guest :End of /LIST").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_services_names_are_not_for_users() {
+    let server = TestServer::with_config(accounts_config("", "")).await;
+    let mut c = server.client("someone").await;
+    for nick in ["ChanServ", "nickserv"] {
+        c.send(&format!("NICK {nick}")).await;
+        c.expect(&format!(
+            ":ferry.test 432 someone {nick} :Reserved for a service"
+        ))
+        .await;
+    }
+    // ChanServ answers about channels it does not know.
+    assert_eq!(
+        cs(&mut c, "INFO #nowhere").await,
+        "#nowhere does not exist (it must have members to be registered)"
+    );
+}
