@@ -1,7 +1,7 @@
 //! Channel modes beyond RFC 2812's: `+C` (no CTCP but ACTION) and the
 //! mute extban (`+b $m:mask`: may join and read, not speak).
 
-use crate::util::join;
+use crate::util::{join, quiet};
 use ferry_testkit::TestServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,4 +79,62 @@ async fn a_mute_lets_one_join_and_read_but_not_speak() {
     op.until(|l| l == ":bar!~bar@127.0.0.1 PRIVMSG #chan :free")
         .await;
     server.stop().await;
+}
+
+/// +u (auditorium, as Ergo): members without status see only those with
+/// it, and their comings and goings reach only them; messages reach all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditorium_shows_members_only_to_its_operators() {
+    let server = TestServer::start().await;
+    let mut op = server.client("op").await;
+    join(&mut op, "#big").await;
+    op.send("MODE #big +u").await;
+    op.expect(":op!~op@127.0.0.1 MODE #big +u").await;
+    let mut alice = server.client("alice").await;
+    alice.send("JOIN #big").await;
+    alice.expect(":alice!~alice@127.0.0.1 JOIN #big").await;
+    let names = alice.line().await;
+    assert!(
+        names == ":ferry.test 353 alice = #big :@op alice"
+            || names == ":ferry.test 353 alice = #big :alice @op",
+        "{names}"
+    );
+    alice.until(|l| l.contains(" 366 alice #big ")).await;
+    let mut bob = server.client("bob").await;
+    bob.send("JOIN #big").await;
+    bob.expect(":bob!~bob@127.0.0.1 JOIN #big").await;
+    let names = bob.line().await;
+    assert!(
+        names == ":ferry.test 353 bob = #big :@op bob"
+            || names == ":ferry.test 353 bob = #big :bob @op",
+        "{names}"
+    );
+    bob.until(|l| l.contains(" 366 bob #big ")).await;
+    // The operator sees both arrive; alice does not see bob.
+    op.expect(":alice!~alice@127.0.0.1 JOIN #big").await;
+    op.expect(":bob!~bob@127.0.0.1 JOIN #big").await;
+    quiet(&mut alice).await;
+    // Messages reach everyone.
+    bob.send("PRIVMSG #big :hello hall").await;
+    quiet(&mut bob).await;
+    alice
+        .expect(":bob!~bob@127.0.0.1 PRIVMSG #big :hello hall")
+        .await;
+    op.expect(":bob!~bob@127.0.0.1 PRIVMSG #big :hello hall")
+        .await;
+    // Leaving is seen by the operator only.
+    bob.send("PART #big").await;
+    bob.expect(":bob!~bob@127.0.0.1 PART #big").await;
+    op.expect(":bob!~bob@127.0.0.1 PART #big").await;
+    quiet(&mut alice).await;
+    alice.send("WHO #big").await;
+    let a = alice.line().await;
+    let b = alice.line().await;
+    assert!(
+        a.contains(" 352 alice #big ") && b.contains(" 352 alice #big "),
+        "{a} {b}"
+    );
+    alice
+        .expect(":ferry.test 315 alice #big :End of WHO list")
+        .await;
 }

@@ -151,3 +151,39 @@ async fn the_services_names_are_not_for_users() {
         "#nowhere does not exist (it must have members to be registered)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_gets_what_its_group_said_while_it_was_away() {
+    let server = TestServer::with_config(accounts_config("", "")).await;
+    for a in ["alice", "carol", "dave"] {
+        register_account(&server, a, "secret").await;
+    }
+    let mut alice = sasl_client(&server, "alice", "secret", "").await;
+    join(&mut alice, "#group").await;
+    cs(&mut alice, "REGISTER #group").await;
+    cs(&mut alice, "AMODE #group +v carol").await;
+    cs(&mut alice, "AMODE #group +v dave").await;
+    for who in ["carol", "dave"] {
+        let mut c = sasl_client(&server, who, "secret", "").await;
+        join(&mut c, "#group").await;
+        c.send("QUIT").await;
+        c.closed().await;
+    }
+    alice.send("PRIVMSG #group :while you were away").await;
+    alice.send("PRIVMSG #group :and this too").await;
+    alice.sync().await;
+    // Without chathistory: replayed at login, with the time in the text.
+    let mut carol = sasl_client(&server, "carol", "secret", "").await;
+    let a = carol.until(|l| l.contains(" PRIVMSG #group ")).await;
+    let b = carol.line().await;
+    assert!(
+        a.starts_with(&format!(":{} PRIVMSG #group :[", src("alice"))),
+        "{a}"
+    );
+    assert!(a.ends_with("] while you were away"), "{a}");
+    assert!(b.ends_with("] and this too"), "{b}");
+    quiet(&mut carol).await;
+    // With chathistory the client fetches it itself: nothing is pushed.
+    let mut dave = sasl_client(&server, "dave", "secret", "draft/chathistory batch").await;
+    quiet(&mut dave).await;
+}

@@ -25,7 +25,7 @@ async fn welcome_burst() {
         "{created}"
     );
     c.expect(&format!(
-        ":ferry.test 004 alice ferry.test {VERSION} Bgiosw CbeIiklmnostv beIklov"
+        ":ferry.test 004 alice ferry.test {VERSION} Bgiosw CbeIiklmnostuv beIklov"
     ))
     .await;
     let mut tokens = Vec::new();
@@ -47,7 +47,7 @@ async fn welcome_burst() {
         "NETWORK=FerryTest",
         "CHANTYPES=#",
         "PREFIX=(ov)@+",
-        "CHANMODES=beI,k,l,Cimnst",
+        "CHANMODES=beI,k,l,Cimnstu",
         "STATUSMSG=@+",
         "ELIST=CMNTU",
         "MONITOR=100",

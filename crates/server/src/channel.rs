@@ -75,6 +75,10 @@ pub(crate) struct ChanModes {
     pub topic_lock: bool,
     /// +C: no CTCP to the channel but ACTION (`/me`).
     pub no_ctcp: bool,
+    /// +u, auditorium (as Ergo): members without `+v` or `@` see only those
+    /// with it (and themselves) — in NAMES and WHO, and their JOIN, PART
+    /// and QUIT reach only them. For groups of thousands.
+    pub auditorium: bool,
     pub key: Option<String>,
     pub limit: Option<usize>,
 }
@@ -91,6 +95,7 @@ impl ChanModes {
             (self.no_external, 'n'),
             (self.secret, 's'),
             (self.topic_lock, 't'),
+            (self.auditorium, 'u'),
         ] {
             if on {
                 m.push(c);
@@ -130,6 +135,24 @@ pub(crate) struct ChanState {
     /// Set when the channel left the server's map: a JOIN that raced with
     /// the last PART must look the channel up again.
     pub dead: bool,
+}
+
+impl ChanState {
+    /// Does `id` have a status (`@` or `+`) here?
+    pub(crate) fn is_privileged(&self, id: ClientId) -> bool {
+        self.members
+            .get(&id)
+            .is_some_and(|m| m.prefix.op || m.prefix.voice)
+    }
+
+    /// Under +u, may `viewer` see `member` (in NAMES, WHO, their comings
+    /// and goings)? Always without +u.
+    pub(crate) fn sees(&self, viewer: ClientId, member: ClientId) -> bool {
+        !self.modes.auditorium
+            || viewer == member
+            || self.is_privileged(viewer)
+            || self.is_privileged(member)
+    }
 }
 
 impl Channel {

@@ -75,7 +75,7 @@ impl Burst {
             NickLine::new(
                 server,
                 RPL_MYINFO,
-                &[server, version, "Bgiosw", "CbeIiklmnostv", "beIklov"],
+                &[server, version, "Bgiosw", "CbeIiklmnostuv", "beIklov"],
             ),
         ];
         let tokens = tokens(c);
@@ -143,7 +143,7 @@ pub(crate) fn tokens(c: &Config) -> Vec<String> {
         "CALLERID=g".into(),
         format!("CASEMAPPING={}", c.casemap.name()),
         format!("CHANLIMIT=#:{}", l.channels_per_user),
-        "CHANMODES=beI,k,l,Cimnst".into(),
+        "CHANMODES=beI,k,l,Cimnstu".into(),
         format!("CHANNELLEN={}", l.channel_length),
         "CHANTYPES=#".into(),
         format!("CHATHISTORY={}", c.history.max_query),

@@ -207,6 +207,9 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
     if let Some(account) = s.account.clone() {
         server.registry.remove_device(&account, conn.id);
         crate::accounts::detach_markers(server, s, &account);
+        if s.registered {
+            seen(server, account);
+        }
     }
     for (f, _) in s
         .more
@@ -300,6 +303,20 @@ pub(crate) fn quit_user(server: &Server, me: &Arc<Client>, quit: &str) {
     }
     if let Some(f) = folded {
         route::monitor_offline(server, &f, &info.nick);
+    }
+}
+
+/// Records (in the background) when a connection of `account` ended:
+/// its registered channels' messages since are replayed at its next login.
+fn seen(server: &Server, account: String) {
+    let (store, now) = (server.store.clone(), server.clock.unix_ms());
+    // Off the connection's task, which is ending: nobody waits for it.
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn_blocking(move || {
+            if let Err(e) = store.set_last_seen(&account, now) {
+                tracing::warn!(error = %e, "could not record when an account was last seen");
+            }
+        });
     }
 }
 

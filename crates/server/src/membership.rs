@@ -27,16 +27,7 @@ pub(crate) fn send_names_lines(cx: &mut Ctx<'_>, ch: &Channel) {
     );
     let lines = {
         let st = ch.lock();
-        let member = st.members.contains_key(&me.id);
-        names_lines(
-            &cx.server.name,
-            &nick,
-            &ch.name,
-            &st,
-            member,
-            multi,
-            uhnames,
-        )
+        names_lines(&cx.server.name, &nick, &ch.name, &st, me.id, multi, uhnames)
     };
     for l in lines {
         cx.reply.line(l);
@@ -51,16 +42,22 @@ pub(crate) fn names_lines(
     nick: &str,
     chname: &str,
     st: &ChanState,
-    member: bool,
+    viewer: crate::client::ClientId,
     multi: bool,
     uhnames: bool,
 ) -> Vec<String> {
+    // Under +u a viewer without status (or from outside) sees the
+    // statused members and itself.
+    let member = st.members.contains_key(&viewer);
     if st.modes.secret && !member {
         return Vec::new();
     }
     let symbol = if st.modes.secret { "@" } else { "=" };
     let mut names = Vec::with_capacity(st.members.len());
-    for m in st.members.values() {
+    for (id, m) in &st.members {
+        if !st.sees(viewer, *id) {
+            continue;
+        }
         let i = m.client.info();
         if !member && i.modes.invisible {
             continue;
@@ -110,10 +107,11 @@ pub(crate) fn part_one(cx: &mut Ctx<'_>, ch: &Arc<Channel>, reason: &str) -> boo
     let sendq = cx.sendq();
     let empty = {
         let mut st = ch.lock();
-        if st.members.remove(&me.id).is_none() {
+        if !st.members.contains_key(&me.id) {
             return false;
         }
-        route::to_members(&st, None, &e, sendq);
+        route::to_members_seeing(&st, me.id, &e, sendq);
+        st.members.remove(&me.id);
         st.members.is_empty()
     };
     me.info().channels.retain(|c| !Arc::ptr_eq(c, ch));

@@ -30,6 +30,9 @@ pub struct Account {
     /// The owner's always-on choice (NickServ SET ALWAYS-ON); None: the
     /// server's default (`accounts.always_on`).
     pub always_on: Option<bool>,
+    /// When a connection logged in to it last ended (ms): what a registered
+    /// channel it is on saw since is replayed at its next login.
+    pub last_seen_ms: Option<i64>,
 }
 
 /// Why and by whom an account was suspended (the admin API).
@@ -97,6 +100,8 @@ pub trait AccountStore: Send + Sync {
     /// The owner's always-on choice (None: the server's default). False if
     /// there is no such account.
     fn set_always_on(&self, name: &str, on: Option<bool>) -> Result<bool>;
+    /// Records when a connection logged in to `name` ended.
+    fn set_last_seen(&self, name: &str, ms: i64) -> Result<bool>;
     /// Suspends the account (`Some`) or lifts it (`None`). False if there
     /// is no such account.
     fn set_suspended(&self, name: &str, suspension: Option<&Suspension>) -> Result<bool>;

@@ -114,6 +114,9 @@ pub trait ChannelStore: Send + Sync {
     fn channel_masks(&self, name: &str, kind: char) -> Result<Vec<ChannelMask>>;
     /// Replaces the channel's `kind` list.
     fn set_channel_masks(&self, name: &str, kind: char, masks: &[ChannelMask]) -> Result<()>;
+    /// The registered channels `account` founded or is on the access list
+    /// of: (name, display name).
+    fn channels_of(&self, account: &str) -> Result<Vec<(String, String)>>;
     /// Makes `founder` (an account) the founder. False if the channel is
     /// not registered or there is no such account.
     fn transfer_channel(&self, name: &str, founder: &str) -> Result<bool>;

@@ -114,11 +114,14 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
         return;
     };
     let server = cx.server_arc();
+    // A client with chathistory fetches what it missed itself.
+    let wants_replay = !cx.caps().has(Cap::Chathistory);
     cx.defer(async move {
         let a = account.clone();
         let missed_since = server.missed_since.remove(&account).map(|(_, t)| t);
         let max = server.config().history.max_query;
-        if missed_since.is_some() {
+        let replay = if wants_replay { server.config().history.replay_missed } else { 0 };
+        if missed_since.is_some() || replay > 0 {
             server.history.flush().await;
         }
         let loaded = server
@@ -132,7 +135,23 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
                         missed.push(rows);
                     }
                 }
+                // What its registered channels saw since it was last here.
+                let mut channels = Vec::new();
+                let since = s.account(&a)?.and_then(|acct| acct.last_seen_ms);
+                if let (Some(since), true) = (since, replay > 0) {
+                    for (key, display) in s.channels_of(&a)? {
+                        let rows: Vec<_> = s
+                            .history(&key, &HistoryQuery::After(Bound::Time(since)), replay)?
+                            .into_iter()
+                            .filter(|m| matches!(m.command.as_str(), "PRIVMSG" | "NOTICE"))
+                            .collect();
+                        if !rows.is_empty() {
+                            channels.push((display, rows));
+                        }
+                    }
+                }
                 Ok((
+                    channels,
                     s.list(&a, ListKind::Accept)?,
                     s.list(&a, ListKind::Silence)?,
                     s.list(&a, ListKind::Monitor)?,
@@ -145,7 +164,7 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
             })
             .await;
         then(move |cx: &mut Ctx<'_>| {
-            let (accept, silence, monitor, requests, offline, missed, markers, profile) = match loaded {
+            let (channels, accept, silence, monitor, requests, offline, missed, markers, profile) = match loaded {
                 Ok(l) => l,
                 Err(e) => {
                     warn!(error = %e, %account, "could not load the account's stored state");
@@ -172,6 +191,10 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
             for rows in missed.iter().filter(|r| !r.is_empty()) {
                 // What was lost when the connection was cut off for SendQ.
                 send_batch(cx, &nick, rows);
+            }
+            for (chname, rows) in &channels {
+                // What its registered channels said while it was away.
+                super::replay::send_missed(cx, chname, rows);
             }
             if !offline.is_empty() {
                 // Everything above first, then the waiting messages.

@@ -70,6 +70,7 @@ pub fn create_account(
         created_ms: crate::unix_millis(),
         suspended: None,
         always_on: None,
+        last_seen_ms: None,
     };
     match store.create_account(&account) {
         Ok(()) => Ok(account),

@@ -103,6 +103,15 @@ pub(crate) fn render_batch(
     }
 }
 
+/// Messages a registered channel saw while this account was away, for a
+/// client without chathistory: in a batch if it has `batch`, else with
+/// their time in the text.
+pub(crate) fn send_missed(cx: &mut Ctx<'_>, chname: &str, rows: &[StoredMessage]) {
+    let mut reply = std::mem::take(&mut cx.reply);
+    render_batch(&mut reply, cx, chname, rows, None, Purpose::Offline);
+    cx.reply = reply;
+}
+
 /// Stored messages of one conversation for this client, in its reply.
 pub(crate) fn send_batch(cx: &mut Ctx<'_>, target: &str, rows: &[StoredMessage]) {
     let mut reply = std::mem::take(&mut cx.reply);

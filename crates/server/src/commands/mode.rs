@@ -257,7 +257,7 @@ fn channel_mode(cx: &mut Ctx<'_>, ch: &Channel, args: &[&str]) -> Outcome {
                 'o' | 'v' => edit.member_mode(&mut st, server, c, params.next()),
                 'k' => edit.key_mode(&mut st, params.next()),
                 'l' => edit.limit_mode(&mut st, &mut params),
-                'C' | 'i' | 'm' | 'n' | 's' | 't' => edit.flag_mode(&mut st, c),
+                'C' | 'i' | 'm' | 'n' | 's' | 't' | 'u' => edit.flag_mode(&mut st, c),
                 other => {
                     edit.errors.push(Reject::Numeric(
                         ERR_UNKNOWNMODE,
@@ -504,6 +504,7 @@ impl ChannelEdit<'_> {
             'm' => &mut m.moderated,
             'n' => &mut m.no_external,
             's' => &mut m.secret,
+            'u' => &mut m.auditorium,
             _ => &mut m.topic_lock,
         };
         if *slot != self.adding {

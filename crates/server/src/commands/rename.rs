@@ -122,7 +122,7 @@ fn rejoin(
         ));
     }
     let (multi, uh) = (caps.has(Cap::MultiPrefix), caps.has(Cap::UserhostInNames));
-    for l in names_lines(server, &nick, new, st, true, multi, uh) {
+    for l in names_lines(server, &nick, new, st, user.id, multi, uh) {
         out.push(format!("{l}\r\n"));
     }
     out.push(format!(

@@ -129,8 +129,9 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
                     Vec::new()
                 } else {
                     st.members
-                        .values()
-                        .map(|m| (m.client.clone(), m.prefix, member))
+                        .iter()
+                        .filter(|(id, _)| st.sees(me.id, **id))
+                        .map(|(_, m)| (m.client.clone(), m.prefix, member))
                         .collect()
                 }
             };

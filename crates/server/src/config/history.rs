@@ -11,6 +11,7 @@ pub(super) struct RawHistory {
     retention_days: u64,
     max_query: usize,
     redact_window_secs: u64,
+    replay_missed: usize,
 }
 
 impl Default for RawHistory {
@@ -19,6 +20,7 @@ impl Default for RawHistory {
             retention_days: 30,
             max_query: 1000,
             redact_window_secs: 900,
+            replay_missed: 100,
         }
     }
 }
@@ -31,6 +33,11 @@ pub struct HistoryConfig {
     /// How long after sending a message its sender may redact it (REDACT);
     /// channel and IRC operators may at any time.
     pub redact_window: std::time::Duration,
+    /// Messages of each registered channel an account is on the access
+    /// list of that are replayed at its login, from those it missed since
+    /// its last connection ended (to clients without draft/chathistory;
+    /// 0: none).
+    pub replay_missed: usize,
 }
 
 pub(super) fn validate(h: RawHistory, src: &Source<'_>) -> Result<HistoryConfig, ConfigError> {
@@ -41,5 +48,6 @@ pub(super) fn validate(h: RawHistory, src: &Source<'_>) -> Result<HistoryConfig,
         retention_days: h.retention_days,
         max_query: h.max_query,
         redact_window: std::time::Duration::from_secs(h.redact_window_secs),
+        replay_missed: h.replay_missed,
     })
 }

@@ -181,7 +181,7 @@ pub(crate) fn join(
     sendq: usize,
 ) {
     for (id, m) in &st.members {
-        if *id == joiner {
+        if *id == joiner || !st.sees(*id, joiner) {
             continue;
         }
         deliver_if(extended, &m.client, sendq, |c| c.has(Cap::ExtendedJoin));
@@ -417,6 +417,7 @@ pub(crate) fn to_user(server: &Server, to: &Client, e: &Event) {
 // ----------------------------------------------------------------- peers
 
 /// Every distinct registered client sharing a channel with `me` (not `me`).
+/// (Under +u, of a channel where `me` has no status, only those with one.)
 fn channel_peers(me: &Client) -> Vec<Arc<Client>> {
     let channels = me.info().channels.clone();
     let mut seen = HashSet::new();
@@ -424,12 +425,21 @@ fn channel_peers(me: &Client) -> Vec<Arc<Client>> {
     for ch in channels {
         let st = ch.lock();
         for (id, m) in &st.members {
-            if *id != me.id && seen.insert(*id) {
+            if *id != me.id && st.sees(*id, me.id) && seen.insert(*id) {
                 out.push(m.client.clone());
             }
         }
     }
     out
+}
+
+/// Every member but `except`, that may see `member` (+u): a PART.
+pub(crate) fn to_members_seeing(st: &ChanState, member: ClientId, e: &Event, sendq: usize) {
+    for (id, m) in &st.members {
+        if *id != member && st.sees(*id, member) {
+            deliver(e, &m.client, sendq);
+        }
+    }
 }
 
 /// `e` to everyone sharing a channel with `me`, once each (QUIT, NICK).

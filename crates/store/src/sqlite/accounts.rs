@@ -32,6 +32,7 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
             None => None,
         },
         always_on: r.get::<_, Option<i64>>(13)?.map(|v| v != 0),
+        last_seen_ms: r.get(14)?,
     })
 }
 
@@ -43,7 +44,7 @@ const ACCOUNT_COLS: &str =
 const READ_COLS: &str =
     "name, display, password_hash, scram_salt, scram_iterations, scram_stored_key, \
      scram_server_key, email, callerid, created_ms, suspended_reason, suspended_by, suspended_ms, \
-     always_on";
+     always_on, last_seen_ms";
 
 impl AccountStore for SqliteStore {
     fn create_account(&self, a: &Account) -> Result<()> {
@@ -126,6 +127,19 @@ impl AccountStore for SqliteStore {
                 .execute(
                     "UPDATE accounts SET always_on = ?2 WHERE name = ?1",
                     params![name, on.map(|v| v as i64)],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn set_last_seen(&self, name: &str, ms: i64) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE accounts SET last_seen_ms = ?2 WHERE name = ?1",
+                    params![name, ms],
                 )
                 .map_err(backend)?;
             Ok(n > 0)

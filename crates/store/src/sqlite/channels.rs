@@ -203,6 +203,19 @@ impl ChannelStore for SqliteStore {
         })
     }
 
+    fn channels_of(&self, account: &str) -> Result<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT name, display FROM channels WHERE founder = ?1 \
+                 UNION SELECT c.name, c.display FROM channels c \
+                 JOIN channel_access a ON a.channel = c.name WHERE a.account = ?1 \
+                 ORDER BY 1",
+            )?;
+            let rows = st.query_map([account], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
     fn transfer_channel(&self, name: &str, founder: &str) -> Result<bool> {
         let (name, founder) = (name.to_string(), founder.to_string());
         self.write(move |c| {
@@ -326,7 +339,13 @@ mod tests {
                 ("carol".into(), AccessLevel::Voice)
             ]
         );
+        assert_eq!(
+            s.channels_of("carol").unwrap(),
+            vec![("#rust".into(), "#Rust".into())]
+        );
+        assert_eq!(s.channels_of("alice").unwrap().len(), 1, "the founder");
         assert!(s.set_channel_access("#rust", "carol", None).unwrap());
+        assert!(s.channels_of("carol").unwrap().is_empty());
         let ban = ChannelMask {
             mask: "*!*@bad".into(),
             set_by: "alice".into(),

@@ -187,6 +187,8 @@ const MIGRATIONS: &[&str] = &[
         set_at BIGINT NOT NULL,
         PRIMARY KEY (channel, kind, mask)
     );",
+    // 11: when an account's connection last ended (missed channel replay)
+    "ALTER TABLE accounts ADD COLUMN last_seen_ms BIGINT;",
 ];
 
 /// Jobs one group transaction takes at most.
@@ -556,6 +558,7 @@ pub(crate) mod test_support {
             created_ms: 1,
             suspended: None,
             always_on: None,
+            last_seen_ms: None,
         }
     }
 }
