@@ -13,6 +13,7 @@ mod charsets;
 mod chat;
 mod devices;
 mod durability;
+mod export;
 mod friends;
 mod history;
 mod hostile;

@@ -321,3 +321,24 @@ async fn a_burst_keeps_its_order() {
     }
     quiet(&mut bob).await;
 }
+
+/// A message stored for an account that is logged in under another nick
+/// reaches that connection at once (it is poked by account, not nick).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_for_an_account_logged_in_under_another_nick() {
+    let server = TestServer::with_config(accounts_config("", "")).await;
+    register_account(&server, "bob", "secret").await;
+    let mut bob = server.connect().await;
+    crate::util::sasl::sasl_hello(&mut bob, "bobby", "bob", "").await;
+    crate::util::sasl::authenticate_plain(&mut bob, "bob", "secret").await;
+    bob.until(|l| l.contains(" 903 ")).await;
+    bob.send("CAP END").await;
+    bob.until(|l| l.contains(" 376 ") || l.contains(" 422 "))
+        .await;
+    let mut alice = server.client("alice").await;
+    alice.send("PRIVMSG bob :where are you?").await;
+    alice.until(|l| l.contains(" 301 alice bob ")).await;
+    let l = bob.until(|l| l.contains(" PRIVMSG bobby ")).await;
+    assert!(l.ends_with("] where are you?"), "{l}");
+    quiet(&mut bob).await;
+}

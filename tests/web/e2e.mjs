@@ -9,7 +9,7 @@
 // while they were away, and go on after the server restarts.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, mkdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -136,7 +136,7 @@ const browser = await chromium.launch({
 });
 
 async function person(name, opts = {}) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US", ...opts });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US", acceptDownloads: true, ...opts });
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
@@ -294,6 +294,16 @@ step("after a reload alice is still logged in, with a token and no password stor
 await alice.page.getByText("Logged-in browsers").click();
 await alice.page.getByRole("list", { name: "Logged-in browsers" }).getByText("this one").waitFor({ timeout: WAIT });
 step("alice's logged-in browsers are listed, this one marked");
+const [download] = await Promise.all([
+  alice.page.waitForEvent("download", { timeout: WAIT }),
+  alice.page.getByRole("button", { name: "Export my data" }).click(),
+]);
+const exported = JSON.parse(readFileSync(await download.path(), "utf8"));
+if (exported.format !== "ferry-export-1" || exported.account.name !== "alice" || !exported.friends.includes("bob")) {
+  throw new Error(`export: ${JSON.stringify(exported).slice(0, 300)}`);
+}
+if (download.suggestedFilename() !== "ferry-export-alice.json") throw new Error(download.suggestedFilename());
+step("alice exported her data: a JSON file with her account and friends");
 await conversation(alice, "#trio").click();
 await sees(alice, "line 60");
 if (await log(alice).getByText("hello from a plain IRC client").count()) throw new Error("more than the latest 50 at first");

@@ -192,6 +192,28 @@ pub(crate) fn save(cx: &mut Ctx<'_>, ch: &Channel) {
     });
 }
 
+/// An account was deleted: the channels it founded are no longer
+/// registered (the store forgot them with it), and it leaves every access
+/// list.
+pub(crate) fn account_gone(server: &Server, account: &str) {
+    for ch in server.registry.channels() {
+        let empty = {
+            let mut st = ch.lock();
+            let Some(reg) = st.registered.as_mut() else {
+                continue;
+            };
+            reg.access.retain(|(a, _)| a != account);
+            if reg.founder == account {
+                st.registered = None;
+            }
+            st.members.is_empty()
+        };
+        if empty {
+            server.registry.remove_channel_if_empty(&ch);
+        }
+    }
+}
+
 /// A NOTICE from ChanServ to this client.
 fn say(cx: &mut Ctx<'_>, text: &str) {
     let nick = cx.me().nick();

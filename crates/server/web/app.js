@@ -701,7 +701,33 @@ function sessionsPanel() {
       }
       render();
     } }, t("sessions")),
-    list);
+    list,
+    state.sessionsOpen ? h("button", { type: "button", class: "secondary", onclick: exportData }, t("exportData")) : null,
+    state.exportError ? h("p", { class: "error", role: "alert", text: state.exportError }) : null);
+}
+
+/** Downloads everything the server keeps for this account (GET /export
+ * with this browser's login token) as a JSON file. */
+async function exportData() {
+  const s = session();
+  state.exportError = null;
+  if (!s) {
+    state.exportError = t("exportNeedsStay");
+    return render();
+  }
+  try {
+    const r = await fetch("/export", { headers: { Authorization: `Bearer ${s.token}` } });
+    if (!r.ok) throw new Error(String(r.status));
+    const url = URL.createObjectURL(await r.blob());
+    const a = h("a", { href: url, download: `ferry-export-${s.account}.json` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (_) {
+    state.exportError = t("exportFailed");
+    render();
+  }
 }
 
 function key(c) {

@@ -2,6 +2,7 @@
 //! account's stored MONITOR, ACCEPT and SILENCE lists, its offline messages, and the one
 //! renderer for stored messages (history and offline).
 
+mod export;
 mod lists;
 mod login;
 mod markers;
@@ -15,6 +16,7 @@ pub(crate) mod tokens;
 
 use ferry_proto::numeric::*;
 
+pub(crate) use export::export;
 pub(crate) use lists::persist_list;
 pub(crate) use login::{after_login, logged_in, logged_out};
 pub(crate) use markers::{

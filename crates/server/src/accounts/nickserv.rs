@@ -222,6 +222,7 @@ fn drop_account(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
         then(move |cx: &mut Ctx<'_>| {
             if dropped {
                 cx.server.registered_names.remove(&account);
+                crate::chanserv::account_gone(cx.server, &account);
                 logged_out(cx);
                 info!(%account, "account dropped");
                 nickserv_say(cx, "Your account is gone.");

@@ -166,6 +166,9 @@ async fn handle(
     if upgrade && matches!(path, "/" | "/webirc") {
         return Ok(websocket(web, peer, req));
     }
+    if path == "/export" {
+        return Ok(export(&web, &req).await);
+    }
     if path == "/webirc" {
         return Ok(respond(
             StatusCode::UPGRADE_REQUIRED,
@@ -182,6 +185,67 @@ async fn handle(
         Some(f) => file(&req, f),
         None => respond(StatusCode::NOT_FOUND, "Not found."),
     })
+}
+
+/// `GET /export` with `Authorization: Bearer <login token>`: the token's
+/// account's data as JSON (`accounts::export`), to download.
+async fn export(web: &Web, req: &Request<Body>) -> Response<Full<Bytes>> {
+    if req.method() != hyper::Method::GET {
+        return respond(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.");
+    }
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| crate::accounts::tokens::is_token(t));
+    let Some(token) = token else {
+        let mut r = respond(
+            StatusCode::UNAUTHORIZED,
+            "Send a login token: Authorization: Bearer <token> (TOKEN NEW makes one).",
+        );
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return r;
+    };
+    let hash = crate::accounts::tokens::hash(token);
+    let now = web.server.clock.unix_ms();
+    // What was said in the last second is in the export too.
+    web.server.history.flush().await;
+    let got = web
+        .server
+        .store(move |s| match s.login_with_token(&hash, now)? {
+            Some(a) if a.suspended.is_none() => {
+                Ok(crate::accounts::export(s, &a.name)?.map(|v| (a.name, v)))
+            }
+            _ => Ok(None),
+        })
+        .await;
+    match got {
+        Ok(Some((name, v))) => {
+            tracing::info!(account = %name, "data exported");
+            let body = serde_json::to_vec_pretty(&v).unwrap_or_default();
+            let mut r = Response::new(Full::new(Bytes::from(body)));
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            if let Ok(v) = HeaderValue::from_str(&format!(
+                "attachment; filename=\"ferry-export-{name}.json\""
+            )) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+        Ok(None) => respond(
+            StatusCode::UNAUTHORIZED,
+            "That token logs in to no account.",
+        ),
+        Err(_) => respond(StatusCode::SERVICE_UNAVAILABLE, "Try again later."),
+    }
 }
 
 /// The page's security headers: scripts, styles and connections from

@@ -381,18 +381,16 @@ fn is_silenced(to: &Client, sender_mask: &str) -> bool {
 
 // -------------------------------------------------------------- accounts
 
-/// Messages were stored for `account` (casefolded): its logged-in client,
-/// if any, fetches what waits (its login fetch may have missed them).
+/// Messages were stored for `account` (casefolded): one of its logged-in
+/// connections (whatever nick it goes by) fetches what waits — its login
+/// fetch may have missed them. One, so they are delivered once.
 pub(crate) fn poke_account(server: &Server, account: &str) {
-    let Some(c) = server.registry.nick_holder(account) else {
-        return;
-    };
-    let same = c
-        .info()
-        .account
-        .as_deref()
-        .and_then(|a| server.fold_nick(a));
-    if same.as_deref() == Some(account) {
+    if let Some(c) = server
+        .registry
+        .devices(account)
+        .into_iter()
+        .find(|c| c.is_registered())
+    {
         c.poke_offline();
     }
 }
