@@ -279,6 +279,23 @@ step("typing shown, a reply quoted, a reaction counted");
 
 await alice.page.screenshot({ path: path.join(OUT, "desktop-en.png") });
 
+// Recall: alice takes a message back; bob sees that it was, not what.
+await say(alice, "oops, not for you");
+await sees(bob, "oops, not for you");
+await log(alice).locator("article").filter({ hasText: "oops, not for you" }).getByRole("button", { name: /^Recall/ }).click();
+await sees(bob, "This message was recalled.");
+if (await log(bob).getByText("oops, not for you").count()) throw new Error("bob still sees the recalled text");
+step("alice recalled a message: bob sees that it was recalled, not its text");
+
+// A display name, set once, shown beside the nick.
+await alice.page.getByText("Logged-in browsers").click();
+await alice.page.getByLabel("Display name").fill("Alice 爱丽丝");
+await alice.page.getByRole("button", { name: "Save", exact: true }).click();
+await say(alice, "this is my display name");
+await log(bob).locator("article").filter({ hasText: "this is my display name" })
+  .getByText("Alice 爱丽丝 (alice)").waitFor({ timeout: WAIT });
+step("alice set a display name: bob sees it beside her nick");
+
 // Enough in the group that the oldest lines need scrolling up.
 for (let i = 1; i <= 60; i++) carol.send(`PRIVMSG #trio :line ${i}`);
 carol.send("PING :sync");

@@ -50,7 +50,32 @@ const state = {
   tokenId: null,
   tokens: [],
   tokensLoaded: false,
+  profiles: new Map(), // folded nick → { "display-name": ..., avatar: ... }
+  markSent: new Map(), // folded target → the read-marker time (ms) we last sent
 };
+
+/** The name a user goes by: its display name (METADATA) and its nick. */
+function shownName(nick) {
+  const dn = state.profiles.get(fold(nick))?.["display-name"];
+  return dn && dn !== nick ? `${dn} (${nick})` : nick;
+}
+
+/** A friend's display name and avatar (an account's are kept offline too). */
+function askProfile(nick) {
+  if (!state.conn?.caps.has("draft/metadata-3")) return;
+  state.profiles.set(fold(nick), state.profiles.get(fold(nick)) || {});
+  state.conn.send(build("METADATA", [nick, "GET", "display-name", "avatar"]));
+}
+
+/** Tells the server (and so this account's other devices) how far this
+ * conversation is read: up to its newest message. */
+function markRead(c) {
+  const last = c.messages[c.messages.length - 1];
+  if (!last || !state.conn) return;
+  if ((state.markSent.get(c.key) || 0) >= last.time) return;
+  state.markSent.set(c.key, last.time);
+  state.conn.send(build("MARKREAD", [c.name, timestampRef(last.time)]));
+}
 
 function conv(name) {
   const key = fold(name);
@@ -117,6 +142,7 @@ function addMessage(c, msg, { history = false } = {}) {
   c.messages.splice(i, 0, msg);
   if (!history) {
     touch(c);
+    if (state.current === c.key && !document.hidden) markRead(c);
     if (!msg.self && (state.current !== c.key || document.hidden)) {
       c.unread++;
       if (!c.channel || mentions(msg.text, state.me)) {
@@ -272,13 +298,57 @@ function onMessage(m) {
     case "332":
       conv(p[1]).topic = p[2] || "";
       break;
+    case "REDACT": {
+      // A message taken back: by its sender, or a channel operator.
+      const target = p[0] || "";
+      const name = isChannel(target) ? target : (fold(target) === fold(state.me) ? m.nick : target);
+      const c = state.convs.get(fold(name));
+      const msg = c?.messages.find((x) => x.msgid === p[1]);
+      if (msg) {
+        msg.recalled = true;
+        msg.text = "";
+        msg.reactions = new Map();
+      }
+      break;
+    }
+    case "MARKREAD": {
+      // Read on another device (or when joining): what is older is read.
+      const c = state.convs.get(fold(p[0] || ""));
+      const at = Date.parse((p[1] || "").replace(/^timestamp=/, ""));
+      if (c && !Number.isNaN(at)) {
+        state.markSent.set(c.key, Math.max(state.markSent.get(c.key) || 0, at));
+        if (!c.messages.some((x) => x.time > at && !x.self)) {
+          c.unread = 0;
+          c.mention = false;
+        }
+      }
+      break;
+    }
+    case "761": { // a user's key (METADATA): its display name, its avatar
+      const [, target, key, , value] = p;
+      if (target && !isChannel(target) && key) {
+        const prof = state.profiles.get(fold(target)) || {};
+        prof[key] = value ?? "";
+        state.profiles.set(fold(target), prof);
+      }
+      break;
+    }
+    case "766": {
+      const [, target, key] = p;
+      const prof = target && state.profiles.get(fold(target));
+      if (prof && key) delete prof[key];
+      break;
+    }
     case "TOPIC":
       conv(p[0]).topic = p[1] || "";
       break;
     case "730": // MONITOR online
       for (const target of (p[1] || "").split(",")) {
         const nick = target.split("!")[0];
-        if (nick) state.friends.set(fold(nick), { nick, status: "online" });
+        if (nick) {
+          if (!state.profiles.has(fold(nick))) askProfile(nick);
+          state.friends.set(fold(nick), { nick, status: "online" });
+        }
       }
       break;
     case "731":
@@ -288,7 +358,10 @@ function onMessage(m) {
       break;
     case "732":
       for (const nick of (p[1] || "").split(",")) {
-        if (nick && !state.friends.has(fold(nick))) state.friends.set(fold(nick), { nick, status: "offline" });
+        if (nick && !state.friends.has(fold(nick))) {
+          state.friends.set(fold(nick), { nick, status: "offline" });
+          askProfile(nick);
+        }
       }
       break;
     case "AWAY": {
@@ -376,6 +449,7 @@ function open(key) {
     c.unread = 0;
     c.mention = false;
     if (!c.channel) fetchLatest(c);
+    markRead(c);
   }
   state.replyTo = null;
   document.body.classList.add("in-conversation");
@@ -598,7 +672,7 @@ function render() {
     friends.map((f) => h("li", { class: `friend ${f.status}` },
       h("button", { type: "button", "aria-label": f.nick, onclick: () => open(conv(f.nick).key) },
         h("span", { class: "dot", "aria-hidden": "true" }),
-        h("span", { class: "name", text: f.nick }),
+        h("span", { class: "name", text: shownName(f.nick) }),
         h("span", { class: "presence", text: t(`${f.status}_`) })),
       h("button", { type: "button", class: "remove", "aria-label": t("removeFriend", { nick: f.nick }), onclick: () => removeFriend(f.nick) }, "×"))));
 
@@ -702,8 +776,22 @@ function sessionsPanel() {
       render();
     } }, t("sessions")),
     list,
+    state.sessionsOpen ? profileForm() : null,
     state.sessionsOpen ? h("button", { type: "button", class: "secondary", onclick: exportData }, t("exportData")) : null,
     state.exportError ? h("p", { class: "error", role: "alert", text: state.exportError }) : null);
+}
+
+/** One's display name, shown beside one's nick to everyone. */
+function profileForm() {
+  const mine = state.profiles.get(fold(state.me || ""))?.["display-name"] || "";
+  return h("form", { class: "profile", onsubmit: (e) => {
+    e.preventDefault();
+    const v = $("#display-name").value.trim();
+    state.conn.send(build("METADATA", v ? ["*", "SET", "display-name", v] : ["*", "SET", "display-name"]));
+  } },
+    h("label", { for: "display-name", text: t("displayName") }),
+    h("input", { id: "display-name", value: mine, maxlength: "60", autocomplete: "nickname" }),
+    h("button", { type: "submit", class: "secondary" }, t("save")));
 }
 
 /** Downloads everything the server keeps for this account (GET /export
@@ -745,15 +833,20 @@ function messageItem(c, msg) {
   return h("article", { class: `message${msg.self ? " self" : ""}${msg.pending ? " pending" : ""}${msg.notice ? " notice" : ""}`, "data-msgid": msg.msgid || "" },
     quoted ? h("blockquote", { class: "quote" }, `${quoted.from}: ${quoted.text.slice(0, 80)}`) : null,
     h("header", {},
-      h("span", { class: "from", text: msg.from }),
+      h("span", { class: "from", text: shownName(msg.from) }),
       h("time", { datetime: new Date(msg.time).toISOString(), text: fmtTime(msg.time) }),
       msg.pending ? h("span", { class: "unsent", text: t("unsent") }) : null,
       msg.refused ? h("span", { class: "unsent", text: msg.refused }) : null),
-    h("p", { class: "text" }, textWithLinks(msg.text)),
+    msg.recalled
+      ? h("p", { class: "text recalled", text: t("recalled") })
+      : h("p", { class: "text" }, textWithLinks(msg.text)),
     msg.reactions.size ? h("p", { class: "reactions" }, [...msg.reactions].map(([emoji, who]) => h("span", { title: [...who].join(", ") }, `${emoji} ${who.size}`))) : null,
-    msg.msgid ? h("div", { class: "actions" },
+    msg.msgid && !msg.recalled ? h("div", { class: "actions" },
       h("button", { type: "button", class: "link", onclick: () => { state.replyTo = msg; render(); $("#composer")?.focus(); } }, t("reply")),
-      h("button", { type: "button", class: "link", "aria-label": t("react"), onclick: () => react(c, msg) }, "👍")) : null);
+      h("button", { type: "button", class: "link", "aria-label": t("react"), onclick: () => react(c, msg) }, "👍"),
+      msg.self ? h("button", { type: "button", class: "link", "aria-label": t("recallNamed", { text: msg.text.slice(0, 40) }), onclick: () => {
+        state.conn.send(build("REDACT", [c.name, msg.msgid]));
+      } }, t("recall")) : null) : null);
 }
 
 // ------------------------------------------------------------ session
@@ -839,6 +932,7 @@ function start(nick, password, register, stay = false, fromToken = null) {
     shown = true;
     if (e.detail.first && stay && !fromToken) conn.send(build("TOKEN", ["NEW", browserLabel()]));
     // Friends (the stored MONITOR list), our +g, recent conversations.
+    if (conn.caps.has("draft/metadata-3")) conn.send("METADATA * SUB display-name avatar");
     conn.send("MONITOR L");
     conn.send("MONITOR S");
     conn.send(build("MODE", [state.me]));

@@ -13,6 +13,7 @@ export const WANTED = [
   "message-tags", "server-time", "echo-message", "batch", "labeled-response",
   "sasl", "draft/account-registration", "draft/chathistory", "extended-monitor",
   "away-notify", "account-notify", "multi-prefix", "cap-notify", "standard-replies",
+  "draft/message-redaction", "draft/read-marker", "draft/metadata-3",
 ];
 
 export class Connection extends EventTarget {
