@@ -329,3 +329,39 @@ async fn read_markers_follow_the_user_across_devices() {
     later.send("JOIN #room").await;
     later.until(|l| l == at).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_always_on_user_is_back_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || accounts_config("always_on = \"opt-out\"", "");
+    let server = TestServer::with_config_in(cfg(), dir.path()).await;
+    register_account(&server, "bob", "secret").await;
+    let mut bob = sasl_client(&server, "bob", "secret", "").await;
+    join(&mut bob, "#room").await;
+    join(&mut bob, "#other").await;
+    quit(&mut bob).await;
+    server.stop().await;
+
+    let server = TestServer::with_config_in(cfg(), dir.path()).await;
+    // Nobody connected as bob, yet he is in #room, and his nick is his.
+    let mut alice = server.client("alice").await;
+    alice.send("JOIN #room").await;
+    alice.until(|l| l.contains(" JOIN #room")).await;
+    let names = alice.line().await;
+    assert!(
+        names.ends_with(" #room :@bob alice") || names.ends_with(" #room :alice @bob"),
+        "{names}"
+    );
+    alice.until(|l| l.contains(" 366 alice #room ")).await;
+    alice.send("PRIVMSG bob :are you there?").await;
+    alice.until(|l| l.contains(" 301 alice bob ")).await;
+    // His next device gets the channels and what was said to him.
+    let mut pc = sasl_client(&server, "bob", "secret", "").await;
+    pc.expect(&format!(":{} JOIN #room", src("bob"))).await;
+    pc.until(|l| l.contains(" 366 bob #room ")).await;
+    pc.expect(&format!(":{} JOIN #other", src("bob"))).await;
+    pc.until(|l| l.contains(" 366 bob #other ")).await;
+    let l = pc.until(|l| l.contains(" PRIVMSG bob ")).await;
+    assert!(l.ends_with("] are you there?"), "{l}");
+    quiet(&mut alice).await;
+}

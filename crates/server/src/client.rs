@@ -420,6 +420,17 @@ impl Client {
         }
     }
 
+    /// Does this user stay when its last connection ends?
+    pub(crate) fn is_always_on(&self) -> bool {
+        self.lists().devices.always_on
+    }
+
+    /// A user restored with no connection (an always-on user at start):
+    /// parked from the first.
+    pub(crate) fn park_without_connection(&self) {
+        self.lists().devices.first_gone = true;
+    }
+
     /// Whether this user stays when its last connection ends (its
     /// account's always-on, at login and on NickServ SET ALWAYS-ON).
     pub(crate) fn set_always_on(&self, on: bool) {

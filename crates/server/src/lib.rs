@@ -52,6 +52,7 @@
 
 mod accounts;
 mod admin;
+mod always_on;
 pub mod auth;
 mod bans;
 mod caps;
@@ -196,6 +197,7 @@ pub async fn serve_with(
         listeners.iter().filter_map(|l| l.tls.clone()).collect();
     let server = Arc::new(server);
     chanserv::restore(&server);
+    always_on::restore(&server);
     metrics.collect(&server);
     let metrics = Arc::new(metrics);
     let tracker = TaskTracker::new();

@@ -241,8 +241,14 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
             Detached::Last => quit_user(server, &me, &ending.quit),
             // One device of several, or the last of an always-on user:
             // the user stays, and nobody sees the connection go.
-            Detached::Stays | Detached::Parked => {
+            Detached::Stays => {
                 info!(conn = conn.id, nick = %me.nick(), "a device left; the user stays");
+            }
+            Detached::Parked => {
+                info!(conn = conn.id, nick = %me.nick(), "the last device left; always-on, the user stays");
+                if let Some(a) = &s.account {
+                    crate::always_on::park(server, &me, a);
+                }
             }
         }
     } else if let Some(f) = s.folded_nick.take() {
@@ -258,6 +264,11 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
 /// none): peers see its QUIT, channels and maps forget it.
 pub(crate) fn quit_user(server: &Server, me: &Arc<Client>, quit: &str) {
     server.snotice_watchers.remove(&me.id);
+    let account = me.info().account.clone().filter(|_| me.is_always_on());
+    if let Some(a) = account.and_then(|a| server.fold_nick(&a)) {
+        // Gone for good: not to be restored at the next start.
+        crate::always_on::forget(server, a);
+    }
     server.metadata.forget_user(me.id);
     let info = me.info().clone();
     server.snote(

@@ -102,6 +102,12 @@ pub trait AccountStore: Send + Sync {
     fn set_always_on(&self, name: &str, on: Option<bool>) -> Result<bool>;
     /// Records when a connection logged in to `name` ended.
     fn set_last_seen(&self, name: &str, ms: i64) -> Result<bool>;
+    /// Keeps (None: forgets) what the server restores of an always-on
+    /// user with no device at its next start (its nick, channels, ...: the
+    /// server's own encoding; the store never reads it).
+    fn set_always_on_state(&self, name: &str, state: Option<&str>) -> Result<bool>;
+    /// Every (account, state) kept by [`Self::set_always_on_state`].
+    fn always_on_states(&self) -> Result<Vec<(String, String)>>;
     /// Suspends the account (`Some`) or lifts it (`None`). False if there
     /// is no such account.
     fn set_suspended(&self, name: &str, suspension: Option<&Suspension>) -> Result<bool>;

@@ -146,6 +146,30 @@ impl AccountStore for SqliteStore {
         })
     }
 
+    fn set_always_on_state(&self, name: &str, state: Option<&str>) -> Result<bool> {
+        let (name, state) = (name.to_string(), state.map(str::to_string));
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE accounts SET always_on_state = ?2 WHERE name = ?1",
+                    params![name, state],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn always_on_states(&self) -> Result<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT name, always_on_state FROM accounts \
+                 WHERE always_on_state IS NOT NULL AND suspended_reason IS NULL ORDER BY name",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
     fn set_suspended(&self, name: &str, suspension: Option<&Suspension>) -> Result<bool> {
         let name = name.to_string();
         let s = suspension.cloned();

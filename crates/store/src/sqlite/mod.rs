@@ -189,6 +189,8 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 11: when an account's connection last ended (missed channel replay)
     "ALTER TABLE accounts ADD COLUMN last_seen_ms BIGINT;",
+    // 12: an always-on user with no device, to restore at start
+    "ALTER TABLE accounts ADD COLUMN always_on_state TEXT;",
 ];
 
 /// Jobs one group transaction takes at most.
