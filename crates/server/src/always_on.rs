@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
-use crate::channel::{Member, Prefix};
+use crate::channel::Member;
 use crate::client::Client;
 use crate::Server;
 
@@ -139,10 +139,7 @@ fn restore_one(server: &Arc<Server>, account: &str, k: Kept) -> bool {
             user.id,
             Member {
                 client: user.clone(),
-                prefix: Prefix {
-                    op: fresh || status.is_some_and(|p| p.op),
-                    voice: status.is_some_and(|p| p.voice),
-                },
+                prefix: crate::chanserv::join_prefix(fresh, status),
             },
         );
         drop(st);

@@ -58,6 +58,15 @@ pub(crate) fn status_on_join(st: &ChanState, account: Option<&str>) -> Option<Pr
     })
 }
 
+/// The status a joiner gets: a new channel's first member is its
+/// operator; a registered channel's access list decides.
+pub(crate) fn join_prefix(fresh: bool, status: Option<Prefix>) -> Prefix {
+    Prefix {
+        op: fresh || status.is_some_and(|p| p.op),
+        voice: status.is_some_and(|p| p.voice),
+    }
+}
+
 /// Loads every registered channel into the registry (at start).
 pub(crate) fn restore(server: &Arc<Server>) {
     let store = server.store.clone();

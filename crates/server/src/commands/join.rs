@@ -5,7 +5,7 @@ use ferry_proto::{numeric::*, Message};
 
 use crate::accounts::send_marker_if_wanted;
 use crate::caps::Cap;
-use crate::channel::{ChanState, Channel, Member, Prefix, Topic};
+use crate::channel::{ChanState, Channel, Member, Topic};
 use crate::client::ClientId;
 use crate::ctx::{Ctx, Outcome, Reject};
 use crate::event::Event;
@@ -96,10 +96,7 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
             me.id,
             Member {
                 client: me.clone(),
-                prefix: Prefix {
-                    op: fresh || status.is_some_and(|p| p.op),
-                    voice: status.is_some_and(|p| p.voice),
-                },
+                prefix: crate::chanserv::join_prefix(fresh, status),
             },
         );
         let plain = cx.event(format!(":{prefix} JOIN {chname}\r\n"));
