@@ -523,3 +523,36 @@ async fn speaks_gbk_over_tls_and_redraws_on_resize() {
     t3.wait_for("invalid peer certificate").await;
     t3.wait_for("reconnecting in").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recalls_a_message_and_shows_others_recalled() {
+    if !tmux::available("recalls_a_message_and_shows_others_recalled") {
+        return;
+    }
+    let server = TestServer::start().await;
+    let addr = server.addr.to_string();
+    let t = Tmux::chat("recall", &[&addr, "--nick", "alice"]);
+    t.wait_for(&connected("alice")).await;
+    t.enter("/join #room");
+    t.wait_for("you joined #room").await;
+    let mut bob = cap_client(&server, "bob", "message-tags echo-message draft/message-redaction").await;
+    join(&mut bob, "#room").await;
+    t.wait_for("→ bob joined").await;
+    t.enter("sent to the wrong room");
+    bob.until(|l| l.ends_with(" PRIVMSG #room :sent to the wrong room"))
+        .await;
+    t.wait_for("<alice> sent to the wrong room").await;
+    // /recall takes it back: bob is told, the screen no longer has it.
+    t.enter("/recall");
+    bob.until(|l| l.contains(" REDACT #room ")).await;
+    let s = t.wait_for("alice recalled a message").await;
+    assert!(!s.contains("sent to the wrong room"), "{s}");
+    // bob takes one of his back.
+    bob.send("PRIVMSG #room :oops").await;
+    let echo = bob.until(|l| l.contains(" PRIVMSG #room :oops")).await;
+    let id = crate::util::tag(&echo, "msgid").expect("msgid").to_string();
+    t.wait_for("<bob> oops").await;
+    bob.send(&format!("REDACT #room {id}")).await;
+    let s = t.wait_for("bob recalled a message").await;
+    assert!(!s.contains("<bob> oops"), "{s}");
+}

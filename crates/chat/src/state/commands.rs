@@ -18,6 +18,7 @@ pub const HELP: &[&str] = &[
     "/close                    close the conversation shown (leaves a channel)",
     "/me TEXT                  an action: * you TEXT",
     "/notice NICK TEXT         send a notice",
+    "/recall                   take back your last message here",
     "/topic [TEXT]             show or set the channel's topic",
     "/nick NAME                change your nick",
     "/away [MESSAGE]           mark yourself away; /away alone comes back",
@@ -306,6 +307,23 @@ impl Chat {
                 }
                 None => self.alert(now, "usage: /nick NAME"),
             },
+            "recall" => {
+                // Takes back our newest message here (REDACT).
+                if !self.has("draft/message-redaction") {
+                    return self.alert(now, "/recall: the server cannot take messages back");
+                }
+                let b = &self.buffers[self.active];
+                let Some(id) = b
+                    .lines
+                    .iter()
+                    .rev()
+                    .find(|l| l.own && l.is_talk())
+                    .and_then(|l| l.msgid.clone())
+                else {
+                    return self.alert(now, "/recall: no message of yours to take back here");
+                };
+                self.send(format!("REDACT {here} {id}"));
+            }
             "away" => {
                 if rest.is_empty() {
                     self.send("AWAY");

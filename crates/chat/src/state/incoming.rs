@@ -41,6 +41,7 @@ impl Chat {
             "BATCH" => self.on_batch(m, now),
             "PRIVMSG" | "NOTICE" => self.on_talk(m, from, now),
             "TAGMSG" => self.on_tagmsg(m, now),
+            "REDACT" => self.on_redact(m),
             "JOIN" => self.on_join(m, now),
             "PART" => self.on_part(m, now),
             "KICK" => self.on_kick(m, now),
@@ -200,6 +201,31 @@ impl Chat {
             return;
         };
         self.add_talk(&m, text, From::default(), now);
+    }
+
+    /// A message taken back (REDACT): its line says so, its text is gone.
+    fn on_redact(&mut self, m: &Message<'_>) {
+        let (Some(target), Some(id)) = (m.param(0), m.param(1)) else {
+            return;
+        };
+        let by = nick_of(m.source.unwrap_or("")).to_string();
+        let name = if self.is_channel(target) || !self.same(target, &self.nick) {
+            target.to_string()
+        } else {
+            by.clone()
+        };
+        let Some(i) = self.find(&name) else {
+            return;
+        };
+        if let Some(l) = self.buffers[i]
+            .lines
+            .iter_mut()
+            .find(|l| l.msgid.as_deref() == Some(id))
+        {
+            l.what = What::Info;
+            l.text = format!("{} recalled a message", l.nick);
+            l.nick = String::new();
+        }
     }
 
     fn on_talk(&mut self, m: &Message<'_>, from: From, now: i64) {

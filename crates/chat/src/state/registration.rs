@@ -16,6 +16,7 @@ const WANTED: &[&str] = &[
     "batch",
     "draft/chathistory",
     "draft/multiline",
+    "draft/message-redaction",
     "away-notify",
     "account-notify",
     "extended-join",

@@ -472,3 +472,29 @@ fn hostile_lines_do_not_break_it() {
     }
     assert_eq!(texts(&c, "x").last().unwrap(), "bold");
 }
+
+#[test]
+fn a_message_is_recalled_and_shown_as_such() {
+    let mut c = online("message-tags echo-message draft/message-redaction");
+    join(&mut c, "#room");
+    c.input.insert_str("/recall");
+    c.submit(0);
+    assert_eq!(
+        texts(&c, "#room").last().unwrap(),
+        "/recall: no message of yours to take back here"
+    );
+    c.on_line("@msgid=m1 :alice!a@h PRIVMSG #room :oops", 0);
+    c.on_line("@msgid=m2 :bob!b@h PRIVMSG #room :a word", 0);
+    c.drain_out();
+    c.input.insert_str("/recall");
+    c.submit(0);
+    assert_eq!(c.drain_out(), vec!["REDACT #room m1".to_string()]);
+    c.on_line(":alice!a@h REDACT #room m1", 0);
+    let t = texts(&c, "#room");
+    assert!(t.contains(&"alice recalled a message".to_string()), "{t:?}");
+    assert!(!t.contains(&"oops".to_string()), "{t:?}");
+    // bob takes back one of his in a DM to us.
+    c.on_line("@msgid=d1 :bob!b@h PRIVMSG alice :secret", 0);
+    c.on_line(":bob!b@h REDACT alice d1", 0);
+    assert_eq!(texts(&c, "bob"), vec!["bob recalled a message".to_string()]);
+}
