@@ -535,7 +535,12 @@ async fn recalls_a_message_and_shows_others_recalled() {
     t.wait_for(&connected("alice")).await;
     t.enter("/join #room");
     t.wait_for("you joined #room").await;
-    let mut bob = cap_client(&server, "bob", "message-tags echo-message draft/message-redaction").await;
+    let mut bob = cap_client(
+        &server,
+        "bob",
+        "message-tags echo-message draft/message-redaction",
+    )
+    .await;
     join(&mut bob, "#room").await;
     t.wait_for("→ bob joined").await;
     t.enter("sent to the wrong room");
