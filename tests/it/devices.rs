@@ -365,3 +365,31 @@ async fn an_always_on_user_is_back_after_a_restart() {
     assert!(l.ends_with("] are you there?"), "{l}");
     quiet(&mut alice).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_may_keep_to_one_connection() {
+    let server = TestServer::with_config(accounts_config("", "")).await;
+    register_account(&server, "bob", "secret").await;
+    let mut bob = sasl_client(&server, "bob", "secret", "").await;
+    bob.send("PRIVMSG NickServ :SET MULTICLIENT OFF").await;
+    bob.expect(&format!(
+        "{NICKSERV} bob :Multiclient is OFF: one connection at a time uses your nick."
+    ))
+    .await;
+    // Another device logged in to bob is refused the nick.
+    let mut pc = server.connect().await;
+    crate::util::sasl::sasl_hello(&mut pc, "bob", "bob", "").await;
+    pc.expect(":ferry.test 433 * bob :Nickname is already in use")
+        .await;
+    // Stored: after a new login it still holds; DEFAULT lets devices in.
+    quit(&mut bob).await;
+    let mut bob = sasl_client(&server, "bob", "secret", "").await;
+    let mut again = server.connect().await;
+    crate::util::sasl::sasl_hello(&mut again, "bob", "bob", "").await;
+    again
+        .expect(":ferry.test 433 * bob :Nickname is already in use")
+        .await;
+    bob.send("PRIVMSG NickServ :SET MULTICLIENT DEFAULT").await;
+    bob.until(|l| l.contains("Multiclient is ON")).await;
+    let _pc = sasl_client(&server, "bob", "secret", "").await;
+}

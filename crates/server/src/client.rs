@@ -73,6 +73,9 @@ pub(crate) struct Devices {
     always_on: bool,
     /// Killed (KILL, a ban, a suspension): always-on or not, it goes.
     killed: bool,
+    /// Its account's owner turned multiclient off: no other connection
+    /// may share its nick.
+    single: bool,
 }
 
 /// What a connection's end left of its user.
@@ -89,7 +92,7 @@ pub(crate) enum Detached {
 impl Devices {
     /// Anything to keep (a reset of the lists must not drop it).
     pub(crate) fn in_use(&self) -> bool {
-        !self.conns.is_empty() || self.first_gone || self.ended || self.always_on
+        !self.conns.is_empty() || self.first_gone || self.ended || self.always_on || self.single
     }
 }
 
@@ -418,6 +421,20 @@ impl Client {
             d.ended = true;
             Detached::Last
         }
+    }
+
+    /// Its account's multiclient choice (at login, and NickServ SET
+    /// MULTICLIENT): `false` keeps it to one connection.
+    pub(crate) fn set_multiclient(&self, on: bool) {
+        let mut l = self.lists();
+        if !on || l.devices.in_use() {
+            l.devices.single = !on;
+        }
+    }
+
+    /// May another connection of its account share this user's nick?
+    pub(crate) fn allows_devices(&self) -> bool {
+        !self.lists().devices.single
     }
 
     /// Does this user stay when its last connection ends?

@@ -40,7 +40,11 @@ pub(crate) fn attach(cx: &mut Ctx<'_>, folded: &str, user: &str, realname: &str)
     };
     let account = holder.info().account.clone();
     let account = account.and_then(|a| cx.server.fold_nick(&a));
-    if account.is_none() || account != cx.s.account || !cx.server.config().accounts.multiclient {
+    if account.is_none()
+        || account != cx.s.account
+        || !cx.server.config().accounts.multiclient
+        || !holder.allows_devices()
+    {
         return Attach::Refused;
     }
     let conn = cx.conn().clone();

@@ -33,6 +33,9 @@ pub struct Account {
     /// When a connection logged in to it last ended (ms): what a registered
     /// channel it is on saw since is replayed at its next login.
     pub last_seen_ms: Option<i64>,
+    /// The owner's multiclient choice (NickServ SET MULTICLIENT): may
+    /// another connection share its nick? None: the server's setting.
+    pub multiclient: Option<bool>,
 }
 
 /// Why and by whom an account was suspended (the admin API).
@@ -100,6 +103,9 @@ pub trait AccountStore: Send + Sync {
     /// The owner's always-on choice (None: the server's default). False if
     /// there is no such account.
     fn set_always_on(&self, name: &str, on: Option<bool>) -> Result<bool>;
+    /// The owner's multiclient choice (None: the server's setting). False
+    /// if there is no such account.
+    fn set_multiclient(&self, name: &str, on: Option<bool>) -> Result<bool>;
     /// Records when a connection logged in to `name` ended.
     fn set_last_seen(&self, name: &str, ms: i64) -> Result<bool>;
     /// Keeps (None: forgets) what the server restores of an always-on

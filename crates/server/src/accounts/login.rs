@@ -53,6 +53,7 @@ pub(crate) fn logged_in(cx: &mut Ctx<'_>, a: &Account) {
         me.clear_nick_deadline();
     }
     me.set_always_on(cx.server.config().accounts.always_on.applies(a.always_on));
+    me.set_multiclient(a.multiclient != Some(false));
     if cx.s.registered {
         account_notify(cx, &me, &prefix, &a.display);
         if a.callerid {

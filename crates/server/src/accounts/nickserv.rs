@@ -49,6 +49,13 @@ pub(crate) fn nickserv(cx: &mut Ctx<'_>, text: &str) -> Outcome {
         {
             set_always_on(cx, args.get(1).map(String::as_str))
         }
+        "SET"
+            if args
+                .first()
+                .is_some_and(|a| a.eq_ignore_ascii_case("MULTICLIENT")) =>
+        {
+            set_multiclient(cx, args.get(1).map(String::as_str))
+        }
         "INFO" => info(cx, &args),
         "DROP" => drop_account(cx, &args),
         _ => help(cx),
@@ -153,6 +160,45 @@ fn set_always_on(cx: &mut Ctx<'_>, value: Option<&str>) -> Outcome {
     Ok(())
 }
 
+/// `SET MULTICLIENT ON|OFF|DEFAULT` (Ergo's `true`/`false` too): may
+/// another connection logged in to the account share its nick? Stored; it
+/// takes effect for the next connection.
+fn set_multiclient(cx: &mut Ctx<'_>, value: Option<&str>) -> Outcome {
+    let choice = match value.map(str::to_ascii_lowercase).as_deref() {
+        Some("on" | "true") => Some(true),
+        Some("off" | "false") => Some(false),
+        Some("default") => None,
+        _ => {
+            nickserv_say(cx, "Syntax: SET MULTICLIENT ON|OFF|DEFAULT");
+            return Ok(());
+        }
+    };
+    let Some(account) = cx.s.account.clone() else {
+        nickserv_say(cx, "Log in first; syntax: SET MULTICLIENT ON|OFF|DEFAULT");
+        return Ok(());
+    };
+    let server = cx.server_arc();
+    cx.defer(async move {
+        let r = server
+            .store(move |s| s.set_multiclient(&account, choice))
+            .await;
+        then(move |cx: &mut Ctx<'_>| {
+            if !matches!(r, Ok(true)) {
+                return nickserv_say(cx, "Could not change it now, try later.");
+            }
+            let on = choice != Some(false);
+            cx.me().set_multiclient(on);
+            let text = match (on, cx.server.config().accounts.multiclient) {
+                (_, false) => "Multiclient is OFF on this server.",
+                (true, true) => "Multiclient is ON: your other devices share your nick.",
+                (false, true) => "Multiclient is OFF: one connection at a time uses your nick.",
+            };
+            nickserv_say(cx, text);
+        })
+    });
+    Ok(())
+}
+
 /// `INFO [account]`: when an account was registered, who may message it.
 fn info(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
     let name = args
@@ -243,6 +289,7 @@ fn help(cx: &mut Ctx<'_>) -> Outcome {
         "LOGOUT - log out",
         "SET PASSWORD <new password> - change your password",
         "SET ALWAYS-ON ON|OFF|DEFAULT - stay in your channels when your last device disconnects",
+        "SET MULTICLIENT ON|OFF|DEFAULT - let your other devices share your nick",
         "INFO [account] - about an account",
         "DROP <password> - delete your account",
         "CERT ADD [fingerprint] | DEL <fingerprint> | LIST - client certificates that log you in (SASL EXTERNAL)",

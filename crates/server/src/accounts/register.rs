@@ -71,6 +71,7 @@ pub fn create_account(
         suspended: None,
         always_on: None,
         last_seen_ms: None,
+        multiclient: None,
     };
     match store.create_account(&account) {
         Ok(()) => Ok(account),

@@ -140,6 +140,9 @@ fn may_attach(cx: &Ctx<'_>, folded: &str) -> bool {
     let Some(holder) = cx.server.registry.find_nick(folded) else {
         return false;
     };
+    if !holder.allows_devices() {
+        return false;
+    }
     let account = holder.info().account.clone();
     let Some(account) = account.and_then(|a| cx.server.fold_nick(&a)) else {
         return false;

@@ -33,6 +33,7 @@ fn account_from_row(r: &Row<'_>) -> rusqlite::Result<Account> {
         },
         always_on: r.get::<_, Option<i64>>(13)?.map(|v| v != 0),
         last_seen_ms: r.get(14)?,
+        multiclient: r.get::<_, Option<i64>>(15)?.map(|v| v != 0),
     })
 }
 
@@ -44,7 +45,24 @@ const ACCOUNT_COLS: &str =
 const READ_COLS: &str =
     "name, display, password_hash, scram_salt, scram_iterations, scram_stored_key, \
      scram_server_key, email, callerid, created_ms, suspended_reason, suspended_by, suspended_ms, \
-     always_on, last_seen_ms";
+     always_on, last_seen_ms, multiclient";
+
+impl SqliteStore {
+    /// Sets (None: clears, the server's default) one of an account's
+    /// yes/no choices; `column` is one of ours, never user input.
+    fn set_choice(&self, column: &'static str, name: &str, on: Option<bool>) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| {
+            let n = c
+                .execute(
+                    &format!("UPDATE accounts SET {column} = ?2 WHERE name = ?1"),
+                    params![name, on.map(|v| v as i64)],
+                )
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+}
 
 impl AccountStore for SqliteStore {
     fn create_account(&self, a: &Account) -> Result<()> {
@@ -121,16 +139,11 @@ impl AccountStore for SqliteStore {
     }
 
     fn set_always_on(&self, name: &str, on: Option<bool>) -> Result<bool> {
-        let name = name.to_string();
-        self.write(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE accounts SET always_on = ?2 WHERE name = ?1",
-                    params![name, on.map(|v| v as i64)],
-                )
-                .map_err(backend)?;
-            Ok(n > 0)
-        })
+        self.set_choice("always_on", name, on)
+    }
+
+    fn set_multiclient(&self, name: &str, on: Option<bool>) -> Result<bool> {
+        self.set_choice("multiclient", name, on)
     }
 
     fn set_last_seen(&self, name: &str, ms: i64) -> Result<bool> {
@@ -483,5 +496,9 @@ mod tests {
         assert!(s.set_always_on("bob", None).unwrap());
         assert_eq!(s.account("bob").unwrap().unwrap().always_on, None);
         assert!(!s.set_always_on("nobody", Some(true)).unwrap());
+        assert!(s.set_multiclient("bob", Some(false)).unwrap());
+        assert_eq!(s.account("bob").unwrap().unwrap().multiclient, Some(false));
+        assert!(s.set_multiclient("bob", None).unwrap());
+        assert_eq!(s.account("bob").unwrap().unwrap().multiclient, None);
     }
 }

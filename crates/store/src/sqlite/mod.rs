@@ -191,6 +191,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE accounts ADD COLUMN last_seen_ms BIGINT;",
     // 12: an always-on user with no device, to restore at start
     "ALTER TABLE accounts ADD COLUMN always_on_state TEXT;",
+    // 13: the account's own multiclient choice (NULL: the server's)
+    "ALTER TABLE accounts ADD COLUMN multiclient INTEGER;",
 ];
 
 /// Jobs one group transaction takes at most.
@@ -561,6 +563,7 @@ pub(crate) mod test_support {
             suspended: None,
             always_on: None,
             last_seen_ms: None,
+            multiclient: None,
         }
     }
 }
