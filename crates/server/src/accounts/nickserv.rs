@@ -117,18 +117,24 @@ fn change_password(cx: &mut Ctx<'_>, args: &[String]) -> Outcome {
     Ok(())
 }
 
+/// `ON`/`true`, `OFF`/`false` or `DEFAULT` (the server's setting: None);
+/// None for anything else.
+fn on_off_default(value: Option<&str>) -> Option<Option<bool>> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        Some("on" | "true") => Some(Some(true)),
+        Some("off" | "false") => Some(Some(false)),
+        Some("default") => Some(None),
+        _ => None,
+    }
+}
+
 /// `SET ALWAYS-ON ON|OFF|DEFAULT` (Ergo's words `true`/`false` too): does
 /// the user stay when its last device leaves? Stored; it takes effect at
 /// once, and the server's `accounts.always_on` may override it.
 fn set_always_on(cx: &mut Ctx<'_>, value: Option<&str>) -> Outcome {
-    let choice = match value.map(str::to_ascii_lowercase).as_deref() {
-        Some("on" | "true") => Some(true),
-        Some("off" | "false") => Some(false),
-        Some("default") => None,
-        _ => {
-            nickserv_say(cx, "Syntax: SET ALWAYS-ON ON|OFF|DEFAULT");
-            return Ok(());
-        }
+    let Some(choice) = on_off_default(value) else {
+        nickserv_say(cx, "Syntax: SET ALWAYS-ON ON|OFF|DEFAULT");
+        return Ok(());
     };
     let Some(account) = cx.s.account.clone() else {
         nickserv_say(cx, "Log in first; syntax: SET ALWAYS-ON ON|OFF|DEFAULT");
@@ -164,14 +170,9 @@ fn set_always_on(cx: &mut Ctx<'_>, value: Option<&str>) -> Outcome {
 /// another connection logged in to the account share its nick? Stored; it
 /// takes effect for the next connection.
 fn set_multiclient(cx: &mut Ctx<'_>, value: Option<&str>) -> Outcome {
-    let choice = match value.map(str::to_ascii_lowercase).as_deref() {
-        Some("on" | "true") => Some(true),
-        Some("off" | "false") => Some(false),
-        Some("default") => None,
-        _ => {
-            nickserv_say(cx, "Syntax: SET MULTICLIENT ON|OFF|DEFAULT");
-            return Ok(());
-        }
+    let Some(choice) = on_off_default(value) else {
+        nickserv_say(cx, "Syntax: SET MULTICLIENT ON|OFF|DEFAULT");
+        return Ok(());
     };
     let Some(account) = cx.s.account.clone() else {
         nickserv_say(cx, "Log in first; syntax: SET MULTICLIENT ON|OFF|DEFAULT");
