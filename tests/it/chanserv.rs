@@ -187,3 +187,176 @@ async fn a_member_gets_what_its_group_said_while_it_was_away() {
     let mut dave = sasl_client(&server, "dave", "secret", "draft/chathistory batch").await;
     quiet(&mut dave).await;
 }
+
+/// The texts of a CHATHISTORY batch's PRIVMSGs.
+async fn history_texts(c: &mut TestClient, chan: &str) -> Vec<String> {
+    c.send(&format!("CHATHISTORY LATEST {chan} * 50")).await;
+    let start = c.until(|l| l.contains(" BATCH +")).await;
+    let id = start
+        .split(" BATCH +")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut texts = Vec::new();
+    loop {
+        let l = c.line().await;
+        if l.ends_with(&format!("BATCH -{id}")) {
+            return texts;
+        }
+        if let Some((_, t)) = l.split_once(&format!(" PRIVMSG {chan} :")) {
+            texts.push(t.to_string());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_groups_settings_keep_its_history_or_not_and_hide_the_past_from_newcomers() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || accounts_config("", "");
+    let server = TestServer::with_config_in(cfg(), dir.path()).await;
+    for a in ["alice", "bob", "carol"] {
+        register_account(&server, a, "secret").await;
+    }
+    let caps = "batch draft/chathistory server-time";
+    let mut alice = sasl_client(&server, "alice", "secret", caps).await;
+    join(&mut alice, "#group").await;
+    assert!(cs(&mut alice, "REGISTER #group")
+        .await
+        .starts_with("#group is registered"));
+    let mut bob = sasl_client(&server, "bob", "secret", caps).await;
+    join(&mut bob, "#group").await;
+    alice.until(|l| l.ends_with(" JOIN #group")).await;
+    // Only its operators change the settings.
+    assert_eq!(
+        cs(&mut bob, "SET #group HISTORY OFF").await,
+        "You do not have the access to do that on #group."
+    );
+    assert_eq!(
+        cs(&mut alice, "SET #group HISTORY OFF").await,
+        "HISTORY of #group is now off."
+    );
+    alice.send("PRIVMSG #group :not kept").await;
+    bob.until(|l| l.ends_with(":not kept")).await;
+    assert_eq!(
+        cs(&mut alice, "SET #group HISTORY ON").await,
+        "HISTORY of #group is now on."
+    );
+    alice.send("PRIVMSG #group :kept").await;
+    bob.until(|l| l.ends_with(":kept")).await;
+    assert_eq!(history_texts(&mut bob, "#group").await, ["kept"]);
+    assert!(cs(&mut alice, "SET #group HISTORY maybe")
+        .await
+        .starts_with("Syntax: SET <#channel> HISTORY"));
+    // JOIN-TIME: a member reads only what was said after it joined.
+    assert_eq!(
+        cs(&mut alice, "SET #group QUERY-CUTOFF JOIN-TIME").await,
+        "QUERY-CUTOFF of #group is now join-time."
+    );
+    let mut carol = sasl_client(&server, "carol", "secret", caps).await;
+    join(&mut carol, "#group").await;
+    assert!(history_texts(&mut carol, "#group").await.is_empty());
+    alice.send("PRIVMSG #group :welcome carol").await;
+    carol.until(|l| l.ends_with(":welcome carol")).await;
+    assert_eq!(history_texts(&mut carol, "#group").await, ["welcome carol"]);
+    // bob joined before both messages.
+    assert_eq!(
+        history_texts(&mut bob, "#group").await,
+        ["kept", "welcome carol"]
+    );
+    // REGISTRATION-TIME: from when the reader's account was made.
+    cs(&mut alice, "SET #group QUERY-CUTOFF REGISTRATION-TIME").await;
+    assert_eq!(
+        history_texts(&mut carol, "#group").await,
+        ["kept", "welcome carol"]
+    );
+    cs(&mut alice, "SET #group QUERY-CUTOFF JOIN-TIME").await;
+    for c in [&mut alice, &mut bob, &mut carol] {
+        c.send("QUIT").await;
+        c.closed().await;
+    }
+    server.stop().await;
+
+    // The settings last.
+    let server = TestServer::with_config_in(cfg(), dir.path()).await;
+    let mut alice = sasl_client(&server, "alice", "secret", "").await;
+    assert_eq!(cs(&mut alice, "SET #group").await, "Settings of #group:");
+    alice.expect(&format!("{CS} alice :  HISTORY: on")).await;
+    alice
+        .expect(&format!("{CS} alice :  QUERY-CUTOFF: join-time"))
+        .await;
+    assert_eq!(
+        cs(&mut alice, "SET #group QUERY-CUTOFF DEFAULT").await,
+        "QUERY-CUTOFF of #group is now default."
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_purges_a_channel_and_nobody_may_use_it_until_reopened() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = || accounts_config("", &crate::util::oper_block());
+    let server = TestServer::with_config_in(cfg(), dir.path()).await;
+    register_account(&server, "alice", "secret").await;
+    let mut alice = sasl_client(&server, "alice", "secret", "").await;
+    join(&mut alice, "#spam").await;
+    cs(&mut alice, "REGISTER #spam").await;
+    let mut bob = server.client("bob").await;
+    join(&mut bob, "#spam").await;
+    alice.until(|l| l.ends_with(" JOIN #spam")).await;
+    assert_eq!(
+        cs(&mut bob, "PURGE ADD #spam").await,
+        "Only IRC operators may purge channels."
+    );
+    let mut oper = crate::util::oper_client(&server, "boss").await;
+    assert_eq!(
+        cs(&mut oper, "PURGE ADD #spam a spam ring").await,
+        "#spam is purged: nobody may join it until PURGE DEL."
+    );
+    // Its members are put out, and each sees it.
+    for c in [&mut alice, &mut bob] {
+        let nick = c.nick.clone();
+        c.until(|l| l == format!(":ChanServ!ChanServ@ferry.test KICK #spam {nick} :a spam ring"))
+            .await;
+    }
+    bob.send("JOIN #spam").await;
+    bob.expect(":ferry.test 403 bob #spam :Cannot join channel (it was closed: a spam ring)")
+        .await;
+    assert_eq!(
+        cs(&mut alice, "INFO #spam").await,
+        "#spam does not exist (it must have members to be registered)"
+    );
+    // A name nobody used may be closed too.
+    cs(&mut oper, "PURGE ADD #Unused").await;
+    assert_eq!(
+        cs(&mut oper, "PURGE LIST").await,
+        "#spam purged by boss: a spam ring"
+    );
+    oper.expect(&format!(
+        "{CS} boss :#Unused purged by boss: closed by the server operators"
+    ))
+    .await;
+    drop((alice, bob, oper));
+    server.stop().await;
+
+    // It lasts across a restart, until an operator reopens it.
+    let server = TestServer::with_config_in(cfg(), dir.path()).await;
+    let mut bob = server.client("bob").await;
+    bob.send("JOIN #SPAM").await;
+    bob.expect(":ferry.test 403 bob #SPAM :Cannot join channel (it was closed: a spam ring)")
+        .await;
+    let mut oper = crate::util::oper_client(&server, "boss").await;
+    assert_eq!(
+        cs(&mut oper, "PURGE DEL #spam").await,
+        "#spam is open again."
+    );
+    assert_eq!(
+        cs(&mut oper, "PURGE DEL #spam").await,
+        "#spam is not purged."
+    );
+    join(&mut bob, "#spam").await;
+    // Not registered any more: bob made it anew and is its operator.
+    bob.send("NAMES #spam").await;
+    bob.expect(":ferry.test 353 bob = #spam @bob").await;
+}

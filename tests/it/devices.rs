@@ -6,7 +6,8 @@
 use ferry_testkit::{TestClient, TestServer};
 
 use crate::util::{
-    accounts_config, expect_names, join, quiet, quit, register_account, sasl_client, src,
+    accounts_config, expect_names, join, oper_block, quiet, quit, register_account, sasl_client,
+    src,
 };
 
 /// The user `bob` on two devices, and `alice` in `#room` with him.
@@ -186,14 +187,6 @@ async fn multiclient_off_keeps_one_connection_per_nick() {
 }
 
 const NICKSERV: &str = ":NickServ!NickServ@ferry.test NOTICE";
-
-/// An operator block (`OPER oper operpass`) for `accounts_config`.
-fn oper_block() -> String {
-    format!(
-        "[[oper]]\nname = \"oper\"\npassword_hash = \"{}\"\n",
-        ferry_server::auth::hash_password("operpass")
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_always_on_user_stays_with_no_device() {
@@ -392,4 +385,57 @@ async fn the_owner_may_keep_to_one_connection() {
     bob.send("PRIVMSG NickServ :SET MULTICLIENT DEFAULT").await;
     bob.until(|l| l.contains("Multiclient is ON")).await;
     let _pc = sasl_client(&server, "bob", "secret", "").await;
+}
+
+/// NickServ's answer: the text of its next NOTICE.
+async fn ns(c: &mut TestClient, command: &str) -> String {
+    c.send(&format!("PRIVMSG NickServ :{command}")).await;
+    let l = c.until(|l| l.starts_with(NICKSERV)).await;
+    l.split_once(" :").map(|(_, t)| t.to_string()).unwrap_or(l)
+}
+
+async fn ns_next(c: &mut TestClient) -> String {
+    let l = c.until(|l| l.starts_with(NICKSERV)).await;
+    l.split_once(" :").map(|(_, t)| t.to_string()).unwrap_or(l)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_lists_the_others_and_logs_one_out() {
+    let server = TestServer::with_config(accounts_config("", "")).await;
+    let (mut alice, mut phone, mut pc) = bob_twice(&server).await;
+    assert_eq!(
+        ns(&mut pc, "CLIENTS LIST").await,
+        "bob is connected 2 time(s):"
+    );
+    let first = ns_next(&mut pc).await;
+    let second = ns_next(&mut pc).await;
+    assert!(first.starts_with("1: 127.0.0.1, connected 20"), "{first}");
+    assert!(!first.ends_with("(this one)"), "{first}");
+    assert!(second.starts_with("2: 127.0.0.1, connected "), "{second}");
+    assert!(second.ends_with(" (this one)"), "{second}");
+    assert_eq!(
+        ns(&mut pc, "CLIENTS LOGOUT 2").await,
+        "That is this connection: use QUIT."
+    );
+    assert_eq!(
+        ns(&mut pc, "CLIENTS LOGOUT 3").await,
+        "There is no connection 3 (see CLIENTS LIST)."
+    );
+    // The phone, left logged in, is ended from the pc; nobody else sees it.
+    assert_eq!(
+        ns(&mut pc, "CLIENTS LOGOUT 1").await,
+        "1 connection(s) logged out."
+    );
+    phone
+        .until(|l| l.starts_with("ERROR :") && l.contains("Logged out from another device"))
+        .await;
+    phone.closed().await;
+    quiet(&mut alice).await;
+    alice.send("PRIVMSG bob :still here?").await;
+    pc.expect(&format!(":{} PRIVMSG bob :still here?", src("alice")))
+        .await;
+    assert_eq!(ns(&mut pc, "CLIENTS").await, "bob is connected 1 time(s):");
+    assert!(ns_next(&mut pc).await.ends_with("(this one)"));
+    let mut guest = server.client("guest").await;
+    assert_eq!(ns(&mut guest, "CLIENTS LIST").await, "Log in first.");
 }

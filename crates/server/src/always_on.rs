@@ -23,22 +23,34 @@ struct Kept {
     realname: String,
     /// Channel names, as shown.
     channels: Vec<String>,
+    /// When it joined each (Unix ms), beside `channels`; older states
+    /// have none (the restore time stands in).
+    #[serde(default)]
+    joined_ms: Vec<i64>,
 }
 
 /// The user's last device left and it stays (always-on): kept, now, so a
 /// restart finds it. Blocking, but parking is rare and off the message
 /// path.
 pub(crate) fn park(server: &Server, user: &Client, account: &str) {
-    let kept = {
+    let (mut kept, channels) = {
         let i = user.info();
-        Kept {
+        let kept = Kept {
             nick: i.nick.to_string(),
             user: i.user.to_string(),
             host: i.host.to_string(),
             realname: i.realname.to_string(),
             channels: i.channels.iter().map(|c| c.name.clone()).collect(),
-        }
+            joined_ms: Vec::new(),
+        };
+        (kept, i.channels.clone())
     };
+    // Each channel's lock apart from the user's (channel, then user, is
+    // the order elsewhere).
+    kept.joined_ms = channels
+        .iter()
+        .map(|c| c.lock().members.get(&user.id).map_or(0, |m| m.joined_ms))
+        .collect();
     let Ok(state) = serde_json::to_string(&kept) else {
         return;
     };
@@ -120,7 +132,9 @@ fn restore_one(server: &Arc<Server>, account: &str, k: Kept) -> bool {
         server.metadata.replace_user(user.id, m);
     }
     let casemap = server.config().casemap;
-    for name in k.channels {
+    let restored_ms = server.clock.unix_ms();
+    for (n, name) in k.channels.into_iter().enumerate() {
+        let joined_ms = k.joined_ms.get(n).copied().unwrap_or(restored_ms);
         let Some(chfolded) = casemap.fold(&name).map(|f| f.into_owned()) else {
             continue;
         };
@@ -140,6 +154,7 @@ fn restore_one(server: &Arc<Server>, account: &str, k: Kept) -> bool {
             Member {
                 client: user.clone(),
                 prefix: crate::chanserv::join_prefix(fresh, status),
+                joined_ms,
             },
         );
         drop(st);

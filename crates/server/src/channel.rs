@@ -15,6 +15,9 @@ pub(crate) struct Channel {
     pub name: String,
     /// The casefolded name, the channel map's key.
     pub folded: String,
+    /// ChanServ SET HISTORY OFF: its messages are not kept. Read on the
+    /// message path without the state's lock.
+    history_off: std::sync::atomic::AtomicBool,
     state: Mutex<ChanState>,
 }
 
@@ -40,6 +43,9 @@ impl Prefix {
 pub(crate) struct Member {
     pub client: Arc<Client>,
     pub prefix: Prefix,
+    /// When it joined (Unix ms): ChanServ's QUERY-CUTOFF JOIN-TIME hides
+    /// the history before it.
+    pub joined_ms: i64,
 }
 
 /// A user as channel lists see them: the casefolded `nick!user@host` and
@@ -156,10 +162,21 @@ impl ChanState {
 }
 
 impl Channel {
+    /// Whether its messages go into history (ChanServ SET HISTORY).
+    pub(crate) fn keeps_history(&self) -> bool {
+        !self.history_off.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_keeps_history(&self, on: bool) {
+        self.history_off
+            .store(!on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub(crate) fn new(name: String, folded: String, created: u64) -> Channel {
         Channel {
             name,
             folded,
+            history_off: Default::default(),
             state: Mutex::new(ChanState {
                 created,
                 ..ChanState::default()

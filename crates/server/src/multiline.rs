@@ -211,7 +211,7 @@ fn relay(cx: &mut Ctx<'_>, open: Open) -> Outcome {
     let rows = || stored_rows(cx, &f.fallback, &prefix, kind, &open.target);
     match sent {
         Ok(Multi::Channel(ch)) => {
-            for row in rows() {
+            for row in rows().into_iter().filter(|_| ch.keeps_history()) {
                 cx.server.history.record(ch.folded.clone(), row);
             }
         }

@@ -82,6 +82,9 @@ pub(crate) struct Server {
     /// Operators' KLINEs and DLINEs (rarely written; read at connect and
     /// registration, never on the message path).
     pub bans: std::sync::RwLock<Vec<ferry_store::ServerBan>>,
+    /// Channels the operators closed (ChanServ PURGE), by casefolded
+    /// name: nobody may join them (loaded at start; read at JOIN).
+    pub purged: DashMap<String, ferry_store::PurgedChannel>,
     /// Operators with user mode +s: who gets server notices, and their
     /// snomask (bits of [`client::SNOMASKS`]).
     pub snotice_watchers: DashMap<ClientId, (Arc<Client>, u32)>,
@@ -123,8 +126,16 @@ impl Server {
             warn!(error = %e, "could not load server bans");
             Vec::new()
         });
+        let purged = DashMap::new();
+        match store.purged_channels() {
+            Ok(all) => all.into_iter().for_each(|p| {
+                purged.insert(p.name.clone(), p);
+            }),
+            Err(e) => warn!(error = %e, "could not load purged channels"),
+        }
         let a = &config.accounts;
         Server {
+            purged,
             store,
             registered_names,
             hasher: auth::Hasher::new(a.hash_concurrency),

@@ -69,6 +69,20 @@ pub struct ChannelMask {
     pub set_at: u64,
 }
 
+/// A channel the server operators closed (ChanServ PURGE, as Ergo): it is
+/// unregistered, emptied, and nobody may join or create it until it is
+/// reopened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgedChannel {
+    /// Casefolded; the key.
+    pub name: String,
+    pub display: String,
+    /// The operator who closed it (nick or account, as they were).
+    pub by: String,
+    pub reason: String,
+    pub at_ms: i64,
+}
+
 /// What [`ChannelStore::register_channel`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChannelRegistered {
@@ -120,4 +134,17 @@ pub trait ChannelStore: Send + Sync {
     /// Makes `founder` (an account) the founder. False if the channel is
     /// not registered or there is no such account.
     fn transfer_channel(&self, name: &str, founder: &str) -> Result<bool>;
+    /// A registered channel's settings (ChanServ SET): (key, value), by
+    /// key. Keys and values are the server's; the store keeps text.
+    fn channel_settings(&self, name: &str) -> Result<Vec<(String, String)>>;
+    /// Sets (None: clears, back to the server's default) one setting.
+    /// False if the channel is not registered.
+    fn set_channel_setting(&self, name: &str, key: &str, value: Option<&str>) -> Result<bool>;
+    /// Closes a channel: unregisters it (if it was) and records the purge,
+    /// in one transaction. A channel purged already keeps its first record.
+    fn purge_channel(&self, purge: &PurgedChannel) -> Result<()>;
+    /// Reopens a purged channel. False if it was not purged.
+    fn unpurge_channel(&self, name: &str) -> Result<bool>;
+    /// Every purged channel, by name.
+    fn purged_channels(&self) -> Result<Vec<PurgedChannel>>;
 }

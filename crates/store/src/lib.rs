@@ -90,7 +90,8 @@ pub use accounts::{
 pub use backup::{backup, Summary};
 pub use bans::{BanKind, BanStore, ServerBan};
 pub use channels::{
-    AccessLevel, ChannelMask, ChannelRegistered, ChannelStore, ChannelTopic, RegisteredChannel,
+    AccessLevel, ChannelMask, ChannelRegistered, ChannelStore, ChannelTopic, PurgedChannel,
+    RegisteredChannel,
 };
 pub use friends::{FriendStore, ListEntry, ListKind};
 pub use history::{

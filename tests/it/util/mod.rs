@@ -182,6 +182,14 @@ pub async fn stats_pairs(
     }
 }
 
+/// An operator block (`OPER oper operpass`) for `accounts_config`.
+pub fn oper_block() -> String {
+    format!(
+        "[[oper]]\nname = \"oper\"\npassword_hash = \"{}\"\n",
+        ferry_server::auth::hash_password("operpass")
+    )
+}
+
 /// Registers `nick` and makes it an operator (the test config's `oper`).
 pub async fn oper_client(server: &TestServer, nick: &str) -> TestClient {
     let mut c = server.client(nick).await;

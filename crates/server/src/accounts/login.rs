@@ -194,7 +194,11 @@ pub(crate) fn after_login(cx: &mut Ctx<'_>) {
                 send_batch(cx, &nick, rows);
             }
             for (chname, rows) in &channels {
-                // What its registered channels said while it was away.
+                // What its registered channels said while it was away
+                // (not where members see only what came after they joined).
+                if crate::chanserv::hides_before_join(cx.server, chname) {
+                    continue;
+                }
                 super::replay::send_missed(cx, chname, rows);
             }
             if !offline.is_empty() {

@@ -2,6 +2,7 @@
 //! account's stored MONITOR, ACCEPT and SILENCE lists, its offline messages, and the one
 //! renderer for stored messages (history and offline).
 
+mod clients;
 mod export;
 mod lists;
 mod login;

@@ -26,6 +26,7 @@ pub(crate) fn nickserv(cx: &mut Ctx<'_>, text: &str) -> Outcome {
         }
         "IDENTIFY" | "LOGIN" => identify(cx, &args),
         "CERT" => cert(cx, &args),
+        "CLIENTS" => super::clients::clients(cx, &args),
         "LOGOUT" => {
             if cx.s.account.is_none() {
                 nickserv_say(cx, "You are not logged in.");
@@ -294,6 +295,7 @@ fn help(cx: &mut Ctx<'_>) -> Outcome {
         "INFO [account] - about an account",
         "DROP <password> - delete your account",
         "CERT ADD [fingerprint] | DEL <fingerprint> | LIST - client certificates that log you in (SASL EXTERNAL)",
+        "CLIENTS LIST | CLIENTS LOGOUT <number>|ALL - your connected devices, and ending one of them",
     ] {
         nickserv_say(cx, l);
     }

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use crate::accounts::send_batch;
 use crate::caps::Cap;
+use crate::chanserv::Cutoff;
 use crate::ctx::{then, Ctx, Outcome, Reject};
 use crate::event::format_millis;
 use crate::history::{history_key, my_identity};
@@ -85,11 +86,33 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             "You cannot see the history of that target".into(),
         ));
     };
+    let cutoff = channel_cutoff(cx, target);
     let server = cx.server_arc();
     let target = target.to_string();
     cx.defer(async move {
         server.history.flush().await;
-        let rows = server.store(move |s| s.history(&key, &query, limit)).await;
+        let rows = server
+            .store(move |s| {
+                // A registered channel's QUERY-CUTOFF: nothing before it.
+                let from = match cutoff {
+                    None => return s.history(&key, &query, limit),
+                    Some(Cutoff::At(ms)) => ms,
+                    Some(Cutoff::Registered(a)) => s.account(&a)?.map_or(0, |a| a.created_ms),
+                };
+                let query = match query {
+                    HistoryQuery::After(Bound::Time(t)) => {
+                        HistoryQuery::After(Bound::Time(t.max(from)))
+                    }
+                    HistoryQuery::Between(Bound::Time(a), Bound::Time(b)) if a <= b => {
+                        HistoryQuery::Between(Bound::Time(a.max(from)), Bound::Time(b))
+                    }
+                    q => q,
+                };
+                let mut rows = s.history(&key, &query, limit)?;
+                rows.retain(|r| r.time_ms >= from);
+                Ok(rows)
+            })
+            .await;
         then(move |cx: &mut Ctx<'_>| match rows {
             Ok(rows) => send_batch(cx, &target, &rows),
             Err(_) => cx.fail(
@@ -100,6 +123,17 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         })
     });
     Ok(())
+}
+
+/// Where this client's view of a registered channel's history starts
+/// (ChanServ SET QUERY-CUTOFF), if it does.
+fn channel_cutoff(cx: &Ctx<'_>, target: &str) -> Option<Cutoff> {
+    if !target.starts_with('#') {
+        return None;
+    }
+    let ch = cx.server.find_channel(target)?;
+    let st = ch.lock();
+    crate::chanserv::cutoff_of(&st, cx.me().id, cx.s.account.as_deref())
 }
 
 /// `CHATHISTORY TARGETS <timestamp> <timestamp> <limit>`

@@ -44,6 +44,15 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
         .fold(name)
         .expect("valid channel names fold")
         .into_owned();
+    if let Some(p) = cx.server.purged.get(&folded) {
+        return Err(Reject::Numeric(
+            ERR_NOSUCHCHANNEL,
+            vec![
+                name.into(),
+                format!("Cannot join channel (it was closed: {})", p.reason),
+            ],
+        ));
+    }
     let me = cx.me().clone();
     let (prefix, realname, account, away, n_chans) = {
         let i = me.info();
@@ -97,6 +106,7 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
             Member {
                 client: me.clone(),
                 prefix: crate::chanserv::join_prefix(fresh, status),
+                joined_ms: cx.server.clock.unix_ms(),
             },
         );
         let plain = cx.event(format!(":{prefix} JOIN {chname}\r\n"));

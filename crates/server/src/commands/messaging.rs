@@ -107,8 +107,10 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
             route::to_channel(cx, chan, Some(status), &event).map(|_| ())
         } else if target.starts_with('#') {
             route::to_channel(cx, target, None, &event).map(|ch| {
-                let row = history_row(&event, &prefix, kind.verb(), &ch.name, text);
-                cx.server.history.record(ch.folded.clone(), row);
+                if ch.keeps_history() {
+                    let row = history_row(&event, &prefix, kind.verb(), &ch.name, text);
+                    cx.server.history.record(ch.folded.clone(), row);
+                }
             })
         } else if target.eq_ignore_ascii_case(crate::chanserv::CHANSERV) && kind == Kind::Privmsg {
             crate::chanserv::chanserv(cx, text)?;

@@ -45,6 +45,12 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     }
     let folded = cfg.casemap.fold_lossy(new);
     drop(cfg);
+    if cx.server.purged.contains_key(&folded) {
+        return refuse(
+            "CANNOT_RENAME",
+            "That channel was closed by the server operators",
+        );
+    }
     if ch.lock().registered.is_some() {
         return refuse(
             "CANNOT_RENAME",

@@ -55,6 +55,9 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     cx.push_event(&e);
     crate::chanserv::save(cx, &ch);
     // A channel event, replayed to clients with draft/event-playback.
+    if !ch.keeps_history() {
+        return Ok(());
+    }
     let account = me.info().account.as_deref().map(str::to_string);
     cx.server.history.record(
         ch.folded.clone(),

@@ -4,8 +4,8 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use super::{account_exists, backend, SqliteStore};
 use crate::{
-    AccessLevel, ChannelMask, ChannelRegistered, ChannelStore, ChannelTopic, RegisteredChannel,
-    Result,
+    AccessLevel, ChannelMask, ChannelRegistered, ChannelStore, ChannelTopic, PurgedChannel,
+    RegisteredChannel, Result,
 };
 
 const CHANNEL_COLS: &str =
@@ -28,6 +28,16 @@ fn channel_from_row(r: &Row<'_>) -> rusqlite::Result<RegisteredChannel> {
         topic,
         modes: r.get(7)?,
     })
+}
+
+/// Whether the channel `name` is registered, inside a job.
+fn channel_exists(c: &rusqlite::Connection, name: &str) -> Result<bool> {
+    Ok(
+        c.query_row("SELECT 1 FROM channels WHERE name = ?1", [name], |_| Ok(()))
+            .optional()
+            .map_err(backend)?
+            .is_some(),
+    )
 }
 
 impl ChannelStore for SqliteStore {
@@ -138,15 +148,7 @@ impl ChannelStore for SqliteStore {
     ) -> Result<bool> {
         let (name, account) = (name.to_string(), account.to_string());
         self.write(move |c| {
-            let registered = c
-                .query_row(
-                    "SELECT 1 FROM channels WHERE name = ?1",
-                    [&name],
-                    |_| Ok(()),
-                )
-                .optional()
-                .map_err(backend)?
-                .is_some();
+            let registered = channel_exists(c, &name)?;
             if !registered || !account_exists(c, &account)? {
                 return Ok(false);
             }
@@ -244,13 +246,90 @@ impl ChannelStore for SqliteStore {
             Ok(n > 0)
         })
     }
+
+    fn channel_settings(&self, name: &str) -> Result<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT key, value FROM channel_settings WHERE channel = ?1 ORDER BY key",
+            )?;
+            let rows = st.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    fn set_channel_setting(&self, name: &str, key: &str, value: Option<&str>) -> Result<bool> {
+        let (name, key, value) = (name.to_string(), key.to_string(), value.map(str::to_string));
+        self.write(move |c| {
+            let registered = channel_exists(c, &name)?;
+            if !registered {
+                return Ok(false);
+            }
+            match value {
+                Some(v) => c.execute(
+                    "INSERT INTO channel_settings (channel, key, value) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (channel, key) DO UPDATE SET value = excluded.value",
+                    params![name, key, v],
+                ),
+                None => c.execute(
+                    "DELETE FROM channel_settings WHERE channel = ?1 AND key = ?2",
+                    params![name, key],
+                ),
+            }
+            .map_err(backend)?;
+            Ok(true)
+        })
+    }
+
+    fn purge_channel(&self, purge: &PurgedChannel) -> Result<()> {
+        let p = purge.clone();
+        self.write(move |c| {
+            c.execute("DELETE FROM channels WHERE name = ?1", [&p.name])
+                .map_err(backend)?;
+            c.execute(
+                "INSERT INTO purged_channels (name, display, by, reason, at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO NOTHING",
+                params![p.name, p.display, p.by, p.reason, p.at_ms],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn unpurge_channel(&self, name: &str) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| {
+            let n = c
+                .execute("DELETE FROM purged_channels WHERE name = ?1", [&name])
+                .map_err(backend)?;
+            Ok(n > 0)
+        })
+    }
+
+    fn purged_channels(&self) -> Result<Vec<PurgedChannel>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT name, display, by, reason, at_ms FROM purged_channels ORDER BY name",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(PurgedChannel {
+                    name: r.get(0)?,
+                    display: r.get(1)?,
+                    by: r.get(2)?,
+                    reason: r.get(3)?,
+                    at_ms: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{account, temp_store};
     use crate::{
-        AccountStore, ChannelRegistered::*, ChannelStore, ChannelTopic, RegisteredChannel,
+        AccountStore, ChannelRegistered::*, ChannelStore, ChannelTopic, PurgedChannel,
+        RegisteredChannel,
     };
 
     fn rust(founder: &str) -> RegisteredChannel {
@@ -363,5 +442,52 @@ mod tests {
         assert_eq!(s.register_channel(&rust("alice")).unwrap(), Registered);
         assert!(s.channel_access("#rust").unwrap().is_empty());
         assert!(s.channel_masks("#rust", 'b').unwrap().is_empty());
+    }
+
+    #[test]
+    fn settings_go_with_the_channel_and_a_purge_unregisters_and_lasts() {
+        let (dir, s) = temp_store();
+        s.create_account(&account("bob")).unwrap();
+        assert!(!s
+            .set_channel_setting("#rust", "history", Some("off"))
+            .unwrap());
+        assert_eq!(s.register_channel(&rust("bob")).unwrap(), Registered);
+        assert!(s
+            .set_channel_setting("#rust", "history", Some("off"))
+            .unwrap());
+        assert!(s
+            .set_channel_setting("#rust", "history", Some("on"))
+            .unwrap());
+        assert!(s
+            .set_channel_setting("#rust", "query-cutoff", Some("join-time"))
+            .unwrap());
+        assert!(s
+            .set_channel_setting("#rust", "query-cutoff", None)
+            .unwrap());
+        assert_eq!(
+            s.channel_settings("#rust").unwrap(),
+            vec![("history".to_string(), "on".to_string())]
+        );
+        let p = PurgedChannel {
+            name: "#rust".into(),
+            display: "#Rust".into(),
+            by: "oper".into(),
+            reason: "spam".into(),
+            at_ms: 7,
+        };
+        s.purge_channel(&p).unwrap();
+        s.purge_channel(&PurgedChannel {
+            reason: "again".into(),
+            ..p.clone()
+        })
+        .unwrap();
+        assert_eq!(s.channel("#rust").unwrap(), None);
+        assert_eq!(s.channel_settings("#rust").unwrap(), vec![]);
+        s.close();
+        let s = crate::SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(s.purged_channels().unwrap(), vec![p]);
+        assert!(s.unpurge_channel("#rust").unwrap());
+        assert!(!s.unpurge_channel("#rust").unwrap());
+        assert_eq!(s.purged_channels().unwrap(), vec![]);
     }
 }

@@ -193,6 +193,20 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE accounts ADD COLUMN always_on_state TEXT;",
     // 13: the account's own multiclient choice (NULL: the server's)
     "ALTER TABLE accounts ADD COLUMN multiclient INTEGER;",
+    // 14: registered channels' settings (ChanServ SET) and purged channels
+    "CREATE TABLE channel_settings (
+        channel TEXT NOT NULL REFERENCES channels(name) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (channel, key)
+    );
+    CREATE TABLE purged_channels (
+        name TEXT PRIMARY KEY,
+        display TEXT NOT NULL,
+        by TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at_ms BIGINT NOT NULL
+    );",
 ];
 
 /// Jobs one group transaction takes at most.
