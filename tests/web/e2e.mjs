@@ -251,6 +251,30 @@ await carol.until((l) => l.endsWith("PRIVMSG #trio :welcome, carol"), "alice's l
 await sees(bob, "welcome, carol");
 step("a group of three: two pages and a plain TCP client");
 
+// Group settings: alice, its operator, registers the group, gives bob a
+// voice on its access list and makes it invite-only; everyone sees it.
+await alice.page.getByRole("button", { name: "Group settings" }).click();
+const settings = alice.page.getByRole("region", { name: "Group settings" });
+await settings.getByText("Not registered").waitFor({ timeout: WAIT });
+await settings.getByRole("button", { name: "Register this group" }).click();
+await settings.getByText("its founder is alice").waitFor({ timeout: WAIT });
+await settings.getByLabel("Give access to account").fill("bob");
+await settings.getByLabel("Level").selectOption("v");
+await settings.getByRole("button", { name: "Add", exact: true }).click();
+await settings.getByRole("list", { name: "Access list" }).getByText("bob").waitFor({ timeout: WAIT });
+await settings.getByLabel("Invite only").check();
+await carol.until((l) => l.endsWith(" MODE #trio +i"), "the +i");
+await alice.page.waitForFunction(() => document.querySelector('[data-mode="i"]')?.checked, null, { timeout: WAIT });
+await settings.getByLabel("Invite only").uncheck();
+await carol.until((l) => l.endsWith(" MODE #trio -i"), "the -i");
+await bob.page.getByRole("button", { name: "Group settings" }).click();
+const bobSettings = bob.page.getByRole("region", { name: "Group settings" });
+await bobSettings.getByRole("list", { name: "Access list" }).getByText("voice").waitFor({ timeout: WAIT });
+if (!(await bobSettings.getByLabel("Invite only").isDisabled())) throw new Error("bob, no operator, may change modes");
+await bob.page.getByRole("button", { name: "Group settings" }).click();
+await alice.page.getByRole("button", { name: "Group settings" }).click();
+step("alice registered the group and set its access list and modes in its settings; bob sees them, unchangeable");
+
 // A friend on a plain IRC client (in a person's hands, WeeChat).
 await alice.page.getByLabel("Add a friend").fill("carol");
 await alice.page.getByRole("button", { name: "Add", exact: true }).click();
@@ -296,6 +320,15 @@ await log(bob).locator("article").filter({ hasText: "this is my display name" })
   .getByText("Alice 爱丽丝 (alice)").waitFor({ timeout: WAIT });
 step("alice set a display name: bob sees it beside her nick");
 
+// An avatar: bob sees alice's picture beside her name in his friends.
+const avatarUrl = `${url.replace(/\/$/, "")}/icon.svg`;
+await alice.page.getByLabel("Avatar (image URL)").fill(avatarUrl);
+await alice.page.getByRole("button", { name: "Save", exact: true }).click();
+const pic = bob.page.locator(`#friends img.avatar[src="${avatarUrl}"]`);
+await pic.waitFor({ timeout: WAIT });
+await bob.page.waitForFunction((src) => [...document.querySelectorAll("#friends img.avatar")].some((i) => i.src === src && i.complete && i.naturalWidth > 0), avatarUrl, { timeout: WAIT });
+step("alice set an avatar: bob sees her picture in his friend list");
+
 // Enough in the group that the oldest lines need scrolling up.
 for (let i = 1; i <= 60; i++) carol.send(`PRIVMSG #trio :line ${i}`);
 carol.send("PING :sync");
@@ -311,6 +344,25 @@ step("after a reload alice is still logged in, with a token and no password stor
 await alice.page.getByText("Logged-in browsers").click();
 await alice.page.getByRole("list", { name: "Logged-in browsers" }).getByText("this one").waitFor({ timeout: WAIT });
 step("alice's logged-in browsers are listed, this one marked");
+
+// A second device (another browser, logged in with the password): the
+// device list shows both; the first logs the second out, which then asks
+// for a login again.
+const tabletPerson = await person("alice");
+await login(tabletPerson, "alice-secret-1");
+const tablet = tabletPerson.page;
+await alice.page.getByText("Logged-in browsers").click();
+await alice.page.getByText("Logged-in browsers").click();
+const devices = alice.page.getByRole("list", { name: "Connected devices" });
+await devices.getByRole("listitem").nth(1).waitFor({ timeout: WAIT });
+if ((await devices.getByRole("listitem").count()) !== 2) throw new Error("not two devices");
+await devices.getByText("this one").waitFor({ timeout: WAIT });
+await devices.getByRole("button", { name: /^Log out device/ }).click();
+await tablet.getByText("You were logged out from another device.").waitFor({ timeout: WAIT });
+await tablet.getByLabel("Password").waitFor({ timeout: WAIT });
+await alice.page.waitForFunction(() => document.querySelectorAll("#devices li").length === 1, null, { timeout: WAIT });
+await tablet.context().close();
+step("alice's devices are listed; she logged the other one out from here, and it asks for a login");
 const [download] = await Promise.all([
   alice.page.waitForEvent("download", { timeout: WAIT }),
   alice.page.getByRole("button", { name: "Export my data" }).click(),

@@ -10,25 +10,8 @@
 import { build, fold, isChannel, messageTime, timestampRef, linkify, mentions } from "./irc.js";
 import { Connection } from "./conn.js";
 import { t, language, setLanguage } from "./i18n.js";
-
-const $ = (sel) => document.querySelector(sel);
-
-/** An element: `h("button", { type: "button", onclick }, "text", child)`. */
-function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (k === "class") el.className = v;
-    else if (k === "text") el.textContent = v;
-    else el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) {
-    if (c == null || c === false) continue;
-    el.append(typeof c === "string" ? document.createTextNode(c) : c);
-  }
-  return el;
-}
+import { $, h } from "./dom.js";
+import * as panels from "./panels.js";
 
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`;
 
@@ -245,6 +228,7 @@ function onMessage(m) {
     case "PRIVMSG":
     case "NOTICE":
       if (!m.source.includes("!")) break; // from the server itself
+      if (m.command === "NOTICE" && panels.onServiceNotice(state, m)) break;
       onPrivmsg(m, history && !isOfflineBatch(batch));
       break;
     case "TAGMSG":
@@ -297,6 +281,9 @@ function onMessage(m) {
     }
     case "332":
       conv(p[1]).topic = p[2] || "";
+      break;
+    case "324": // the group's modes
+      panels.onChannelMode(conv(p[1]), p[2] || "", p.slice(3));
       break;
     case "REDACT": {
       // A message taken back: by its sender, or a channel operator.
@@ -385,7 +372,8 @@ function onMessage(m) {
       state.friendsOnly = (p[1] || "").includes("g");
       break;
     case "MODE":
-      if (fold(p[0]) === fold(state.me)) {
+      if (isChannel(p[0] || "")) panels.onChannelMode(conv(p[0]), p[1] || "", p.slice(2));
+      else if (fold(p[0]) === fold(state.me)) {
         const modes = p[1] || "";
         let on = true;
         for (const ch of modes) {
@@ -672,6 +660,7 @@ function render() {
     friends.map((f) => h("li", { class: `friend ${f.status}` },
       h("button", { type: "button", "aria-label": f.nick, onclick: () => open(conv(f.nick).key) },
         h("span", { class: "dot", "aria-hidden": "true" }),
+        panels.avatar(state.profiles, f.nick, shownName(f.nick)),
         h("span", { class: "name", text: shownName(f.nick) }),
         h("span", { class: "presence", text: t(`${f.status}_`) })),
       h("button", { type: "button", class: "remove", "aria-label": t("removeFriend", { nick: f.nick }), onclick: () => removeFriend(f.nick) }, "×"))));
@@ -710,9 +699,12 @@ function render() {
     const typingLine = typingNow.length === 1 ? t("typing", { who: typingNow[0].nick }) : typingNow.length > 1 ? t("typingMany") : "";
     main = h("main", { class: "conversation" },
       h("div", { class: "title" },
-        h("h2", { id: "conversation-title", text: c.name }),
+        c.channel ? null : panels.avatar(state.profiles, c.name, shownName(c.name)),
+        h("h2", { id: "conversation-title", text: c.channel ? c.name : shownName(c.name) }),
         c.channel && c.topic ? h("p", { class: "topic", "aria-label": t("topic") }, c.topic) : null,
+        c.channel ? h("button", { type: "button", class: "secondary", "aria-expanded": state.groupOpen === c.key ? "true" : "false", onclick: () => { panels.toggleGroupPanel(state, c); render(); } }, t("groupSettings")) : null,
         c.channel ? h("button", { type: "button", class: "secondary", onclick: () => leaveGroup(c) }, t("leave")) : null),
+      c.channel ? panels.groupPanel(state, c) : null,
       h("div", { id: "messages", role: "log", "aria-label": c.name, tabindex: "0", onscroll: (e) => {
         if (e.target.scrollTop < 30) { fetchOlder(c); }
       } },
@@ -734,7 +726,7 @@ function render() {
         h("h2", { text: `${t("members")} (${c.members.size})` }),
         h("ul", {}, [...c.members.values()].sort((a, b) => (b.prefix > a.prefix) - (b.prefix < a.prefix) || a.nick.localeCompare(b.nick)).map((mem) => {
           const f = state.friends.get(fold(mem.nick));
-          return h("li", { class: f ? f.status : "online" }, h("span", { class: "prefix", text: mem.prefix }), mem.nick);
+          return h("li", { class: f ? f.status : "online" }, panels.avatar(state.profiles, mem.nick, shownName(mem.nick)), h("span", { class: "prefix", text: mem.prefix }), shownName(mem.nick));
         })))
     : null;
 
@@ -772,25 +764,30 @@ function sessionsPanel() {
         state.tokens = [];
         state.tokensLoaded = false;
         state.conn.send(build("TOKEN", ["LIST"]));
+        panels.listDevices(state);
       }
       render();
     } }, t("sessions")),
     list,
+    state.sessionsOpen ? panels.devicesPanel(state) : null,
     state.sessionsOpen ? profileForm() : null,
     state.sessionsOpen ? h("button", { type: "button", class: "secondary", onclick: exportData }, t("exportData")) : null,
     state.exportError ? h("p", { class: "error", role: "alert", text: state.exportError }) : null);
 }
 
-/** One's display name, shown beside one's nick to everyone. */
+/** One's display name and avatar, shown beside one's nick to everyone. */
 function profileForm() {
-  const mine = state.profiles.get(fold(state.me || ""))?.["display-name"] || "";
+  const prof = state.profiles.get(fold(state.me || "")) || {};
+  const set = (key, v) => state.conn.send(build("METADATA", v ? ["*", "SET", key, v] : ["*", "SET", key]));
   return h("form", { class: "profile", onsubmit: (e) => {
     e.preventDefault();
-    const v = $("#display-name").value.trim();
-    state.conn.send(build("METADATA", v ? ["*", "SET", "display-name", v] : ["*", "SET", "display-name"]));
+    set("display-name", $("#display-name").value.trim());
+    set("avatar", $("#avatar-url").value.trim());
   } },
     h("label", { for: "display-name", text: t("displayName") }),
-    h("input", { id: "display-name", value: mine, maxlength: "60", autocomplete: "nickname" }),
+    h("input", { id: "display-name", value: prof["display-name"] || "", maxlength: "60", autocomplete: "nickname" }),
+    h("label", { for: "avatar-url", text: t("avatarUrl") }),
+    h("input", { id: "avatar-url", type: "url", value: prof.avatar || "", placeholder: "https://", autocapitalize: "off" }),
     h("button", { type: "submit", class: "secondary" }, t("save")));
 }
 
@@ -925,6 +922,15 @@ function start(nick, password, register, stay = false, fromToken = null) {
     renderLogin(t(key));
   });
   conn.addEventListener("refused", (e) => renderLogin(t("refused", { reason: e.detail.reason })));
+  conn.addEventListener("loggedout", () => {
+    // Another device of the account logged this one out: this browser
+    // forgets its login too.
+    saveSession(null);
+    state.tokenId = null;
+    state.conn = null;
+    shown = false;
+    renderLogin(t("loggedOutElsewhere"));
+  });
   conn.addEventListener("registered", (e) => {
     state.me = e.detail.nick;
     state.account = nick;

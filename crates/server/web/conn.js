@@ -186,6 +186,10 @@ export class Connection extends EventTarget {
       case "ERROR":
         if (!this.registered && /too many|throttl|banned|K-lined|D-lined/i.test(p[0] || "")) {
           this.emit("refused", { reason: p[0] });
+        } else if (/Logged out from another device/.test(p[0] || "")) {
+          // Ended from another device (NickServ CLIENTS LOGOUT): no reconnect.
+          this.stopped = true;
+          this.emit("loggedout", {});
         }
         break;
       case "NICK":

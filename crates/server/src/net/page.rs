@@ -33,6 +33,8 @@ const FILES: &[(&str, &str, &[u8])] = &[
     file!("/irc.js", "irc.js", "text/javascript; charset=utf-8"),
     file!("/conn.js", "conn.js", "text/javascript; charset=utf-8"),
     file!("/i18n.js", "i18n.js", "text/javascript; charset=utf-8"),
+    file!("/dom.js", "dom.js", "text/javascript; charset=utf-8"),
+    file!("/panels.js", "panels.js", "text/javascript; charset=utf-8"),
     file!("/style.css", "style.css", "text/css; charset=utf-8"),
     file!("/icon.svg", "icon.svg", "image/svg+xml"),
 ];

@@ -249,8 +249,10 @@ async fn export(web: &Web, req: &Request<Body>) -> Response<Full<Bytes>> {
 }
 
 /// The page's security headers: scripts, styles and connections from
-/// this origin only, no framing, no referrer.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+/// this origin only, no framing, no referrer. Images also from https
+/// (users' avatars, loaded with no referrer).
+const CSP: &str =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; \
                    connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// One of the page's files: `304` when the browser has it (ETag), gzip
