@@ -561,3 +561,94 @@ async fn recalls_a_message_and_shows_others_recalled() {
     let s = t.wait_for("bob recalled a message").await;
     assert!(!s.contains("<bob> oops"), "{s}");
 }
+
+/// What the IM features look like in the terminal: a friend's display
+/// name, a group registered and its access list changed with `/group`,
+/// the device list, and a conversation read on another device losing its
+/// unread mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shows_profiles_groups_devices_and_read_state() {
+    if !tmux::available("shows_profiles_groups_devices_and_read_state") {
+        return;
+    }
+    let server = TestServer::with_config(accounts_config("", "")).await;
+    for n in ["alice", "bob"] {
+        register_account(&server, n, &format!("{n}-pass")).await;
+    }
+    let mut alice = sasl_client(&server, "alice", "alice-pass", "").await;
+    alice.send("MONITOR + bob").await;
+    alice.until(|l| l.contains(" 731 ")).await;
+    alice.send("QUIT").await;
+    alice.closed().await;
+    let mut bob = sasl_client(&server, "bob", "bob-pass", "draft/metadata-3").await;
+    bob.send("METADATA * SET display-name :鲍勃 Bob").await;
+    bob.until(|l| l.contains(" 761 ")).await;
+
+    let addr = server.addr.to_string();
+    let dir = scratch("chat-im-pw");
+    let pw = dir.join("pw");
+    std::fs::write(&pw, "alice-pass\n").unwrap();
+    let pw = pw.to_string_lossy().into_owned();
+    let args = [
+        addr.as_str(),
+        "--nick",
+        "alice",
+        "--account",
+        "alice",
+        "--password-file",
+        &pw,
+    ];
+    let t = Tmux::chat("im", &args);
+    t.wait_for(" alice ✓ · connected").await;
+    t.wait_for("● 鲍勃 Bob (bob)").await;
+
+    // A group: registered, bob voiced on its access list.
+    t.enter("/join #team");
+    t.wait_for("you joined #team").await;
+    t.enter("/group register");
+    t.wait_for("ChanServ: #team is registered to you").await;
+    t.enter("/group access add bob voice");
+    t.wait_for("ChanServ: bob now gets +v on #team.").await;
+    t.enter("/group");
+    t.wait_for("ChanServ: #team is registered; its founder is alice.")
+        .await;
+    t.wait_for("modes: +nt").await;
+    t.wait_for("ChanServ:   bob: +v").await;
+
+    // The device list: alice's phone logs in too.
+    let mut phone = server.connect().await;
+    let caps = "draft/read-marker server-time";
+    crate::util::sasl::sasl_hello(&mut phone, "alice", "alice", caps).await;
+    crate::util::sasl::authenticate_plain(&mut phone, "alice", "alice-pass").await;
+    phone.until(|l| l.contains(" 903 ")).await;
+    phone.send("CAP END").await;
+    crate::util::finish_burst(&mut phone).await;
+    t.enter("/devices");
+    t.wait_for("NickServ: alice is connected 2 time(s):").await;
+    t.wait_for("(this one)").await;
+
+    // bob writes; the terminal shows it unread; the phone reads it.
+    bob.send("PRIVMSG alice :are you there?").await;
+    let dm = phone
+        .until(|l| l.ends_with(" PRIVMSG alice :are you there?"))
+        .await;
+    let time = crate::util::tag(&dm, "time").expect("time").to_string();
+    let unread = |s: &str| {
+        s.lines()
+            .any(|l| l.contains("│3 鲍勃 Bob (bob)") && l.contains("!1"))
+    };
+    t.wait_until("bob's conversation unread", unread).await;
+    phone.send(&format!("MARKREAD bob timestamp={time}")).await;
+    t.wait_until("the unread mark gone", |s| {
+        s.contains("│3 鲍勃 Bob (bob)") && !unread(s)
+    })
+    .await;
+    // Shown here: the phone is told it is read here too.
+    t.enter("/query bob");
+    t.wait_for("<bob> are you there?").await;
+    t.enter("/devices logout 2");
+    t.wait_for("NickServ: 1 connection(s) logged out.").await;
+    phone
+        .until(|l| l.contains("Logged out from another device"))
+        .await;
+}

@@ -79,6 +79,7 @@ fn draw_conversations(f: &mut Frame<'_>, chat: &Chat, area: Rect) {
                 .network
                 .clone()
                 .unwrap_or_else(|| "server".to_string()),
+            Kind::Query => chat.shown_name(&b.name),
             _ => b.name.clone(),
         };
         let count = match (b.unread, b.mention) {
@@ -223,7 +224,7 @@ fn draw_messages(f: &mut Frame<'_>, chat: &mut Chat, area: Rect, now: i64) {
             };
             format!("{} ", truncate(&t, cols.saturating_sub(2)))
         }
-        Kind::Query => format!(" {} ", b.name),
+        Kind::Query => format!(" {} ", chat.shown_name(&b.name)),
     };
     let mut block = Block::default().borders(Borders::ALL).title(title);
     if scroll > 0 {
@@ -251,7 +252,8 @@ fn draw_friends(f: &mut Frame<'_>, chat: &Chat, area: Rect) {
                 Some(false) => ("○ ", Style::default().fg(Color::DarkGray)),
                 None => ("· ", Style::default().fg(Color::DarkGray)),
             };
-            let name = truncate(&fr.nick, inner_w.saturating_sub(2)).to_string();
+            let shown = chat.shown_name(&fr.nick);
+            let name = truncate(&shown, inner_w.saturating_sub(2)).to_string();
             Row::from(vec![Span::styled(mark, style), Span::styled(name, style)])
         })
         .collect();

@@ -5,8 +5,9 @@ use super::{Action, Chat, Friend, Kind, Line, What};
 
 /// Every command, for `/help` and Tab.
 pub const NAMES: &[&str] = &[
-    "accept", "away", "close", "friend", "help", "join", "me", "msg", "names", "nick", "notice",
-    "part", "query", "quit", "quote", "save", "topic", "typing", "whois",
+    "accept", "away", "close", "devices", "friend", "group", "help", "join", "me", "msg", "names",
+    "nick", "notice", "part", "profile", "query", "quit", "quote", "recall", "save", "topic",
+    "typing", "whois",
 ];
 
 /// `/help`: one line per command.
@@ -27,6 +28,11 @@ pub const HELP: &[&str] = &[
     "/accept NICK              accept a friend request: NICK may message you",
     "/names                    who is in the channel",
     "/whois NICK               who is NICK",
+    "/profile [NICK]           a profile; /profile name|avatar|status [TEXT] sets yours",
+    "/group [info]             the group shown: modes, founder, access list",
+    "/group register|unregister, /group access add ACCOUNT op|voice | del ACCOUNT,",
+    "  /group set history on|off | cutoff none|join-time, /group mode +i ...",
+    "/devices [logout N|all]   your connected devices; log one out",
     "/typing on|off            send and show typing indicators",
     "/save [password]          save this server (and the password) in ~/.config/ferry",
     "/quote LINE               send a raw IRC line",
@@ -307,6 +313,9 @@ impl Chat {
                 }
                 None => self.alert(now, "usage: /nick NAME"),
             },
+            "group" => self.group_command(rest, now),
+            "devices" => self.devices_command(rest, now),
+            "profile" => self.profile_command(rest, now),
             "recall" => {
                 // Takes back our newest message here (REDACT).
                 if !self.has("draft/message-redaction") {

@@ -42,6 +42,9 @@ impl Chat {
             "PRIVMSG" | "NOTICE" => self.on_talk(m, from, now),
             "TAGMSG" => self.on_tagmsg(m, now),
             "REDACT" => self.on_redact(m),
+            "METADATA" | "761" | "766" => self.on_metadata(m, now),
+            "MARKREAD" => self.on_markread(m),
+            "324" => self.on_channel_modes(m, now),
             "JOIN" => self.on_join(m, now),
             "PART" => self.on_part(m, now),
             "KICK" => self.on_kick(m, now),
@@ -162,6 +165,8 @@ impl Chat {
                 for (i, lines) in by_buffer {
                     self.buffers[i].merge(lines);
                 }
+                // What came into the conversation shown is read.
+                self.mark_read(self.active);
                 if requested && got < super::HISTORY_PAGE {
                     if let Some(i) = self.find(&target) {
                         self.buffers[i].more_history = false;
@@ -243,6 +248,9 @@ impl Chat {
             return self.info(0, time, strip_formatting(&text));
         }
         let nick = nick_of(source).to_string();
+        if notice && super::im::is_service(&nick) {
+            return self.service_notice(&nick, &strip_formatting(&text), time);
+        }
         let own = self.same(&nick, &self.nick);
         // `@#chan`: a message to the channel's operators.
         let chan = target.trim_start_matches(|c| self.srv.prefix.iter().any(|&(_, s)| s == c));
@@ -288,6 +296,9 @@ impl Chat {
         let key = self.fold(&name);
         let who = self.fold(&nick);
         self.typing.retain(|t| !(t.buffer == key && t.who == who));
+        if added && i == self.active && !from.history {
+            self.mark_read(i);
+        }
         if added && !own && !from.requested && i != self.active {
             let b = &mut self.buffers[i];
             b.unread += 1;
@@ -501,34 +512,15 @@ impl Chat {
                 online: None,
                 away: false,
             });
-            f.nick = nick;
+            f.nick = nick.clone();
             if online.is_some() {
                 f.online = online;
                 if online == Some(false) {
                     f.away = false;
                 }
             }
+            self.ask_profile(&nick);
         }
-    }
-
-    fn on_friend_request(&mut self, m: &Message<'_>, now: i64) {
-        let nick = m.param(1).unwrap_or("").to_string();
-        if nick.is_empty() {
-            return;
-        }
-        let f = self.fold(&nick);
-        self.requests.retain(|r| r.to_lowercase() != f);
-        self.requests.push(nick.clone());
-        let text = format!(
-            "{nick} asks to message you (friend request) — press Alt-A to accept, or /accept {nick}"
-        );
-        let i = self.buffer(&nick, Kind::Query);
-        self.buffers[i].add(Line::alert(now, text.clone()));
-        if i != self.active {
-            self.buffers[i].unread += 1;
-            self.buffers[i].mention = true;
-        }
-        self.notice = Some(text);
     }
 }
 

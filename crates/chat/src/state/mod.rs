@@ -6,6 +6,7 @@
 
 mod buffer;
 mod commands;
+mod im;
 mod incoming;
 mod registration;
 
@@ -151,6 +152,15 @@ pub struct Chat {
     pub quit: Option<String>,
     pub actions: Vec<Action>,
     pub view: View,
+    /// Display names (draft/metadata-3), by folded nick.
+    pub profiles: HashMap<String, String>,
+    /// Folded nicks whose profile was asked for (once each).
+    profiles_asked: HashSet<String>,
+    /// Folded nicks whose profile `/profile` shows when it comes.
+    profile_shown: HashSet<String>,
+    /// How far each conversation is read, as the server knows it
+    /// (draft/read-marker), by folded name: Unix ms.
+    marks_sent: HashMap<String, i64>,
     out: Vec<String>,
     paced: VecDeque<(String, String)>,
     tokens: f64,
@@ -191,6 +201,10 @@ impl Chat {
             quit: None,
             actions: Vec::new(),
             view: View::default(),
+            profiles: HashMap::new(),
+            profiles_asked: HashSet::new(),
+            profile_shown: HashSet::new(),
+            marks_sent: HashMap::new(),
             out: Vec::new(),
             paced: VecDeque::new(),
             tokens: PACE_BURST,
@@ -279,6 +293,7 @@ impl Chat {
             let b = &mut self.buffers[i];
             b.unread = 0;
             b.mention = false;
+            self.mark_read(i);
         }
     }
 
@@ -515,3 +530,5 @@ pub fn nick_of(source: &str) -> &str {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_im;

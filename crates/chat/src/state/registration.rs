@@ -17,6 +17,9 @@ const WANTED: &[&str] = &[
     "draft/chathistory",
     "draft/multiline",
     "draft/message-redaction",
+    "draft/read-marker",
+    "draft/metadata-3",
+    "draft/metadata-2",
     "away-notify",
     "account-notify",
     "extended-join",
@@ -79,6 +82,11 @@ impl Chat {
                     .iter()
                     .copied()
                     .filter(|c| self.srv.offered.contains_key(*c) && !self.has(c))
+                    // One name of metadata: the newer where both are.
+                    .filter(|c| {
+                        *c != "draft/metadata-2"
+                            || !self.srv.offered.contains_key("draft/metadata-3")
+                    })
                     .collect();
                 if sub == "LS" && self.wants_sasl() {
                     if self.srv.offered.contains_key("sasl") {
@@ -260,6 +268,7 @@ impl Chat {
         for i in queries {
             self.fetch_latest(i);
         }
+        self.im_registered();
         let who = match &self.account {
             Some(a) => format!("{} (account {a})", self.nick),
             None => self.nick.clone(),

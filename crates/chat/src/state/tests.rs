@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn me(nick: &str) -> Identity {
+pub(super) fn me(nick: &str) -> Identity {
     Identity {
         nick: nick.into(),
         ..Identity::default()
@@ -10,7 +10,7 @@ fn me(nick: &str) -> Identity {
 }
 
 /// A chat registered on a server offering `caps` (all acknowledged).
-fn online(caps: &str) -> Chat {
+pub(super) fn online(caps: &str) -> Chat {
     let mut c = Chat::new(me("alice"));
     c.on_connected(0);
     c.on_line(&format!(":srv CAP * LS :{caps}"), 0);
@@ -36,14 +36,14 @@ fn online(caps: &str) -> Chat {
 }
 
 /// `/join chan`, and the server's JOIN: the channel is shown.
-fn join(c: &mut Chat, chan: &str) {
+pub(super) fn join(c: &mut Chat, chan: &str) {
     c.input.insert_str(&format!("/join {chan}"));
     c.submit(0);
     c.on_line(&format!(":alice!a@h JOIN {chan}"), 0);
     c.drain_out();
 }
 
-fn texts(c: &Chat, name: &str) -> Vec<String> {
+pub(super) fn texts(c: &Chat, name: &str) -> Vec<String> {
     let i = c.find(name).unwrap_or(0);
     c.buffers[i].lines.iter().map(|l| l.text.clone()).collect()
 }
