@@ -65,3 +65,83 @@ async fn a_channel_keeps_everything_under_its_new_name() {
         .await;
     quiet(&mut other).await;
 }
+
+/// The texts of a CHATHISTORY reply's PRIVMSGs to `chan`.
+async fn history(c: &mut ferry_testkit::TestClient, query: &str, chan: &str) -> Vec<String> {
+    c.send(&format!("CHATHISTORY {query}")).await;
+    let start = c.until(|l| l.contains(" BATCH +")).await;
+    let id = start
+        .split(" BATCH +")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut texts = Vec::new();
+    loop {
+        let l = c.line().await;
+        if l.ends_with(&format!("BATCH -{id}")) {
+            return texts;
+        }
+        let (_, rest) = l.split_once(' ').unwrap_or(("", &l));
+        if let Some((_, t)) = rest.split_once(&format!(" PRIVMSG {chan} :")) {
+            texts.push(t.to_string());
+        } else {
+            assert!(!rest.contains(" PRIVMSG "), "{chan}: {l}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_follows_the_rename_and_stays_out_of_a_new_channel_of_the_old_name() {
+    let server = TestServer::start().await;
+    let caps =
+        "draft/channel-rename batch draft/chathistory server-time message-tags echo-message \
+                draft/message-redaction";
+    let mut op = cap_client(&server, "op", caps).await;
+    join(&mut op, "#old").await;
+    for t in ["one", "two"] {
+        op.send(&format!("PRIVMSG #old :{t}")).await;
+        op.until(|l| l.ends_with(&format!("PRIVMSG #old :{t}")))
+            .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    op.send("RENAME #old #new :a better name").await;
+    op.until(|l| l.contains(" RENAME #old #new ")).await;
+    op.send("PRIVMSG #new :three").await;
+    let echo = op.until(|l| l.ends_with("PRIVMSG #new :three")).await;
+    // What was said under the old name is the new one's too.
+    assert_eq!(
+        history(&mut op, "LATEST #new * 10", "#new").await,
+        ["one", "two", "three"]
+    );
+    assert_eq!(
+        history(&mut op, "LATEST #new * 2", "#new").await,
+        ["two", "three"]
+    );
+    let id = crate::util::tag(&echo, "msgid").unwrap().to_string();
+    assert_eq!(
+        history(&mut op, &format!("BEFORE #new msgid={id} 1"), "#new").await,
+        ["two"]
+    );
+    // A recall reaches a message from before the rename.
+    op.send("CHATHISTORY LATEST #new * 10").await;
+    let first = op.until(|l| l.ends_with(" :one")).await;
+    let first_id = crate::util::tag(&first, "msgid").unwrap().to_string();
+    op.until(|l| l.contains(" BATCH -")).await;
+    op.send(&format!("REDACT #new {first_id}")).await;
+    op.until(|l| l.contains(&format!(" REDACT #new {first_id}")))
+        .await;
+    assert_eq!(
+        history(&mut op, "LATEST #new * 10", "#new").await,
+        ["two", "three"]
+    );
+
+    // Someone makes a channel of the old name: its past is not theirs.
+    let mut stranger = cap_client(&server, "stranger", caps).await;
+    join(&mut stranger, "#old").await;
+    assert!(history(&mut stranger, "LATEST #old * 10", "#old")
+        .await
+        .is_empty());
+}

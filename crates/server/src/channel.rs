@@ -133,11 +133,17 @@ pub(crate) struct ChanState {
     pub invex: Vec<ListEntry>,
     pub invited: HashSet<ClientId>,
     pub created: u64,
+    /// When its members' history starts (Unix ms): its making, for a
+    /// channel not registered (crate::history_read).
+    pub created_ms: i64,
     /// Its metadata (draft/metadata-3), set by its operators: (key, value).
     pub metadata: Vec<(String, String)>,
     /// Registered with ChanServ: it stays when empty, and its access list
     /// gives status on join.
     pub registered: Option<Box<crate::chanserv::Registration>>,
+    /// The casefolded names it had before RENAMEs, oldest first: its
+    /// history under them is still its own.
+    pub former_keys: Vec<String>,
     /// Set when the channel left the server's map: a JOIN that raced with
     /// the last PART must look the channel up again.
     pub dead: bool,
@@ -179,6 +185,7 @@ impl Channel {
             history_off: Default::default(),
             state: Mutex::new(ChanState {
                 created,
+                created_ms: created as i64 * 1000,
                 ..ChanState::default()
             }),
         }

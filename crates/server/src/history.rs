@@ -296,24 +296,6 @@ pub(crate) fn my_identity(s: &crate::session::Session) -> Option<String> {
     }
 }
 
-/// The store key of a conversation this client may read: a channel it is
-/// on, or its direct conversation with a nick or account.
-pub(crate) fn history_key(cx: &crate::ctx::Ctx<'_>, target: &str) -> Option<String> {
-    let me = cx.me().clone();
-    if target.starts_with('#') {
-        let ch = cx.server.find_channel(target)?;
-        let member = ch.lock().members.contains_key(&me.id);
-        return member.then(|| ch.folded.clone());
-    }
-    let folded = cx.server.fold_nick(target)?;
-    let other = match cx.server.find_nick(target) {
-        Some(c) => identity(cx.server, &c),
-        None if cx.server.registered_names.contains(&folded) => format!("a:{folded}"),
-        None => format!("n:{folded}"),
-    };
-    Some(ferry_store::dm_key(&my_identity(cx.s)?, &other))
-}
-
 /// A relayed message as history keeps it: `e` with its msgid, time and
 /// sender's account (taken when the event was made), `source` the
 /// sender's prefix.

@@ -70,6 +70,7 @@ mod event;
 pub mod fuzz;
 mod guard;
 mod history;
+mod history_read;
 mod isupport;
 mod lifecycle;
 mod membership;

@@ -11,7 +11,8 @@ use crate::caps::Cap;
 use crate::chanserv::Cutoff;
 use crate::ctx::{then, Ctx, Outcome, Reject};
 use crate::event::format_millis;
-use crate::history::{history_key, my_identity};
+use crate::history::my_identity;
+use crate::history_read::readable;
 
 fn invalid_params(sub: &str, text: &str) -> Reject {
     Reject::Fail("INVALID_PARAMS", vec![sub.to_string()], text.to_string())
@@ -79,7 +80,7 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
         msg.param(3)
     };
     let limit = parse_limit(cx, limit_param).ok_or_else(|| invalid_params(&sub, "Bad limit"))?;
-    let Some(key) = history_key(cx, target) else {
+    let Some(readable) = readable(cx, target) else {
         return Err(Reject::Fail(
             "INVALID_TARGET",
             vec![sub.clone(), target.to_string()],
@@ -95,22 +96,11 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             .store(move |s| {
                 // A registered channel's QUERY-CUTOFF: nothing before it.
                 let from = match cutoff {
-                    None => return s.history(&key, &query, limit),
+                    None => 0,
                     Some(Cutoff::At(ms)) => ms,
                     Some(Cutoff::Registered(a)) => s.account(&a)?.map_or(0, |a| a.created_ms),
                 };
-                let query = match query {
-                    HistoryQuery::After(Bound::Time(t)) => {
-                        HistoryQuery::After(Bound::Time(t.max(from)))
-                    }
-                    HistoryQuery::Between(Bound::Time(a), Bound::Time(b)) if a <= b => {
-                        HistoryQuery::Between(Bound::Time(a.max(from)), Bound::Time(b))
-                    }
-                    q => q,
-                };
-                let mut rows = s.history(&key, &query, limit)?;
-                rows.retain(|r| r.time_ms >= from);
-                Ok(rows)
+                crate::history_read::read(s, &readable, query, limit, from)
             })
             .await;
         then(move |cx: &mut Ctx<'_>| match rows {

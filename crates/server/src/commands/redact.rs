@@ -13,7 +13,7 @@ use ferry_store::StoredMessage;
 
 use crate::caps::Cap;
 use crate::ctx::{then, Ctx, Outcome, Reject};
-use crate::history::history_key;
+use crate::history_read::{find, readable};
 use crate::route;
 
 /// What the store found, judged.
@@ -71,7 +71,7 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     };
     let reason = msg.param(2).filter(|r| !r.is_empty()).map(str::to_string);
     let (target, msgid) = (target.to_string(), msgid.to_string());
-    let Some(key) = history_key(cx, &target) else {
+    let Some(readable) = readable(cx, &target) else {
         return Err(Reject::Fail(
             "INVALID_TARGET",
             vec![target],
@@ -103,10 +103,11 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     cx.defer(async move {
         // What was relayed in the last second is still on its way to the log.
         server.history.flush().await;
-        let (k, id) = (key.clone(), msgid.clone());
+        let id = msgid.clone();
         let r = server
             .store(move |s| {
-                let Some(m) = s.find_history(&k, &id)? else {
+                // Under the channel's name now, or a former one.
+                let Some((k, m)) = find(s, &readable, &id)? else {
                     return Ok(Verdict::Unknown);
                 };
                 let v = asker.judge(&m);

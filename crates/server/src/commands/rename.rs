@@ -61,6 +61,10 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
     let Ok(renamed) = cx.server.registry.rename_channel(&ch, new, &folded) else {
         return refuse("CHANNEL_NAME_IN_USE", "A channel by that name exists");
     };
+    if ch.folded != folded {
+        // Its history so far stays its own (crate::history_read).
+        renamed.lock().former_keys.push(ch.folded.clone());
+    }
     let prefix = cx.prefix();
     let mut e = cx.event(format!(":{prefix} RENAME {old_name} {new} :{reason}\r\n"));
     e.needs = Some(Cap::ChannelRename);
