@@ -4,7 +4,9 @@
 
 use ferry_testkit::{TestClient, TestServer};
 
-use crate::util::{accounts_config, join, quiet, register_account, sasl_client, src};
+use crate::util::{
+    accounts_config, chathistory_texts, join, quiet, register_account, sasl_client, src,
+};
 
 const CS: &str = ":ChanServ!ChanServ@ferry.test NOTICE";
 
@@ -188,30 +190,6 @@ async fn a_member_gets_what_its_group_said_while_it_was_away() {
     quiet(&mut dave).await;
 }
 
-/// The texts of a CHATHISTORY batch's PRIVMSGs.
-async fn history_texts(c: &mut TestClient, chan: &str) -> Vec<String> {
-    c.send(&format!("CHATHISTORY LATEST {chan} * 50")).await;
-    let start = c.until(|l| l.contains(" BATCH +")).await;
-    let id = start
-        .split(" BATCH +")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .to_string();
-    let mut texts = Vec::new();
-    loop {
-        let l = c.line().await;
-        if l.ends_with(&format!("BATCH -{id}")) {
-            return texts;
-        }
-        if let Some((_, t)) = l.split_once(&format!(" PRIVMSG {chan} :")) {
-            texts.push(t.to_string());
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_groups_settings_keep_its_history_or_not_and_hide_the_past_from_newcomers() {
     let dir = tempfile::tempdir().unwrap();
@@ -246,7 +224,10 @@ async fn a_groups_settings_keep_its_history_or_not_and_hide_the_past_from_newcom
     );
     alice.send("PRIVMSG #group :kept").await;
     bob.until(|l| l.ends_with(":kept")).await;
-    assert_eq!(history_texts(&mut bob, "#group").await, ["kept"]);
+    assert_eq!(
+        chathistory_texts(&mut bob, "LATEST #group * 50", "#group").await,
+        ["kept"]
+    );
     assert!(cs(&mut alice, "SET #group HISTORY maybe")
         .await
         .starts_with("Syntax: SET <#channel> HISTORY"));
@@ -257,19 +238,26 @@ async fn a_groups_settings_keep_its_history_or_not_and_hide_the_past_from_newcom
     );
     let mut carol = sasl_client(&server, "carol", "secret", caps).await;
     join(&mut carol, "#group").await;
-    assert!(history_texts(&mut carol, "#group").await.is_empty());
+    assert!(
+        chathistory_texts(&mut carol, "LATEST #group * 50", "#group")
+            .await
+            .is_empty()
+    );
     alice.send("PRIVMSG #group :welcome carol").await;
     carol.until(|l| l.ends_with(":welcome carol")).await;
-    assert_eq!(history_texts(&mut carol, "#group").await, ["welcome carol"]);
+    assert_eq!(
+        chathistory_texts(&mut carol, "LATEST #group * 50", "#group").await,
+        ["welcome carol"]
+    );
     // bob joined before both messages.
     assert_eq!(
-        history_texts(&mut bob, "#group").await,
+        chathistory_texts(&mut bob, "LATEST #group * 50", "#group").await,
         ["kept", "welcome carol"]
     );
     // REGISTRATION-TIME: from when the reader's account was made.
     cs(&mut alice, "SET #group QUERY-CUTOFF REGISTRATION-TIME").await;
     assert_eq!(
-        history_texts(&mut carol, "#group").await,
+        chathistory_texts(&mut carol, "LATEST #group * 50", "#group").await,
         ["kept", "welcome carol"]
     );
     cs(&mut alice, "SET #group QUERY-CUTOFF JOIN-TIME").await;

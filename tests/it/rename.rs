@@ -3,7 +3,7 @@
 
 use ferry_testkit::TestServer;
 
-use crate::util::{cap_client, join, quiet, src};
+use crate::util::{cap_client, chathistory_texts, join, quiet, src};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_keeps_everything_under_its_new_name() {
@@ -66,33 +66,6 @@ async fn a_channel_keeps_everything_under_its_new_name() {
     quiet(&mut other).await;
 }
 
-/// The texts of a CHATHISTORY reply's PRIVMSGs to `chan`.
-async fn history(c: &mut ferry_testkit::TestClient, query: &str, chan: &str) -> Vec<String> {
-    c.send(&format!("CHATHISTORY {query}")).await;
-    let start = c.until(|l| l.contains(" BATCH +")).await;
-    let id = start
-        .split(" BATCH +")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .to_string();
-    let mut texts = Vec::new();
-    loop {
-        let l = c.line().await;
-        if l.ends_with(&format!("BATCH -{id}")) {
-            return texts;
-        }
-        let (_, rest) = l.split_once(' ').unwrap_or(("", &l));
-        if let Some((_, t)) = rest.split_once(&format!(" PRIVMSG {chan} :")) {
-            texts.push(t.to_string());
-        } else {
-            assert!(!rest.contains(" PRIVMSG "), "{chan}: {l}");
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_follows_the_rename_and_stays_out_of_a_new_channel_of_the_old_name() {
     let server = TestServer::start().await;
@@ -113,16 +86,16 @@ async fn history_follows_the_rename_and_stays_out_of_a_new_channel_of_the_old_na
     let echo = op.until(|l| l.ends_with("PRIVMSG #new :three")).await;
     // What was said under the old name is the new one's too.
     assert_eq!(
-        history(&mut op, "LATEST #new * 10", "#new").await,
+        chathistory_texts(&mut op, "LATEST #new * 10", "#new").await,
         ["one", "two", "three"]
     );
     assert_eq!(
-        history(&mut op, "LATEST #new * 2", "#new").await,
+        chathistory_texts(&mut op, "LATEST #new * 2", "#new").await,
         ["two", "three"]
     );
     let id = crate::util::tag(&echo, "msgid").unwrap().to_string();
     assert_eq!(
-        history(&mut op, &format!("BEFORE #new msgid={id} 1"), "#new").await,
+        chathistory_texts(&mut op, &format!("BEFORE #new msgid={id} 1"), "#new").await,
         ["two"]
     );
     // A recall reaches a message from before the rename.
@@ -134,14 +107,14 @@ async fn history_follows_the_rename_and_stays_out_of_a_new_channel_of_the_old_na
     op.until(|l| l.contains(&format!(" REDACT #new {first_id}")))
         .await;
     assert_eq!(
-        history(&mut op, "LATEST #new * 10", "#new").await,
+        chathistory_texts(&mut op, "LATEST #new * 10", "#new").await,
         ["two", "three"]
     );
 
     // Someone makes a channel of the old name: its past is not theirs.
     let mut stranger = cap_client(&server, "stranger", caps).await;
     join(&mut stranger, "#old").await;
-    assert!(history(&mut stranger, "LATEST #old * 10", "#old")
+    assert!(chathistory_texts(&mut stranger, "LATEST #old * 10", "#old")
         .await
         .is_empty());
 }

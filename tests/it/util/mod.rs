@@ -197,3 +197,31 @@ pub async fn oper_client(server: &TestServer, nick: &str) -> TestClient {
     c.until(|l| l.ends_with(&format!("MODE {nick} :+o"))).await;
     c
 }
+
+/// Sends `CHATHISTORY <query>`: the texts of its batch's PRIVMSGs, each
+/// checked to be addressed to `chan`.
+pub async fn chathistory_texts(c: &mut TestClient, query: &str, chan: &str) -> Vec<String> {
+    c.send(&format!("CHATHISTORY {query}")).await;
+    let start = c.until(|l| l.contains(" BATCH +")).await;
+    let id = start
+        .split(" BATCH +")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut texts = Vec::new();
+    loop {
+        let l = c.line().await;
+        if l.ends_with(&format!("BATCH -{id}")) {
+            return texts;
+        }
+        let (_, rest) = l.split_once(' ').unwrap_or(("", &l));
+        if let Some((_, t)) = rest.split_once(&format!(" PRIVMSG {chan} :")) {
+            texts.push(t.to_string());
+        } else {
+            assert!(!rest.contains(" PRIVMSG "), "{chan}: {l}");
+        }
+    }
+}
