@@ -147,10 +147,6 @@ fn restore_one(server: &Arc<Server>, account: &str, k: Kept) -> bool {
         if fresh {
             st.modes.no_external = true;
             st.modes.topic_lock = true;
-            // Made again for it: its history from when it joined.
-            st.created_ms = joined_ms;
-        } else if st.registered.is_none() {
-            st.created_ms = st.created_ms.min(joined_ms);
         }
         let status = crate::chanserv::status_on_join(&st, Some(account));
         st.members.insert(

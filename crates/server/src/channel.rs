@@ -133,9 +133,6 @@ pub(crate) struct ChanState {
     pub invex: Vec<ListEntry>,
     pub invited: HashSet<ClientId>,
     pub created: u64,
-    /// When its members' history starts (Unix ms): its making, for a
-    /// channel not registered (crate::history_read).
-    pub created_ms: i64,
     /// Its metadata (draft/metadata-3), set by its operators: (key, value).
     pub metadata: Vec<(String, String)>,
     /// Registered with ChanServ: it stays when empty, and its access list
@@ -185,7 +182,6 @@ impl Channel {
             history_off: Default::default(),
             state: Mutex::new(ChanState {
                 created,
-                created_ms: created as i64 * 1000,
                 ..ChanState::default()
             }),
         }

@@ -2,10 +2,7 @@
 //! under, from when it may be seen, and a query over all of them.
 //!
 //! A channel renamed (RENAME) keeps its history: what was said under its
-//! former names is read with what is said under the new one. An
-//! unregistered channel's history starts when the channel was made: one
-//! who makes a channel whose name was used before (and emptied) does not
-//! read what its earlier members said.
+//! former names is read with what is said under the new one.
 
 use ferry_store::{Bound, HistoryQuery, Store, StoredMessage};
 
@@ -22,8 +19,6 @@ pub(crate) struct Readable {
     /// A renamed channel's name now: what was said under a former name
     /// is shown addressed to it.
     pub name: String,
-    /// Nothing before this (Unix ms).
-    pub since_ms: i64,
 }
 
 impl Readable {
@@ -46,11 +41,6 @@ pub(crate) fn readable(cx: &Ctx<'_>, target: &str) -> Option<Readable> {
             key: ch.folded.clone(),
             former: st.former_keys.iter().rev().cloned().collect(),
             name: ch.name.clone(),
-            since_ms: match st.registered {
-                // A registered channel's history is the group's, all of it.
-                Some(_) => 0,
-                None => st.created_ms,
-            },
         });
     }
     let folded = cx.server.fold_nick(target)?;
@@ -63,7 +53,6 @@ pub(crate) fn readable(cx: &Ctx<'_>, target: &str) -> Option<Readable> {
         key: ferry_store::dm_key(&my_identity(cx.s)?, &other),
         former: Vec::new(),
         name: target.to_string(),
-        since_ms: 0,
     })
 }
 
@@ -75,14 +64,14 @@ pub(crate) fn find(
 ) -> ferry_store::Result<Option<(String, StoredMessage)>> {
     for k in r.keys() {
         if let Some(m) = s.find_history(k, msgid)? {
-            return Ok((m.time_ms >= r.since_ms).then(|| (k.to_string(), m)));
+            return Ok(Some((k.to_string(), m)));
         }
     }
     Ok(None)
 }
 
-/// `query` over every key of `r`, nothing before `from_ms` (or before
-/// `r.since_ms`), at most `limit` messages, oldest first.
+/// `query` over every key of `r`, nothing before `from_ms`, at most
+/// `limit` messages, oldest first.
 pub(crate) fn read(
     s: &dyn Store,
     r: &Readable,
@@ -90,7 +79,7 @@ pub(crate) fn read(
     limit: usize,
     from_ms: i64,
 ) -> ferry_store::Result<Vec<StoredMessage>> {
-    let from = from_ms.max(r.since_ms);
+    let from = from_ms;
     let mut query = query;
     if !r.former.is_empty() {
         // A msgid is under one key; as a time it bounds them all.

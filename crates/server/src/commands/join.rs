@@ -98,7 +98,6 @@ fn join_one(cx: &mut Ctx<'_>, name: &str, key: Option<&str>) -> Outcome {
         } else {
             st.modes.no_external = true;
             st.modes.topic_lock = true;
-            st.created_ms = cx.server.clock.unix_ms();
         }
         let status = crate::chanserv::status_on_join(&st, account_key.as_deref());
         st.invited.remove(&me.id);
