@@ -19,7 +19,10 @@ log() { echo "install-test-deps: $*" >&2; }
 # chromium, fonts-noto-cjk, fonts-noto-color-emoji: the web chat page in a
 #   real browser, driven by playwright-core (tests/it/web.rs, tests/web/);
 #   the fonts so Chinese and emoji show in its screenshots.
-DEBIAN_PACKAGES="ngircd tmux prometheus chromium fonts-noto-cjk fonts-noto-color-emoji"
+# postgresql: the PostgreSQL store is tested against a private server the
+#   tests start themselves (crates/pgtest), as the postgres user this
+#   package makes.
+DEBIAN_PACKAGES="ngircd tmux prometheus chromium fonts-noto-cjk fonts-noto-color-emoji postgresql"
 # Packages installed only when their command is missing (a Node.js from
 # elsewhere, with its own npm, is fine): command:package.
 COMMAND_PACKAGES="node:nodejs npm:npm"

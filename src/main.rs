@@ -182,6 +182,10 @@ struct ServeArgs {
     /// port alone for 127.0.0.1. Overrides `[admin] listen`.
     #[arg(long, value_parser = config::parse_admin_address)]
     admin: Option<SocketAddr>,
+    /// The store: a PostgreSQL URL (`postgres://ferry:secret@127.0.0.1/ferry`)
+    /// instead of SQLite in the data directory. Overrides `[store] url`.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
     /// How logs are written to standard error.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -460,6 +464,14 @@ fn serve(args: ServeArgs) -> Result<()> {
     if let Some(d) = &args.data_dir {
         cfg.data_dir = d.clone();
     }
+    if let Some(url) = &args.store {
+        // The file's pool size, if it names one.
+        let pool = match &cfg.store {
+            config::StoreConfig::Postgres { pool_size, .. } => *pool_size,
+            config::StoreConfig::Sqlite => config::DEFAULT_POOL_SIZE,
+        };
+        cfg.store = config::StoreConfig::postgres(url, pool).map_err(anyhow::Error::msg)?;
+    }
     if !args.listen.is_empty() {
         cfg.listen = args
             .listen
@@ -473,6 +485,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         listen: (!args.listen.is_empty()).then(|| cfg.listen.clone()),
         data_dir: args.data_dir.clone(),
         admin: args.admin,
+        store: args.store.as_ref().map(|_| cfg.store.clone()),
     });
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(n) => info!(

@@ -25,6 +25,7 @@ mod multiline;
 mod offline;
 mod oper;
 mod operations;
+mod postgres;
 mod queries;
 mod redact;
 mod registration;

@@ -138,6 +138,8 @@ pub struct ConfigSource {
     pub data_dir: Option<std::path::PathBuf>,
     /// `--admin` given on the command line.
     pub admin: Option<std::net::SocketAddr>,
+    /// `--store` given on the command line.
+    pub store: Option<config::StoreConfig>,
 }
 
 /// How the embedding program (`ferry serve`, the tests) controls a
@@ -174,16 +176,34 @@ pub async fn serve_with(
     if config.privacy.cloak && config.privacy.cloak_key.is_none() {
         config.privacy.cloak_key = Some(cloak_key(&config.data_dir)?);
     }
-    let store = SqliteStore::open(&config.data_dir).map_err(|e| {
-        std::io::Error::other(format!(
-            "open the store in {}: {e}",
-            config.data_dir.display()
-        ))
-    })?;
     let mut metrics = admin::Metrics::new();
-    let commits = metrics.commit_seconds.clone();
-    store.observe_commits(Box::new(move |d| commits.observe(d.as_secs_f64())));
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store: Arc<dyn Store> = match &config.store {
+        config::StoreConfig::Sqlite => {
+            let store = SqliteStore::open(&config.data_dir).map_err(|e| {
+                std::io::Error::other(format!(
+                    "open the store in {}: {e}",
+                    config.data_dir.display()
+                ))
+            })?;
+            let commits = metrics.commit_seconds.clone();
+            store.observe_commits(Box::new(move |d| commits.observe(d.as_secs_f64())));
+            Arc::new(store)
+        }
+        config::StoreConfig::Postgres { url, pool_size } => {
+            let url = url.clone();
+            let pool_size = *pool_size;
+            // Connecting and migrating block: off the runtime's workers.
+            let store =
+                tokio::task::spawn_blocking(move || ferry_store::PgStore::open(&url, pool_size))
+                    .await
+                    .map_err(std::io::Error::other)?
+                    .map_err(|e| {
+                        std::io::Error::other(format!("open the PostgreSQL store: {e}"))
+                    })?;
+            info!("store: PostgreSQL");
+            Arc::new(store)
+        }
+    };
     let cancel = CancellationToken::new();
     let retention = Duration::from_secs(config.history.retention_days * 86_400);
     // The one clock everything takes time from (`clock.rs`).

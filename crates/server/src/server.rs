@@ -215,6 +215,9 @@ impl Server {
         if let Some(a) = src.admin {
             new.admin.listen = Some(a);
         }
+        if let Some(s) = &src.store {
+            new.store = s.clone();
+        }
         macro_rules! keep {
             ($($field:ident).+, $what:expr) => {
                 if new.$($field).+ != old.$($field).+ {
@@ -227,6 +230,7 @@ impl Server {
         keep!(network, "network name");
         keep!(casemap, "casemapping");
         keep!(data_dir, "data directory");
+        keep!(store, "store");
         keep!(admin.listen, "admin listener");
         keep!(listen, "listeners");
         if new.privacy.cloak_key.is_none() {

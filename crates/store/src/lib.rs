@@ -73,12 +73,15 @@ mod accounts;
 mod backup;
 mod bans;
 mod channels;
+#[cfg(test)]
+mod conformance;
 mod friends;
 mod history;
 mod log;
 mod markers;
 mod metadata;
 mod offline;
+mod postgres;
 mod sqlite;
 
 use thiserror::Error;
@@ -102,6 +105,7 @@ pub use metadata::MetadataStore;
 pub use offline::{
     Admit, EnqueueDone, EnqueueRefused, Enqueued, Judge, OfflineItem, OfflineStore, Recipient,
 };
+pub use postgres::PgStore;
 pub use sqlite::{CommitObserver, SqliteStore};
 
 #[derive(Debug, Error)]

@@ -16,6 +16,7 @@ mod metadata;
 mod opers;
 mod privacy;
 mod server;
+mod store;
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,7 @@ pub use listen::{Listen, ListenError, ListenSpec, Sts};
 pub use metadata::{valid_key, MetadataConfig};
 pub use opers::Oper;
 pub use privacy::Privacy;
+pub use store::{StoreConfig, DEFAULT_POOL_SIZE};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -66,6 +68,7 @@ struct RawConfig {
     tls: listen::RawTls,
     oper: Vec<opers::RawOper>,
     admin: admin::RawAdmin,
+    store: store::RawStore,
 }
 
 /// The checked configuration the server runs on.
@@ -95,6 +98,8 @@ pub struct Config {
     pub tls_default: Option<TlsFiles>,
     /// `[admin]`: the admin listener and its API tokens.
     pub admin: Admin,
+    /// `[store]`: SQLite in the data directory, or PostgreSQL.
+    pub store: StoreConfig,
 }
 
 impl Default for Config {
@@ -139,6 +144,7 @@ impl Config {
         let privacy = privacy::validate(raw.privacy, &src)?;
         let opers = opers::validate(raw.oper, &src)?;
         let admin = admin::validate(raw.admin, &src)?;
+        let store = store::validate(raw.store, &src)?;
         Ok(Config {
             server_name: server.name,
             description: server.description,
@@ -160,6 +166,7 @@ impl Config {
             sts: listeners.sts,
             tls_default: listeners.tls_default,
             admin,
+            store,
         })
     }
 }

@@ -380,45 +380,7 @@ impl AccountStore for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::{account, temp_store};
-    use crate::{AccountStore, CertAdded, StoreError, Suspension, MAX_CERTS};
-
-    #[test]
-    fn login_tokens_are_kept_by_hash_used_and_revoked() {
-        use crate::{LoginToken, MAX_TOKENS};
-        let (_dir, s) = temp_store();
-        s.create_account(&account("bob")).unwrap();
-        let tok = |i: usize| LoginToken {
-            id: format!("t{i}"),
-            label: "Firefox".into(),
-            created_ms: i as i64,
-            last_used_ms: 0,
-        };
-        assert!(s.add_token("bob", &tok(0), b"hash-0").unwrap());
-        assert!(!s.add_token("nobody", &tok(1), b"hash-x").unwrap());
-        assert_eq!(
-            s.login_with_token(b"hash-0", 77).unwrap().unwrap().name,
-            "bob"
-        );
-        assert_eq!(s.tokens("bob").unwrap()[0].last_used_ms, 77);
-        assert!(s.login_with_token(b"hash-9", 78).unwrap().is_none());
-        // Past the cap the least recently used goes (t0 was used: it stays).
-        for i in 1..=MAX_TOKENS {
-            s.add_token("bob", &tok(i), format!("hash-{i}").as_bytes())
-                .unwrap();
-        }
-        let ids: Vec<String> = s.tokens("bob").unwrap().into_iter().map(|t| t.id).collect();
-        assert_eq!(ids.len(), MAX_TOKENS);
-        assert!(
-            ids.contains(&"t0".to_string()) && !ids.contains(&"t1".to_string()),
-            "{ids:?}"
-        );
-        assert!(s.revoke_token("bob", "t0").unwrap());
-        assert!(!s.revoke_token("bob", "t0").unwrap());
-        assert!(s.login_with_token(b"hash-0", 79).unwrap().is_none());
-        // Deleting the account forgets its tokens.
-        assert!(s.delete_account("bob").unwrap());
-        assert!(s.login_with_token(b"hash-5", 80).unwrap().is_none());
-    }
+    use crate::{AccountStore, StoreError, Suspension};
 
     #[test]
     fn suspension_is_kept_and_lifted() {
@@ -442,39 +404,6 @@ mod tests {
         s.ping().unwrap();
         s.close();
         assert!(matches!(s.ping(), Err(StoreError::Closed)));
-    }
-
-    #[test]
-    fn client_certificates_map_to_accounts() {
-        let (_dir, s) = temp_store();
-        s.create_account(&account("bob")).unwrap();
-        s.create_account(&account("eve")).unwrap();
-        let fp = "ab".repeat(32);
-        assert_eq!(s.account_by_cert(&fp).unwrap(), None);
-        assert_eq!(s.add_cert("bob", &fp, 5).unwrap(), CertAdded::Added);
-        assert_eq!(s.add_cert("bob", &fp, 6).unwrap(), CertAdded::Already);
-        assert_eq!(s.add_cert("eve", &fp, 7).unwrap(), CertAdded::OtherAccount);
-        assert_eq!(s.account_by_cert(&fp).unwrap().unwrap().name, "bob");
-        assert_eq!(s.certs("bob").unwrap(), vec![fp.clone()]);
-        assert!(s.certs("eve").unwrap().is_empty());
-        for i in 1..MAX_CERTS {
-            let other = format!("{i:064x}");
-            assert_eq!(s.add_cert("bob", &other, 8).unwrap(), CertAdded::Added);
-        }
-        assert_eq!(
-            s.add_cert("bob", &"cd".repeat(32), 9).unwrap(),
-            CertAdded::Full
-        );
-        assert!(s.del_cert("bob", &fp).unwrap());
-        assert!(!s.del_cert("bob", &fp).unwrap());
-        assert_eq!(s.account_by_cert(&fp).unwrap(), None);
-        // Deleting the account forgets its certificates.
-        assert!(s.delete_account("bob").unwrap());
-        assert!(s.account_by_cert(&format!("{:064x}", 1)).unwrap().is_none());
-        assert_eq!(
-            s.add_cert("eve", &format!("{:064x}", 1), 10).unwrap(),
-            CertAdded::Added
-        );
     }
 
     #[test]

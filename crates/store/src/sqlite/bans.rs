@@ -61,35 +61,3 @@ impl BanStore for SqliteStore {
         })
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::super::test_support::temp_store;
-    use crate::{BanKind, BanStore, ServerBan};
-
-    #[test]
-    fn bans_are_replaced_by_kind_and_mask() {
-        let (_dir, s) = temp_store();
-        let ban = |kind, mask: &str, set_ms| ServerBan {
-            kind,
-            mask: mask.into(),
-            reason: "spam".into(),
-            set_by: "oper".into(),
-            set_ms,
-            expires_ms: None,
-        };
-        s.add_ban(&ban(BanKind::Kline, "*@bad.example", 2)).unwrap();
-        s.add_ban(&ban(BanKind::Dline, "192.0.2.0/24", 1)).unwrap();
-        let mut again = ban(BanKind::Kline, "*@bad.example", 3);
-        again.expires_ms = Some(10);
-        s.add_ban(&again).unwrap();
-        assert_eq!(
-            s.bans().unwrap(),
-            vec![ban(BanKind::Dline, "192.0.2.0/24", 1), again]
-        );
-        // The same mask under the other kind is another ban.
-        assert!(!s.remove_ban(BanKind::Dline, "*@bad.example").unwrap());
-        assert!(s.remove_ban(BanKind::Kline, "*@bad.example").unwrap());
-        assert_eq!(s.bans().unwrap().len(), 1);
-    }
-}

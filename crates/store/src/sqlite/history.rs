@@ -236,34 +236,4 @@ mod tests {
             12
         );
     }
-
-    #[test]
-    fn msgid_bounds_within_one_millisecond() {
-        let (_dir, s) = temp_store();
-        let key = "#c".to_string();
-        let rows: Vec<(String, StoredMessage)> = (1..=5)
-            .map(|i| (key.clone(), msg(&format!("h{i}"), 700, &format!("t{i}"))))
-            .collect();
-        s.append_history(rows.clone()).unwrap();
-        let texts = |q: HistoryQuery, limit| {
-            s.history(&key, &q, limit)
-                .unwrap()
-                .into_iter()
-                .map(|m| m.text)
-                .collect::<Vec<_>>()
-        };
-        let id = |i: u32| Bound::Msgid(format!("h{i}"));
-        assert_eq!(texts(HistoryQuery::After(id(2)), 10), ["t3", "t4", "t5"]);
-        assert_eq!(texts(HistoryQuery::Before(id(4)), 2), ["t2", "t3"]);
-        assert_eq!(texts(HistoryQuery::Latest(Some(id(3))), 10), ["t4", "t5"]);
-        assert_eq!(texts(HistoryQuery::Around(id(3)), 3), ["t2", "t3", "t4"]);
-        assert_eq!(texts(HistoryQuery::Between(id(5), id(1)), 2), ["t3", "t4"]);
-        // A timestamp bound takes or leaves the whole millisecond.
-        assert!(texts(HistoryQuery::After(Bound::Time(700)), 10).is_empty());
-        assert_eq!(texts(HistoryQuery::Before(Bound::Time(701)), 10).len(), 5);
-        assert_eq!(
-            texts(HistoryQuery::Around(Bound::Time(700)), 2),
-            ["t1", "t2"]
-        );
-    }
 }

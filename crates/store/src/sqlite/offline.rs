@@ -277,39 +277,6 @@ mod tests {
     use crate::{AccountStore, FriendStore};
 
     #[test]
-    fn offline_messages_wait_under_a_cap_until_acked() {
-        let (_dir, s) = temp_store();
-        s.create_account(&account("bob")).unwrap();
-
-        assert_eq!(
-            s.enqueue_offline("bob", &msg("m1", 10, "one"), 2).unwrap(),
-            Ok(1)
-        );
-        assert_eq!(
-            s.enqueue_offline("bob", &msg("m2", 11, "two"), 2).unwrap(),
-            Ok(2)
-        );
-        assert_eq!(
-            s.enqueue_offline("bob", &msg("m3", 12, "three"), 2)
-                .unwrap(),
-            Err(EnqueueRefused::Full)
-        );
-        let waiting = s.offline("bob").unwrap();
-        assert_eq!(
-            waiting
-                .iter()
-                .map(|(_, m)| m.text.as_str())
-                .collect::<Vec<_>>(),
-            ["one", "two"]
-        );
-        s.ack_offline("bob", waiting[0].0).unwrap();
-        assert_eq!(s.offline("bob").unwrap().len(), 1);
-
-        assert!(s.delete_account("bob").unwrap());
-        assert!(s.offline("bob").unwrap().is_empty());
-    }
-
-    #[test]
     fn concurrent_writers_share_commits() {
         let dir = tempfile::tempdir().unwrap();
         let s = std::sync::Arc::new(SqliteStore::open(dir.path()).unwrap());

@@ -1,0 +1,220 @@
+//! A private PostgreSQL for tests: one per test process, started on first
+//! use in a temporary data directory, listening on 127.0.0.1 at a free
+//! port, with a database per test ([`database`]).
+//!
+//! PostgreSQL refuses to run as root. Run as root (CI, this machine), the
+//! tests give the data directory to the `postgres` user Debian's package
+//! made and start `initdb` and `postgres` as that user with `setpriv`
+//! (util-linux, like `runuser`, but it execs without a fork, so its
+//! `--pdeathsig` reaches `postgres` itself): when the test process ends,
+//! however it ends, the server gets SIGINT (a fast shutdown) and the
+//! directory goes with the temp dir. Run as anyone else, they run as that
+//! user.
+//!
+//! The binaries come from `FERRY_PG_BIN` (a directory) or the newest
+//! `/usr/lib/postgresql/<version>/bin` (Debian's `postgresql` package,
+//! which `scripts/install-test-deps.sh` installs).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The running server.
+pub struct Pg {
+    pub port: u16,
+    /// Kept so the directory lives as long as the process.
+    _dir: tempfile::TempDir,
+}
+
+/// Where PostgreSQL's programs are.
+fn bin_dir() -> Result<PathBuf, String> {
+    if let Some(d) = std::env::var_os("FERRY_PG_BIN") {
+        return Ok(PathBuf::from(d));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .map_err(|e| format!("no /usr/lib/postgresql ({e}): run scripts/install-test-deps.sh"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("postgres").is_file().then_some((v, bin))
+        })
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .map(|(_, b)| b)
+        .ok_or_else(|| "PostgreSQL is not installed: run scripts/install-test-deps.sh".into())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}
+
+/// `program` as the `postgres` user when we are root.
+fn command(bin: &Path, program: &str, root: bool, pdeathsig: bool) -> Command {
+    if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=postgres", "--regid=postgres", "--init-groups"]);
+        if pdeathsig {
+            c.arg("--pdeathsig=INT");
+        }
+        c.arg(bin.join(program));
+        c
+    } else {
+        Command::new(bin.join(program))
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Data directories of earlier test processes whose server is gone (a
+/// static's directory is never dropped): removed.
+fn remove_stale() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        if !name.to_string_lossy().starts_with("ferry-pg-") {
+            continue;
+        }
+        let pid = std::fs::read_to_string(e.path().join("data/postmaster.pid"))
+            .ok()
+            .and_then(|t| t.lines().next().and_then(|l| l.trim().parse::<u32>().ok()));
+        let running = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+        let young = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().unwrap_or_default() < Duration::from_secs(120));
+        // A directory still being set up has no pid file yet: left alone.
+        if !running && !young {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+fn start() -> Result<Pg, String> {
+    remove_stale();
+    let bin = bin_dir()?;
+    let root = is_root();
+    let dir = tempfile::Builder::new()
+        .prefix("ferry-pg-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).map_err(|e| e.to_string())?;
+    if root {
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir.path())
+            .status()
+            .map_err(|e| e.to_string())?
+            .success();
+        if !ok {
+            return Err("chown to postgres failed (is there a postgres user?)".into());
+        }
+    }
+    let out = command(&bin, "initdb", root, false)
+        .args([
+            "--auth=trust",
+            "--username=ferry",
+            "--encoding=UTF8",
+            "--no-sync",
+            "-D",
+        ])
+        .arg(&data)
+        .output()
+        .map_err(|e| format!("initdb: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let port = free_port();
+    // Started from a thread that lives as long as the process: the death
+    // signal follows the thread that made the child, not the process.
+    let (tx, rx) = mpsc::channel();
+    let log = dir.path().join("postgres.log");
+    std::thread::Builder::new()
+        .name("ferry-pgtest".into())
+        .spawn(move || {
+            let log = std::fs::File::create(&log)
+                .map(Stdio::from)
+                .unwrap_or(Stdio::null());
+            let r = command(&bin, "postgres", root, true)
+                .arg("-D")
+                .arg(&data)
+                .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+                .args(["-c", "max_connections=300", "-c"])
+                .arg(format!("unix_socket_directories={}", data.display()))
+                .args(["-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn();
+            let _ = tx.send(r.map(|_| ()).map_err(|e| format!("postgres: {e}")));
+            loop {
+                std::thread::park();
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    rx.recv().map_err(|e| e.to_string())??;
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        match postgres::Client::connect(
+            &format!("host=127.0.0.1 port={port} user=ferry dbname=postgres"),
+            postgres::NoTls,
+        ) {
+            Ok(_) => break,
+            Err(e) if Instant::now() > until => {
+                return Err(format!("postgres never answered: {e}"))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+    Ok(Pg { port, _dir: dir })
+}
+
+/// The process's PostgreSQL, started on first use. Panics, saying why,
+/// where it cannot start: a test that needs it fails, never passes
+/// without it.
+pub fn server() -> &'static Pg {
+    static PG: OnceLock<Result<Pg, String>> = OnceLock::new();
+    match PG.get_or_init(start) {
+        Ok(pg) => pg,
+        Err(e) => panic!("cannot start a private PostgreSQL: {e}"),
+    }
+}
+
+/// A new, empty database on the process's PostgreSQL: its connection URL
+/// (`postgres://ferry@127.0.0.1:PORT/NAME`).
+pub fn database() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let pg = server();
+    let name = format!(
+        "t{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut c = postgres::Client::connect(
+        &format!("host=127.0.0.1 port={} user=ferry dbname=postgres", pg.port),
+        postgres::NoTls,
+    )
+    .expect("connect to the test PostgreSQL");
+    c.batch_execute(&format!("CREATE DATABASE {name}"))
+        .expect("create a test database");
+    format!("postgres://ferry@127.0.0.1:{}/{name}", pg.port)
+}

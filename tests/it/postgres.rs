@@ -1,0 +1,75 @@
+//! One node on PostgreSQL (`[store] url`): what it keeps is in the
+//! database, not the data directory — a node started in an empty data
+//! directory on the same database finds the accounts, the offline
+//! messages, the history and the registered groups of the one before.
+//! PostgreSQL is a private server the tests start (crates/pgtest).
+
+use ferry_server::config::StoreConfig;
+use ferry_testkit::TestServer;
+
+use crate::util::sasl::sasl_client as login;
+use crate::util::{accounts_config, chathistory_texts, join, register_account, src};
+
+fn on(url: &str) -> ferry_server::Config {
+    let mut cfg = accounts_config("", "");
+    cfg.store = StoreConfig::postgres(url, 2).unwrap();
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_on_postgres_keeps_its_state_in_the_database() {
+    let url = tokio::task::spawn_blocking(ferry_pgtest::database)
+        .await
+        .unwrap();
+    let server = TestServer::with_config(on(&url)).await;
+    for a in ["alice", "bob"] {
+        register_account(&server, a, "secret").await;
+    }
+    let caps = "batch draft/chathistory server-time echo-message";
+    let mut alice = login(&server, "alice", "secret", caps).await;
+    // bob is offline: the message waits for him, committed before the echo.
+    alice.send("PRIVMSG bob :while you were away").await;
+    alice
+        .until(|l| l.ends_with("PRIVMSG bob :while you were away"))
+        .await;
+    join(&mut alice, "#group").await;
+    alice.send("PRIVMSG ChanServ :REGISTER #group").await;
+    alice.until(|l| l.contains("is registered to you")).await;
+    alice.send("PRIVMSG #group :kept in the database").await;
+    alice
+        .until(|l| l.ends_with("PRIVMSG #group :kept in the database"))
+        .await;
+    alice.send("QUIT").await;
+    alice.closed().await;
+    server.stop().await;
+
+    // Another node, another (empty) data directory, the same database.
+    let server = TestServer::with_config(on(&url)).await;
+    let mut bob = login(&server, "bob", "secret", "").await;
+    let l = bob.until(|l| l.ends_with("while you were away")).await;
+    assert!(
+        l.starts_with(&format!(":{} PRIVMSG bob :", src("alice"))),
+        "{l}"
+    );
+    let mut alice = login(&server, "alice", "secret", caps).await;
+    alice.send("JOIN #group").await;
+    // Its founder gets her status back: the registration is there.
+    alice
+        .until(|l| l.ends_with(" :ChanServ!ChanServ@ferry.test MODE #group +o alice"))
+        .await;
+    assert_eq!(
+        chathistory_texts(&mut alice, "LATEST #group * 10", "#group").await,
+        ["kept in the database"]
+    );
+    // A wrong password is still wrong.
+    let mut c = server.connect().await;
+    crate::util::sasl::sasl_hello(&mut c, "bob", "bob", "").await;
+    c.send("AUTHENTICATE PLAIN").await;
+    c.until(|l| l == "AUTHENTICATE +").await;
+    c.send(&format!(
+        "AUTHENTICATE {}",
+        crate::util::sasl::plain_payload("bob", "wrong")
+    ))
+    .await;
+    c.until(|l| l.contains(" 904 ")).await;
+}
