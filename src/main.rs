@@ -100,6 +100,18 @@ enum StoreCommand {
         /// The new directory (must not exist).
         dest: PathBuf,
     },
+    /// Copy a SQLite store (the server stopped) into an empty PostgreSQL
+    /// database, in one transaction, checked by counting every table on
+    /// both sides; then run ferry with `--store URL`.
+    Migrate {
+        /// The data directory to read (default: the config's, or
+        /// `--data-dir`).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// The PostgreSQL database (`postgres://user:password@host/db`).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -348,6 +360,19 @@ fn config_for_tool(file: Option<&PathBuf>, data_dir: Option<PathBuf>) -> Result<
 fn store(args: StoreArgs) -> Result<()> {
     let cfg = config_for_tool(args.config.as_ref(), args.data_dir)?;
     match args.command {
+        StoreCommand::Migrate { from, to } => {
+            let from = from.unwrap_or_else(|| cfg.data_dir.clone());
+            let m = ferry_store::migrate_to_postgres(&from, &to)
+                .with_context(|| format!("migrate {} to PostgreSQL", from.display()))?;
+            println!(
+                "migrated {} to PostgreSQL; rows on both sides:",
+                from.display()
+            );
+            for (table, n) in &m.tables {
+                println!("  {table} {n}");
+            }
+            println!("run: ferry serve --store '<the same URL>' (or [store] url in the config)");
+        }
         StoreCommand::Backup { dest } => {
             let s = ferry_store::backup(&cfg.data_dir, &dest).with_context(|| {
                 format!("back up {} to {}", cfg.data_dir.display(), dest.display())

@@ -73,3 +73,91 @@ async fn a_node_on_postgres_keeps_its_state_in_the_database() {
     .await;
     c.until(|l| l.contains(" 904 ")).await;
 }
+
+/// `ferry store migrate`: a node's SQLite store moves into PostgreSQL,
+/// checked by counts; a node on PostgreSQL then has all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_store_migrates_to_postgres() {
+    let dir = crate::util::proc::scratch("pg-migrate");
+    let server = TestServer::with_config_in(accounts_config("", ""), &dir).await;
+    for a in ["alice", "bob"] {
+        register_account(&server, a, "secret").await;
+    }
+    let caps = "batch draft/chathistory server-time echo-message";
+    let mut alice = login(&server, "alice", "secret", caps).await;
+    alice.send("MONITOR + bob").await;
+    alice.until(|l| l.contains(" 731 ")).await;
+    alice.send("PRIVMSG bob :waiting in SQLite").await;
+    alice
+        .until(|l| l.ends_with("PRIVMSG bob :waiting in SQLite"))
+        .await;
+    join(&mut alice, "#kept").await;
+    alice.send("PRIVMSG ChanServ :REGISTER #kept").await;
+    alice.until(|l| l.contains("is registered to you")).await;
+    alice.send("TOPIC #kept :moved whole").await;
+    alice.until(|l| l.contains(" TOPIC #kept ")).await;
+    alice.send("PRIVMSG #kept :history moves too").await;
+    alice
+        .until(|l| l.ends_with("PRIVMSG #kept :history moves too"))
+        .await;
+    alice.send("QUIT").await;
+    alice.closed().await;
+    server.stop().await;
+
+    let url = tokio::task::spawn_blocking(ferry_pgtest::database)
+        .await
+        .unwrap();
+    let mut cmd = crate::util::proc::ferry();
+    cmd.args(["store", "migrate", "--from"])
+        .arg(&dir)
+        .args(["--to", &url]);
+    let out = crate::util::proc::run(cmd, None).await;
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "  accounts 2",
+        "  account_lists 1",
+        "  offline_messages 1",
+        "  channels 1",
+    ] {
+        assert!(said.lines().any(|l| l == line), "{line:?} in:\n{said}");
+    }
+    assert!(
+        said.lines()
+            .any(|l| l.starts_with("  history ") && l != "  history 0"),
+        "{said}"
+    );
+    // Twice: the database is not empty any more, and nothing is copied.
+    let mut cmd = crate::util::proc::ferry();
+    cmd.args(["store", "migrate", "--from"])
+        .arg(&dir)
+        .args(["--to", &url]);
+    let again = crate::util::proc::run(cmd, None).await;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not empty"));
+
+    let server = TestServer::with_config(on(&url)).await;
+    let mut bob = login(&server, "bob", "secret", "").await;
+    bob.until(|l| l.ends_with("waiting in SQLite")).await;
+    let mut alice = login(&server, "alice", "secret", caps).await;
+    alice.send("MONITOR L").await;
+    alice
+        .until(|l| l.contains(" 732 alice :bob") || l.contains(" 732 alice bob"))
+        .await;
+    alice.send("JOIN #kept").await;
+    alice
+        .until(|l| l.contains(" 332 alice #kept :moved whole"))
+        .await;
+    alice
+        .until(|l| l.ends_with(" :ChanServ!ChanServ@ferry.test MODE #kept +o alice"))
+        .await;
+    assert_eq!(
+        chathistory_texts(&mut alice, "LATEST #kept * 10", "#kept").await,
+        ["history moves too"]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

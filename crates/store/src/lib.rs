@@ -80,6 +80,7 @@ mod history;
 mod log;
 mod markers;
 mod metadata;
+mod migrate;
 mod offline;
 mod postgres;
 mod sqlite;
@@ -102,6 +103,7 @@ pub use history::{
 };
 pub use markers::{MarkerStore, ReadMarker, MAX_MARKERS};
 pub use metadata::MetadataStore;
+pub use migrate::{migrate_to_postgres, Migrated};
 pub use offline::{
     Admit, EnqueueDone, EnqueueRefused, Enqueued, Judge, OfflineItem, OfflineStore, Recipient,
 };

@@ -481,6 +481,13 @@ impl HistoryLog {
     fn keys(&self) -> usize {
         self.lock().heads.len()
     }
+
+    /// The key of every conversation the log holds (`ferry store migrate`).
+    pub(crate) fn all_keys(&self) -> Vec<String> {
+        let mut k: Vec<String> = self.lock().heads.keys().cloned().collect();
+        k.sort();
+        k
+    }
 }
 
 impl Drop for HistoryLog {

@@ -337,6 +337,11 @@ impl SqliteStore {
         let _ = self.observer.set(f);
     }
 
+    /// The history log (`ferry store migrate` reads it whole).
+    pub(crate) fn history_log(&self) -> &crate::log::HistoryLog {
+        &self.history
+    }
+
     /// Records ever appended to the history log.
     pub(crate) fn history_records(&self) -> u64 {
         self.history.records()
