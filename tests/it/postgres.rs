@@ -161,3 +161,74 @@ async fn a_sqlite_store_migrates_to_postgres() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// PostgreSQL restarted under a running node: what needs it fails with a
+/// standard reply meanwhile (never silently, never a hang), local
+/// delivery goes on, and the node uses the database again once it is
+/// back, with nothing acknowledged lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_rides_out_a_postgres_restart() {
+    let (pg, url) = tokio::task::spawn_blocking(|| {
+        let pg = ferry_pgtest::Pg::private();
+        let url = pg.database();
+        (pg, url)
+    })
+    .await
+    .unwrap();
+    let server = TestServer::with_config(on(&url)).await;
+    for a in ["alice", "bob"] {
+        register_account(&server, a, "secret").await;
+    }
+    let mut alice = login(&server, "alice", "secret", "echo-message").await;
+    let mut carol = server.client("carol").await;
+    alice.send("PRIVMSG bob :stored before").await;
+    alice
+        .until(|l| l.ends_with("PRIVMSG bob :stored before"))
+        .await;
+    let pg = std::sync::Arc::new(pg);
+    let p = pg.clone();
+    tokio::task::spawn_blocking(move || p.stop()).await.unwrap();
+
+    // Down: an offline message is refused, said so; a live DM goes on.
+    alice.send("PRIVMSG bob :while the database is down").await;
+    alice
+        .until(|l| l.contains(" FAIL PRIVMSG TEMPORARILY_UNAVAILABLE bob "))
+        .await;
+    alice.send("PRIVMSG carol :still here").await;
+    carol
+        .until(|l| l.ends_with("PRIVMSG carol :still here"))
+        .await;
+    let mut dave = crate::util::cap_client(&server, "dave", "draft/account-registration").await;
+    dave.send("REGISTER dave * secret").await;
+    dave.until(|l| l.starts_with(":ferry.test FAIL REGISTER "))
+        .await;
+
+    // Back: the same node writes again, by itself.
+    let p = pg.clone();
+    tokio::task::spawn_blocking(move || p.start())
+        .await
+        .unwrap();
+    let mut ok = false;
+    for _ in 0..50 {
+        alice.send("PRIVMSG bob :after the restart").await;
+        let l = alice
+            .until(|l| {
+                l.ends_with("PRIVMSG bob :after the restart") || l.contains(" FAIL PRIVMSG ")
+            })
+            .await;
+        if l.ends_with("PRIVMSG bob :after the restart") {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ok, "the node never wrote to PostgreSQL again");
+    dave.send("REGISTER dave * secret").await;
+    dave.until(|l| l.starts_with(":ferry.test REGISTER SUCCESS dave "))
+        .await;
+    // bob gets what was acknowledged, and not what was refused.
+    let mut bob = login(&server, "bob", "secret", "").await;
+    bob.until(|l| l.ends_with("stored before")).await;
+    bob.until(|l| l.ends_with("after the restart")).await;
+    crate::util::quiet(&mut bob).await;
+}

@@ -21,9 +21,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-/// The running server.
+/// A running (or stopped) server of the tests.
 pub struct Pg {
     pub port: u16,
+    bin: PathBuf,
+    root: bool,
+    data: PathBuf,
     /// Kept so the directory lives as long as the process.
     _dir: tempfile::TempDir,
 }
@@ -143,49 +146,122 @@ fn start() -> Result<Pg, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let port = free_port();
-    // Started from a thread that lives as long as the process: the death
-    // signal follows the thread that made the child, not the process.
-    let (tx, rx) = mpsc::channel();
-    let log = dir.path().join("postgres.log");
-    std::thread::Builder::new()
-        .name("ferry-pgtest".into())
-        .spawn(move || {
-            let log = std::fs::File::create(&log)
-                .map(Stdio::from)
-                .unwrap_or(Stdio::null());
-            let r = command(&bin, "postgres", root, true)
-                .arg("-D")
-                .arg(&data)
-                .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
-                .args(["-c", "max_connections=300", "-c"])
-                .arg(format!("unix_socket_directories={}", data.display()))
-                .args(["-p", &port.to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn();
-            let _ = tx.send(r.map(|_| ()).map_err(|e| format!("postgres: {e}")));
-            loop {
-                std::thread::park();
-            }
-        })
-        .map_err(|e| e.to_string())?;
-    rx.recv().map_err(|e| e.to_string())??;
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        match postgres::Client::connect(
-            &format!("host=127.0.0.1 port={port} user=ferry dbname=postgres"),
-            postgres::NoTls,
-        ) {
-            Ok(_) => break,
-            Err(e) if Instant::now() > until => {
-                return Err(format!("postgres never answered: {e}"))
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(50)),
-        }
+    let pg = Pg {
+        port: free_port(),
+        bin,
+        root,
+        data,
+        _dir: dir,
+    };
+    pg.run()?;
+    Ok(pg)
+}
+
+impl Pg {
+    /// A server of its own, for a test that stops and restarts it (the
+    /// shared one, [`server`], must stay up for the others).
+    pub fn private() -> Pg {
+        start().unwrap_or_else(|e| panic!("cannot start a private PostgreSQL: {e}"))
     }
-    Ok(Pg { port, _dir: dir })
+
+    /// A new, empty database on this server: its URL.
+    pub fn database(&self) -> String {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "t{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut c = postgres::Client::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=ferry dbname=postgres",
+                self.port
+            ),
+            postgres::NoTls,
+        )
+        .expect("connect to the test PostgreSQL");
+        c.batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create a test database");
+        format!("postgres://ferry@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Stops the server (a fast shutdown: clients are disconnected).
+    pub fn stop(&self) {
+        let out = command(&self.bin, "pg_ctl", self.root, false)
+            .args(["stop", "-m", "fast", "-w", "-D"])
+            .arg(&self.data)
+            .output()
+            .expect("run pg_ctl");
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts it again, on the same port and data.
+    pub fn start(&self) {
+        self.run()
+            .unwrap_or_else(|e| panic!("restart PostgreSQL: {e}"));
+    }
+
+    fn run(&self) -> Result<(), String> {
+        let (bin, root, data, port) = (self.bin.clone(), self.root, self.data.clone(), self.port);
+        // Started from a thread that lives as long as the process: the death
+        // signal follows the thread that made the child, not the process.
+        let (tx, rx) = mpsc::channel();
+        let log = data.with_file_name("postgres.log");
+        std::thread::Builder::new()
+            .name("ferry-pgtest".into())
+            .spawn(move || {
+                let log = std::fs::File::create(&log)
+                    .map(Stdio::from)
+                    .unwrap_or(Stdio::null());
+                let r = command(&bin, "postgres", root, true)
+                    .arg("-D")
+                    .arg(&data)
+                    .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+                    .args(["-c", "max_connections=300", "-c"])
+                    .arg(format!("unix_socket_directories={}", data.display()))
+                    .args(["-p", &port.to_string()])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn();
+                let _ = tx.send(r.map(|_| ()).map_err(|e| format!("postgres: {e}")));
+                loop {
+                    std::thread::park();
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        rx.recv().map_err(|e| e.to_string())??;
+        let until = Instant::now() + Duration::from_secs(60);
+        loop {
+            match postgres::Client::connect(
+                &format!("host=127.0.0.1 port={port} user=ferry dbname=postgres"),
+                postgres::NoTls,
+            ) {
+                Ok(_) => break,
+                Err(e) if Instant::now() > until => {
+                    return Err(format!("postgres never answered: {e}"))
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        // A private server goes with its directory.
+        let _ = command(&self.bin, "pg_ctl", self.root, false)
+            .args(["stop", "-m", "immediate", "-D"])
+            .arg(&self.data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 /// The process's PostgreSQL, started on first use. Panics, saying why,
@@ -202,19 +278,5 @@ pub fn server() -> &'static Pg {
 /// A new, empty database on the process's PostgreSQL: its connection URL
 /// (`postgres://ferry@127.0.0.1:PORT/NAME`).
 pub fn database() -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let pg = server();
-    let name = format!(
-        "t{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut c = postgres::Client::connect(
-        &format!("host=127.0.0.1 port={} user=ferry dbname=postgres", pg.port),
-        postgres::NoTls,
-    )
-    .expect("connect to the test PostgreSQL");
-    c.batch_execute(&format!("CREATE DATABASE {name}"))
-        .expect("create a test database");
-    format!("postgres://ferry@127.0.0.1:{}/{name}", pg.port)
+    server().database()
 }
