@@ -111,6 +111,10 @@ enum StoreCommand {
         /// The PostgreSQL database (`postgres://user:password@host/db`).
         #[arg(long)]
         to: String,
+        /// TLS to it, the server's certificate checked against this CA
+        /// (PEM); `sslmode=require` in the URL checks against the web's.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -360,9 +364,9 @@ fn config_for_tool(file: Option<&PathBuf>, data_dir: Option<PathBuf>) -> Result<
 fn store(args: StoreArgs) -> Result<()> {
     let cfg = config_for_tool(args.config.as_ref(), args.data_dir)?;
     match args.command {
-        StoreCommand::Migrate { from, to } => {
+        StoreCommand::Migrate { from, to, ca_file } => {
             let from = from.unwrap_or_else(|| cfg.data_dir.clone());
-            let m = ferry_store::migrate_to_postgres(&from, &to)
+            let m = ferry_store::migrate_to_postgres(&from, &to, ca_file.as_deref())
                 .with_context(|| format!("migrate {} to PostgreSQL", from.display()))?;
             println!(
                 "migrated {} to PostgreSQL; rows on both sides:",
@@ -490,12 +494,17 @@ fn serve(args: ServeArgs) -> Result<()> {
         cfg.data_dir = d.clone();
     }
     if let Some(url) = &args.store {
-        // The file's pool size, if it names one.
-        let pool = match &cfg.store {
-            config::StoreConfig::Postgres { pool_size, .. } => *pool_size,
-            config::StoreConfig::Sqlite => config::DEFAULT_POOL_SIZE,
+        // The file's pool size and CA, if it names them.
+        let (pool, ca) = match &cfg.store {
+            config::StoreConfig::Postgres {
+                pool_size, ca_file, ..
+            } => (*pool_size, ca_file.clone()),
+            config::StoreConfig::Sqlite => (config::DEFAULT_POOL_SIZE, None),
         };
         cfg.store = config::StoreConfig::postgres(url, pool).map_err(anyhow::Error::msg)?;
+        if let config::StoreConfig::Postgres { ca_file, .. } = &mut cfg.store {
+            *ca_file = ca;
+        }
     }
     if !args.listen.is_empty() {
         cfg.listen = args

@@ -109,6 +109,12 @@ fn remove_stale() {
 }
 
 fn start() -> Result<Pg, String> {
+    start_with(None)
+}
+
+/// Starts a server; with `tls` (certificate and key, PEM), TCP clients
+/// must use TLS (`hostssl`; plain TCP is rejected).
+fn start_with(tls: Option<(&str, &str)>) -> Result<Pg, String> {
     remove_stale();
     let bin = bin_dir()?;
     let root = is_root();
@@ -118,6 +124,17 @@ fn start() -> Result<Pg, String> {
         .map_err(|e| e.to_string())?;
     let data = dir.path().join("data");
     std::fs::create_dir(&data).map_err(|e| e.to_string())?;
+    if let Some((cert, key)) = tls {
+        let write = |name: &str, text: &str, mode: u32| -> Result<(), String> {
+            use std::os::unix::fs::PermissionsExt;
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).map_err(|e| e.to_string())?;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| e.to_string())
+        };
+        write("server.crt", cert, 0o644)?;
+        write("server.key", key, 0o600)?;
+    }
     if root {
         let ok = Command::new("chown")
             .args(["-R", "postgres:postgres"])
@@ -146,6 +163,20 @@ fn start() -> Result<Pg, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
+    if tls.is_some() {
+        let hba = "local all all trust\n\
+                   hostssl all all 127.0.0.1/32 trust\n\
+                   hostnossl all all 127.0.0.1/32 reject\n";
+        std::fs::write(data.join("pg_hba.conf"), hba).map_err(|e| e.to_string())?;
+        let conf = format!(
+            "ssl = on\nssl_cert_file = '{0}/server.crt'\nssl_key_file = '{0}/server.key'\n",
+            dir.path().display()
+        );
+        let mut c =
+            std::fs::read_to_string(data.join("postgresql.conf")).map_err(|e| e.to_string())?;
+        c.push_str(&conf);
+        std::fs::write(data.join("postgresql.conf"), c).map_err(|e| e.to_string())?;
+    }
     let pg = Pg {
         port: free_port(),
         bin,
@@ -164,6 +195,26 @@ impl Pg {
         start().unwrap_or_else(|e| panic!("cannot start a private PostgreSQL: {e}"))
     }
 
+    /// A server of its own that takes TCP clients over TLS only, with this
+    /// certificate and key (PEM).
+    pub fn private_tls(cert_pem: &str, key_pem: &str) -> Pg {
+        start_with(Some((cert_pem, key_pem)))
+            .unwrap_or_else(|e| panic!("cannot start a private PostgreSQL: {e}"))
+    }
+
+    /// The server's own administration: over its Unix socket, which
+    /// every server of the tests takes without TLS.
+    fn admin(&self) -> Result<postgres::Client, postgres::Error> {
+        postgres::Client::connect(
+            &format!(
+                "host={} port={} user=ferry dbname=postgres",
+                self.data.display(),
+                self.port
+            ),
+            postgres::NoTls,
+        )
+    }
+
     /// A new, empty database on this server: its URL.
     pub fn database(&self) -> String {
         static N: AtomicU32 = AtomicU32::new(0);
@@ -172,14 +223,7 @@ impl Pg {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
-        let mut c = postgres::Client::connect(
-            &format!(
-                "host=127.0.0.1 port={} user=ferry dbname=postgres",
-                self.port
-            ),
-            postgres::NoTls,
-        )
-        .expect("connect to the test PostgreSQL");
+        let mut c = self.admin().expect("connect to the test PostgreSQL");
         c.batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("create a test database");
         format!("postgres://ferry@127.0.0.1:{}/{name}", self.port)
@@ -237,10 +281,7 @@ impl Pg {
         rx.recv().map_err(|e| e.to_string())??;
         let until = Instant::now() + Duration::from_secs(60);
         loop {
-            match postgres::Client::connect(
-                &format!("host=127.0.0.1 port={port} user=ferry dbname=postgres"),
-                postgres::NoTls,
-            ) {
+            match self.admin() {
                 Ok(_) => break,
                 Err(e) if Instant::now() > until => {
                     return Err(format!("postgres never answered: {e}"))

@@ -189,17 +189,19 @@ pub async fn serve_with(
             store.observe_commits(Box::new(move |d| commits.observe(d.as_secs_f64())));
             Arc::new(store)
         }
-        config::StoreConfig::Postgres { url, pool_size } => {
-            let url = url.clone();
-            let pool_size = *pool_size;
+        config::StoreConfig::Postgres {
+            url,
+            pool_size,
+            ca_file,
+        } => {
+            let (url, pool_size, ca_file) = (url.clone(), *pool_size, ca_file.clone());
             // Connecting and migrating block: off the runtime's workers.
-            let store =
-                tokio::task::spawn_blocking(move || ferry_store::PgStore::open(&url, pool_size))
-                    .await
-                    .map_err(std::io::Error::other)?
-                    .map_err(|e| {
-                        std::io::Error::other(format!("open the PostgreSQL store: {e}"))
-                    })?;
+            let store = tokio::task::spawn_blocking(move || {
+                ferry_store::PgStore::connect(&url, pool_size, ca_file.as_deref())
+            })
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(|e| std::io::Error::other(format!("open the PostgreSQL store: {e}")))?;
             info!("store: PostgreSQL");
             Arc::new(store)
         }

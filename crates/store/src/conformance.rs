@@ -483,3 +483,41 @@ fn postgres_keeps_the_contract() {
     let s = PgStore::open(&ferry_pgtest::database(), 2).unwrap();
     all(&s);
 }
+
+/// A self-signed certificate for 127.0.0.1: (certificate, key), PEM.
+fn self_signed() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// TLS to PostgreSQL: with `sslmode=require` and the server's CA the
+/// store works; without TLS the server (hostssl only) refuses it, and a
+/// certificate from another CA is refused by the store.
+#[test]
+fn postgres_over_tls_checks_the_servers_certificate() {
+    let (cert, key) = self_signed();
+    let pg = ferry_pgtest::Pg::private_tls(&cert, &key);
+    let url = pg.database();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &cert).unwrap();
+    let s = PgStore::connect(&format!("{url}?sslmode=require"), 1, Some(&ca)).unwrap();
+    s.create_account(&account("tls")).unwrap();
+    assert_eq!(s.account("tls").unwrap().unwrap().name, "tls");
+    drop(s);
+    // ca_file alone turns TLS on.
+    PgStore::connect(&url, 1, Some(&ca)).unwrap();
+    // Plain TCP: refused by the server.
+    let plain = PgStore::open(&url, 1).err().expect("plain TCP refused");
+    assert!(
+        plain.to_string().contains("pg_hba") || plain.to_string().contains("no encryption"),
+        "{plain}"
+    );
+    // Another CA: refused by the store.
+    let (other, _) = self_signed();
+    let wrong = dir.path().join("other.pem");
+    std::fs::write(&wrong, other).unwrap();
+    assert!(PgStore::connect(&url, 1, Some(&wrong)).is_err());
+}

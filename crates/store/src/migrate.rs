@@ -195,7 +195,7 @@ pub struct Migrated {
 /// Copies the store in `data_dir` into the PostgreSQL database at `url`,
 /// which must hold no ferry data yet, and checks that every table holds
 /// as many rows there as were read here.
-pub fn migrate_to_postgres(data_dir: &Path, url: &str) -> Result<Migrated> {
+pub fn migrate_to_postgres(data_dir: &Path, url: &str, ca_file: Option<&Path>) -> Result<Migrated> {
     if !data_dir.join("ferry.db").exists() {
         return Err(err("no store in", data_dir.display()));
     }
@@ -236,7 +236,7 @@ pub fn migrate_to_postgres(data_dir: &Path, url: &str) -> Result<Migrated> {
     history.sort_by_key(|(_, m)| m.time_ms);
     src.close();
 
-    let dst = PgStore::open(url, 2)?;
+    let dst = PgStore::connect(url, 2, ca_file)?;
     let pool = dst.pool();
     let history_n = history.len() as u64;
     let counts: Vec<(String, u64)> = rows

@@ -13,6 +13,10 @@ pub(super) struct RawStore {
     url: Option<String>,
     /// PostgreSQL connections this node keeps (default 2).
     pool_size: usize,
+    /// The CA (PEM) the database server's certificate must come from;
+    /// set, the connection is TLS (as with `sslmode=require` in the URL,
+    /// which without it checks against the web's roots).
+    ca_file: Option<std::path::PathBuf>,
 }
 
 /// PostgreSQL connections a node keeps unless told otherwise.
@@ -23,6 +27,7 @@ impl Default for RawStore {
         RawStore {
             url: None,
             pool_size: DEFAULT_POOL_SIZE,
+            ca_file: None,
         }
     }
 }
@@ -32,8 +37,13 @@ impl Default for RawStore {
 pub enum StoreConfig {
     /// SQLite in the data directory.
     Sqlite,
-    /// PostgreSQL at `url`, with `pool_size` connections.
-    Postgres { url: String, pool_size: usize },
+    /// PostgreSQL at `url`, with `pool_size` connections, over TLS
+    /// checked against `ca_file` if set.
+    Postgres {
+        url: String,
+        pool_size: usize,
+        ca_file: Option<std::path::PathBuf>,
+    },
 }
 
 impl StoreConfig {
@@ -56,6 +66,7 @@ impl StoreConfig {
         Ok(StoreConfig::Postgres {
             url: url.to_string(),
             pool_size,
+            ca_file: None,
         })
     }
 }
@@ -64,7 +75,12 @@ pub(super) fn validate(s: RawStore, src: &Source<'_>) -> Result<StoreConfig, Con
     match s.url.filter(|u| !u.trim().is_empty()) {
         None => Ok(StoreConfig::Sqlite),
         Some(url) => {
-            StoreConfig::postgres(&url, s.pool_size).map_err(|e| src.invalid("store.url", e))
+            let mut c = StoreConfig::postgres(&url, s.pool_size)
+                .map_err(|e| src.invalid("store.url", e))?;
+            if let StoreConfig::Postgres { ca_file, .. } = &mut c {
+                ca_file.clone_from(&s.ca_file);
+            }
+            Ok(c)
         }
     }
 }

@@ -30,6 +30,7 @@ mod metadata;
 mod offline;
 
 use std::future::Future;
+use std::path::Path;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -194,8 +195,21 @@ pub struct PgStore {
     writer: offline::Writer,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// An error of the client or the server, with its causes: the pool's and
+/// the client's own messages ("db error") say little without them.
+fn backend<E: Into<Box<dyn std::error::Error + Send + Sync>>>(e: E) -> StoreError {
+    let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    StoreError::Backend(text)
 }
 
 /// Shown in errors and logs: the URL without its password.
@@ -212,27 +226,76 @@ fn redacted(url: &str) -> String {
     }
 }
 
+/// The TLS client config for PostgreSQL: the certificates of `ca_file`
+/// (PEM) as roots, else the web's (webpki-roots).
+fn tls_config(ca_file: Option<&Path>) -> Result<tokio_rustls::rustls::ClientConfig> {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| backend(format!("{}: {e}", path.display())))?;
+            for c in certs {
+                let c = c.map_err(|e| backend(format!("{}: {e}", path.display())))?;
+                roots
+                    .add(c)
+                    .map_err(|e| backend(format!("{}: {e}", path.display())))?;
+            }
+            if roots.is_empty() {
+                return Err(backend(format!("{}: no certificate in it", path.display())));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    Ok(
+        tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(backend)?
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
 impl PgStore {
     /// Connects to `url` (`postgres://user:password@host:port/db`, or the
     /// `key=value` form libpq takes) with a pool of `pool_size`
-    /// connections, and migrates the database.
+    /// connections, and migrates the database. No TLS unless the URL says
+    /// `sslmode=require` (see [`PgStore::connect`]).
     pub fn open(url: &str, pool_size: usize) -> Result<PgStore> {
-        let cfg: tokio_postgres::Config = url
+        PgStore::connect(url, pool_size, None)
+    }
+
+    /// [`PgStore::open`], over TLS when the URL says `sslmode=require` or
+    /// `ca_file` is given: the server's certificate is checked against
+    /// `ca_file` (PEM), else the web's roots, and its name against the
+    /// URL's host. `sslmode=prefer` (the default) without `ca_file`: no
+    /// TLS.
+    pub fn connect(url: &str, pool_size: usize, ca_file: Option<&Path>) -> Result<PgStore> {
+        let mut cfg: tokio_postgres::Config = url
             .parse()
             .map_err(|e| backend(format!("{}: {e}", redacted(url))))?;
+        let tls =
+            ca_file.is_some() || cfg.get_ssl_mode() == tokio_postgres::config::SslMode::Require;
+        if tls {
+            cfg.ssl_mode(tokio_postgres::config::SslMode::Require);
+        }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("ferry-pg")
             .enable_all()
             .build()
             .map_err(backend)?;
-        let mgr = Manager::from_config(
-            cfg,
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let mc = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let mgr = if tls {
+            let connector = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(ca_file)?);
+            Manager::from_config(cfg, connector, mc)
+        } else {
+            Manager::from_config(cfg, tokio_postgres::NoTls, mc)
+        };
         let pool = Pool::builder(mgr)
             .max_size(pool_size.max(1))
             .runtime(deadpool_postgres::Runtime::Tokio1)

@@ -81,7 +81,7 @@ async fn writer(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
             Err(e) => {
                 error!(error = %e, "offline writer: no connection");
                 for j in jobs {
-                    j.done.call(Err(backend(&e)));
+                    j.done.call(Err(backend(e.to_string())));
                 }
                 continue;
             }
@@ -90,7 +90,7 @@ async fn writer(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
             Ok(tx) => tx,
             Err(e) => {
                 for j in jobs {
-                    j.done.call(Err(backend(&e)));
+                    j.done.call(Err(backend(e.to_string())));
                 }
                 continue;
             }
@@ -126,7 +126,7 @@ async fn writer(pool: Pool, mut rx: mpsc::UnboundedReceiver<Job>) {
         for (done, r) in outcomes {
             done.call(match (&commit, r) {
                 (Ok(()), r) => r,
-                (Err(e), Ok(_)) => Err(backend(e)),
+                (Err(e), Ok(_)) => Err(backend(e.to_string())),
                 (Err(_), Err(e)) => Err(e),
             });
         }
