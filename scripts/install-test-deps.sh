@@ -22,7 +22,9 @@ log() { echo "install-test-deps: $*" >&2; }
 # postgresql: the PostgreSQL store is tested against a private server the
 #   tests start themselves (crates/pgtest), as the postgres user this
 #   package makes.
-DEBIAN_PACKAGES="ngircd tmux prometheus chromium fonts-noto-cjk fonts-noto-color-emoji postgresql"
+# nats-server: the cluster's bus (JetStream, KV), started by the cluster
+#   tests themselves on loopback (crates/pgtest's natstest part).
+DEBIAN_PACKAGES="ngircd tmux prometheus chromium fonts-noto-cjk fonts-noto-color-emoji postgresql nats-server"
 # Packages installed only when their command is missing (a Node.js from
 # elsewhere, with its own npm, is fine): command:package.
 COMMAND_PACKAGES="node:nodejs npm:npm"

@@ -202,6 +202,13 @@ struct ServeArgs {
     /// instead of SQLite in the data directory. Overrides `[store] url`.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
+    /// Join a cluster on this NATS server (`nats://127.0.0.1:4222`); needs
+    /// a PostgreSQL store every node shares. Overrides `[cluster] nats`.
+    #[arg(long, value_name = "URL")]
+    cluster: Option<String>,
+    /// This node's stable name in the cluster. Overrides `[cluster] node`.
+    #[arg(long)]
+    node: Option<String>,
     /// How logs are written to standard error.
     #[arg(long, value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -505,6 +512,27 @@ fn serve(args: ServeArgs) -> Result<()> {
         if let config::StoreConfig::Postgres { ca_file, .. } = &mut cfg.store {
             *ca_file = ca;
         }
+    }
+    if args.cluster.is_some() || args.node.is_some() {
+        let file = cfg.cluster.clone();
+        let nats = args
+            .cluster
+            .clone()
+            .or_else(|| file.as_ref().map(|c| c.nats.clone()))
+            .context("--node needs --cluster (or [cluster] nats)")?;
+        let node = args
+            .node
+            .clone()
+            .or_else(|| file.as_ref().map(|c| c.node.clone()));
+        let prefix = file.as_ref().map(|c| c.prefix.clone());
+        cfg.cluster = Some(
+            config::ClusterConfig::new(&nats, node.as_deref(), prefix.as_deref())
+                .map_err(anyhow::Error::msg)?,
+        );
+        anyhow::ensure!(
+            cfg.store != config::StoreConfig::Sqlite,
+            "--cluster needs a PostgreSQL store that every node shares (--store postgres://...)"
+        );
     }
     if !args.listen.is_empty() {
         cfg.listen = args

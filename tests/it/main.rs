@@ -11,6 +11,7 @@ mod channels;
 mod chanserv;
 mod charsets;
 mod chat;
+mod cluster;
 mod devices;
 mod durability;
 mod export;

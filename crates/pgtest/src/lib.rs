@@ -321,3 +321,82 @@ pub fn server() -> &'static Pg {
 pub fn database() -> String {
     server().database()
 }
+
+/// A NATS server (Debian's `nats-server`, JetStream on) for the cluster
+/// tests: one per test process, on 127.0.0.1 at a free port, its store in
+/// a temporary directory; SIGINT when the test process ends, as for
+/// PostgreSQL. Tests keep apart by a subject and bucket prefix of their
+/// own ([`nats_prefix`]).
+pub struct Nats {
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+fn start_nats() -> Result<Nats, String> {
+    let dir = tempfile::Builder::new()
+        .prefix("ferry-nats-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let port = free_port();
+    let store = dir.path().join("js");
+    let log = dir.path().join("nats.log");
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("ferry-natstest".into())
+        .spawn(move || {
+            let log = std::fs::File::create(&log)
+                .map(Stdio::from)
+                .unwrap_or(Stdio::null());
+            let r = Command::new("setpriv")
+                .arg("--pdeathsig=INT")
+                .arg("nats-server")
+                .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+                .arg(&store)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn();
+            let _ = tx.send(
+                r.map(|_| ())
+                    .map_err(|e| format!("nats-server: {e} (run scripts/install-test-deps.sh)")),
+            );
+            loop {
+                std::thread::park();
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    rx.recv().map_err(|e| e.to_string())??;
+    let until = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if Instant::now() > until {
+            return Err("nats-server never listened".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(Nats { port, _dir: dir })
+}
+
+/// The process's NATS server, started on first use (panics, saying why,
+/// where it cannot start).
+pub fn nats() -> &'static Nats {
+    static NATS: OnceLock<Result<Nats, String>> = OnceLock::new();
+    match NATS.get_or_init(start_nats) {
+        Ok(n) => n,
+        Err(e) => panic!("cannot start a NATS server: {e}"),
+    }
+}
+
+/// The URL of the process's NATS server.
+pub fn nats_url() -> String {
+    format!("nats://127.0.0.1:{}", nats().port)
+}
+
+/// A subject and bucket prefix no other test of this process uses.
+pub fn nats_prefix() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}

@@ -61,6 +61,7 @@ mod chanserv;
 mod charset;
 mod client;
 mod clock;
+mod cluster;
 mod commands;
 pub mod config;
 mod ctx;
@@ -219,6 +220,12 @@ pub async fn serve_with(
     *server.tls.get_mut().expect("tls lock") =
         listeners.iter().filter_map(|l| l.tls.clone()).collect();
     let server = Arc::new(server);
+    if let Some(c) = &server.config().cluster {
+        let cluster = cluster::Cluster::start(c)
+            .await
+            .map_err(std::io::Error::other)?;
+        let _ = server.cluster.set(cluster);
+    }
     chanserv::restore(&server);
     always_on::restore(&server);
     metrics.collect(&server);

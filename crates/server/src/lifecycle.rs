@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use ferry_proto::{numeric::*, Line};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::client::{Client, Detached};
-use crate::ctx::{Ctx, Reject};
+use crate::ctx::{then, Ctx, Reject};
 use crate::event::Event;
 use crate::server::WhowasEntry;
 use crate::session::Session;
@@ -77,6 +77,12 @@ pub(crate) fn try_register(cx: &mut Ctx<'_>) {
         }
     }
     let me = cx.me().clone();
+    if let Some(c) = cx.server.cluster().cloned() {
+        if !c.holds(me.id, &folded) {
+            // The nick is this node's; the cluster's first (docs/CLUSTER.md).
+            return claim_then_register(cx, c, folded);
+        }
+    }
     let nick = {
         let mut info = me.info();
         info.user = user.into();
@@ -113,6 +119,56 @@ pub(crate) fn try_register(cx: &mut Ctx<'_>) {
     if cx.s.after_login_pending {
         accounts::after_login(cx);
     }
+}
+
+/// Registration waits for the cluster's claim of its nick: granted, it
+/// goes on; held by a user of another node, `433` (the nick given back
+/// here too); the bus unreachable, a FAIL, and the nick given back.
+fn claim_then_register(
+    cx: &mut Ctx<'_>,
+    c: std::sync::Arc<crate::cluster::Cluster>,
+    folded: String,
+) {
+    let id = cx.me().id;
+    cx.defer(async move {
+        let r = c.claim(id, &folded).await;
+        then(move |cx: &mut Ctx<'_>| {
+            let still = !cx.s.registered && cx.s.folded_nick.as_deref() == Some(folded.as_str());
+            match r {
+                Ok(true) if still => {
+                    c.commit(id, &folded);
+                    try_register(cx);
+                }
+                Ok(true) => {
+                    // It chose another nick meanwhile.
+                    tokio::spawn(async move { c.unclaim(id, &folded).await });
+                }
+                Ok(false) | Err(_) if !still => {}
+                Ok(false) => {
+                    let nick = give_nick_back(cx, &folded);
+                    cx.reject(Reject::NicknameInUse(nick, "Nickname is already in use"));
+                }
+                Err(e) => {
+                    warn!(error = %e.0, "cluster: a nick claim could not be decided");
+                    let nick = give_nick_back(cx, &folded);
+                    cx.fail(
+                        "TEMPORARILY_UNAVAILABLE",
+                        &[&nick],
+                        "The cluster cannot confirm this nick now; try again",
+                    );
+                }
+            }
+        })
+    });
+}
+
+/// An unregistered connection gives up the nick it held: its name.
+fn give_nick_back(cx: &mut Ctx<'_>, folded: &str) -> String {
+    let me = cx.me().clone();
+    cx.server.registry.release_nick(folded, me.id);
+    cx.s.folded_nick = None;
+    let nick = std::mem::replace(&mut me.info().nick, "*".into());
+    nick.to_string()
 }
 
 /// The connection is registered: what was kept for registration goes (USER
@@ -253,6 +309,9 @@ pub(crate) fn disconnect(server: &Server, s: &mut Session, ending: &Ending) {
         }
     } else if let Some(f) = s.folded_nick.take() {
         server.registry.release_nick(&f, me.id);
+        if let Some(c) = server.cluster() {
+            c.release(me.id);
+        }
     }
     server.metadata.forget_conn(conn.id);
     if let Some(line) = error_line(ending) {
@@ -283,6 +342,9 @@ pub(crate) fn quit_user(server: &Server, me: &Arc<Client>, quit: &str) {
     // The nick is free before anyone sees the QUIT (a peer may take it or
     // WHOIS it at once).
     let folded = server.fold_nick(&info.nick);
+    if let Some(c) = server.cluster() {
+        c.release(me.id);
+    }
     if let Some(f) = &folded {
         server.registry.release_nick(f, me.id);
         server.add_whowas(WhowasEntry {

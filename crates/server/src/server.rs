@@ -102,6 +102,8 @@ pub(crate) struct Server {
     pub listeners: Mutex<Vec<Arc<stats::ListenerStats>>>,
     /// Where idle connections wait off the runtime; set by `serve`.
     pub(crate) parker: std::sync::OnceLock<Arc<crate::net::Parker>>,
+    /// This node's cluster, when it is one (`[cluster]`); set by `serve`.
+    pub(crate) cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
 }
 
 impl Server {
@@ -162,6 +164,7 @@ impl Server {
             budget: Arc::new(route::Budget::new(config.limits.sendq_total_bytes)),
             listeners: Mutex::new(Vec::new()),
             parker: std::sync::OnceLock::new(),
+            cluster: std::sync::OnceLock::new(),
             registry: Registry::default(),
             whowas: Mutex::new(VecDeque::new()),
             users: AtomicUsize::new(0),
@@ -180,6 +183,11 @@ impl Server {
             config: arc_swap::ArcSwap::from_pointee(config),
             tls: Mutex::new(Vec::new()),
         }
+    }
+
+    /// This node's cluster, if it is in one.
+    pub(crate) fn cluster(&self) -> Option<&Arc<crate::cluster::Cluster>> {
+        self.cluster.get()
     }
 
     /// The running configuration (a cheap, lock-free snapshot).
@@ -231,6 +239,7 @@ impl Server {
         keep!(casemap, "casemapping");
         keep!(data_dir, "data directory");
         keep!(store, "store");
+        keep!(cluster, "cluster");
         keep!(admin.listen, "admin listener");
         keep!(listen, "listeners");
         if new.privacy.cloak_key.is_none() {

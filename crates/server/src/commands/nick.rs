@@ -3,7 +3,7 @@
 use ferry_proto::validate::is_valid_nick;
 use ferry_proto::{numeric::*, Message};
 
-use crate::ctx::{Ctx, Outcome, Reject};
+use crate::ctx::{then, Ctx, Outcome, Reject};
 use crate::lifecycle::{may_use_nick, try_register};
 use crate::route;
 use crate::server::WhowasEntry;
@@ -47,6 +47,46 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
             "Nickname is reserved by a different account; log in to use it",
         ));
     }
+    if refolded && cx.s.registered {
+        if let Some(c) = cx.server.cluster().cloned() {
+            if !c.holds(me.id, &folded) {
+                // The cluster's claim first (docs/CLUSTER.md), then here.
+                let (id, new) = (me.id, new.to_string());
+                cx.defer(async move {
+                    let r = c.claim(id, &folded).await;
+                    then(move |cx: &mut Ctx<'_>| match r {
+                        Ok(true) => match change(cx, &new, folded.clone(), true) {
+                            Ok(()) if cx.s.folded_nick.as_deref() == Some(folded.as_str()) => {
+                                c.commit(id, &folded)
+                            }
+                            r => {
+                                tokio::spawn(async move { c.unclaim(id, &folded).await });
+                                if let Err(r) = r {
+                                    cx.reject(r);
+                                }
+                            }
+                        },
+                        Ok(false) => {
+                            cx.reject(Reject::NicknameInUse(new, "Nickname is already in use"))
+                        }
+                        Err(_) => cx.fail(
+                            "TEMPORARILY_UNAVAILABLE",
+                            &[&new],
+                            "The cluster cannot confirm this nick now; try again",
+                        ),
+                    })
+                });
+                return Ok(());
+            }
+        }
+    }
+    change(cx, new, folded, refolded)
+}
+
+/// NICK once the nick is this node's to give: held here, told to peers.
+fn change(cx: &mut Ctx<'_>, new: &str, folded: String, refolded: bool) -> Outcome {
+    let me = cx.me().clone();
+    let old_nick = me.nick();
     if refolded {
         if cx.server.registry.claim_nick(&folded, &me).is_err() {
             if !cx.s.registered && may_attach(cx, &folded) {

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod admin;
+mod cluster;
 mod flood;
 mod history;
 mod limits;
@@ -27,6 +28,7 @@ use thiserror::Error;
 pub use crate::tls::TlsFiles;
 pub use accounts::{Accounts, AlwaysOn, NickEnforcement};
 pub use admin::{parse_admin_address, Admin, AdminToken};
+pub use cluster::ClusterConfig;
 pub use flood::Flood;
 pub use history::HistoryConfig;
 pub use limits::Limits;
@@ -69,6 +71,7 @@ struct RawConfig {
     oper: Vec<opers::RawOper>,
     admin: admin::RawAdmin,
     store: store::RawStore,
+    cluster: cluster::RawCluster,
 }
 
 /// The checked configuration the server runs on.
@@ -100,6 +103,9 @@ pub struct Config {
     pub admin: Admin,
     /// `[store]`: SQLite in the data directory, or PostgreSQL.
     pub store: StoreConfig,
+    /// `[cluster]`: the NATS server and this node's name; None: a single
+    /// node.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Config {
@@ -145,6 +151,13 @@ impl Config {
         let opers = opers::validate(raw.oper, &src)?;
         let admin = admin::validate(raw.admin, &src)?;
         let store = store::validate(raw.store, &src)?;
+        let cluster = cluster::validate(raw.cluster, &src)?;
+        if cluster.is_some() && store == StoreConfig::Sqlite {
+            return Err(src.invalid(
+                "cluster.nats",
+                "a cluster needs a PostgreSQL store ([store] url) that every node shares".into(),
+            ));
+        }
         Ok(Config {
             server_name: server.name,
             description: server.description,
@@ -167,6 +180,7 @@ impl Config {
             tls_default: listeners.tls_default,
             admin,
             store,
+            cluster,
         })
     }
 }

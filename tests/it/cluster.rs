@@ -1,0 +1,126 @@
+//! A cluster of nodes on one NATS server and one PostgreSQL database
+//! (docs/CLUSTER.md). Built so far: nicks unique across it. NATS and
+//! PostgreSQL are the tests' own (crates/pgtest); each test has its own
+//! database and subject prefix.
+
+use ferry_server::config::{ClusterConfig, StoreConfig};
+use ferry_testkit::TestServer;
+
+use crate::util::{accounts_config, register_account};
+
+/// Nodes of one cluster: the same database and prefix, each its name.
+struct Cluster {
+    url: String,
+    prefix: String,
+}
+
+impl Cluster {
+    async fn new() -> Cluster {
+        tokio::task::spawn_blocking(|| Cluster {
+            url: ferry_pgtest::database(),
+            prefix: {
+                ferry_pgtest::nats();
+                ferry_pgtest::nats_prefix()
+            },
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn node(&self, name: &str) -> TestServer {
+        let mut cfg = accounts_config("", "");
+        cfg.store = StoreConfig::postgres(&self.url, 2).unwrap();
+        cfg.cluster = Some(
+            ClusterConfig::new(&ferry_pgtest::nats_url(), Some(name), Some(&self.prefix)).unwrap(),
+        );
+        TestServer::with_config(cfg).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nick_is_one_users_across_the_cluster() {
+    let cluster = Cluster::new().await;
+    let a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    let _alice = a.client("alice").await;
+    // Taken on node a: refused on node b, before and after registering.
+    let mut c = b.connect().await;
+    c.send("NICK alice").await;
+    c.send("USER x 0 * :x").await;
+    c.expect(":ferry.test 433 * alice :Nickname is already in use")
+        .await;
+    c.send("NICK ALICE").await;
+    c.expect(":ferry.test 433 * ALICE :Nickname is already in use")
+        .await;
+    c.send("NICK carol").await;
+    c.until(|l| l.contains(" 001 carol ")).await;
+    c.until(|l| l.contains(" 376 carol ") || l.contains(" 422 carol "))
+        .await;
+    c.send("NICK alice").await;
+    c.expect(":ferry.test 433 carol alice :Nickname is already in use")
+        .await;
+    // A change to a free nick frees the old one everywhere.
+    c.send("NICK carl").await;
+    c.until(|l| l.ends_with(" NICK :carl")).await;
+    let _carol = a.client("carol").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clients_taking_one_nick_on_two_nodes_at_once_one_wins() {
+    let cluster = Cluster::new().await;
+    let a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    for round in 0..10 {
+        let nick = format!("race{round}");
+        let (mut x, mut y) = (a.connect().await, b.connect().await);
+        for c in [&mut x, &mut y] {
+            c.send(&format!("NICK {nick}")).await;
+        }
+        // Both USERs at once: each node claims for its client.
+        x.send("USER x 0 * :x").await;
+        y.send("USER y 0 * :y").await;
+        let won = |l: &str| l.contains(&format!(" 001 {nick} "));
+        let lost = |l: &str| l.contains(&format!(" 433 * {nick} "));
+        let rx = x.until(|l| won(l) || lost(l)).await;
+        let ry = y.until(|l| won(l) || lost(l)).await;
+        assert!(
+            won(&rx) != won(&ry),
+            "round {round}: exactly one wins\n  a: {rx}\n  b: {ry}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nick_is_free_again_when_its_user_quits_or_its_node_restarts() {
+    let cluster = Cluster::new().await;
+    let a = cluster.node("a").await;
+    let b = cluster.node("b").await;
+    register_account(&a, "dana", "secret").await;
+    let mut dave = a.client("dave").await;
+    dave.send("QUIT").await;
+    dave.closed().await;
+    // Released by a task: the claim goes soon after the QUIT.
+    let mut taken = false;
+    for _ in 0..100 {
+        let mut c = b.connect().await;
+        c.send("NICK dave").await;
+        c.send("USER d 0 * :d").await;
+        let l = c
+            .until(|l| l.contains(" 001 dave ") || l.contains(" 433 * dave "))
+            .await;
+        if l.contains(" 001 ") {
+            taken = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(taken, "dave's nick was never free on node b");
+    // A node that stops: its users' nicks are free on the others after
+    // (released as they are cut off; a claim a crash left behind goes when
+    // the node starts again under its name).
+    let _erin = a.client("erin").await;
+    a.stop().await;
+    let a = cluster.node("a").await;
+    let _erin_again = b.client("erin").await;
+    drop(a);
+}
