@@ -28,11 +28,14 @@ impl Cluster {
     }
 
     async fn node(&self, name: &str) -> TestServer {
-        let mut cfg = accounts_config("", "");
+        self.node_on(&ferry_pgtest::nats_url(), name, "").await
+    }
+
+    /// A node on the NATS server at `nats`, with `rest` in its config.
+    async fn node_on(&self, nats: &str, name: &str, rest: &str) -> TestServer {
+        let mut cfg = accounts_config("", rest);
         cfg.store = StoreConfig::postgres(&self.url, 2).unwrap();
-        cfg.cluster = Some(
-            ClusterConfig::new(&ferry_pgtest::nats_url(), Some(name), Some(&self.prefix)).unwrap(),
-        );
+        cfg.cluster = Some(ClusterConfig::new(nats, Some(name), Some(&self.prefix)).unwrap());
         TestServer::with_config(cfg).await
     }
 }
@@ -123,4 +126,73 @@ async fn a_nick_is_free_again_when_its_user_quits_or_its_node_restarts() {
     let a = cluster.node("a").await;
     let _erin_again = b.client("erin").await;
     drop(a);
+}
+
+/// NATS restarted under a node: `/readyz` says so meanwhile (503, "nats"),
+/// a client that cannot get its nick confirmed is told so with a FAIL and
+/// stays unregistered, and once NATS is back the node serves as before
+/// (the client library reconnects by itself).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_rides_out_a_nats_restart() {
+    let cluster = Cluster::new().await;
+    let nats = std::sync::Arc::new(
+        tokio::task::spawn_blocking(ferry_pgtest::Nats::private)
+            .await
+            .unwrap(),
+    );
+    let a = cluster
+        .node_on(&nats.url(), "a", "[admin]\nlisten = \"127.0.0.1:0\"\n")
+        .await;
+    let admin = a.admin.expect("admin listener");
+    let r = crate::util::http::get(admin, "/readyz", None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
+    assert_eq!(
+        (j["node"].as_str(), j["nats"].as_str()),
+        (Some("a"), Some("ok"))
+    );
+    let mut alice = a.client("alice").await;
+
+    let n = nats.clone();
+    tokio::task::spawn_blocking(move || n.stop()).await.unwrap();
+    let mut down = false;
+    for _ in 0..100 {
+        let r = crate::util::http::get(admin, "/readyz", None).await;
+        if r.status == 503 {
+            assert!(
+                r.json()["nats"].as_str().is_some_and(|s| s != "ok"),
+                "{}",
+                r.body
+            );
+            down = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(down, "/readyz never said NATS was down");
+    let mut c = a.connect().await;
+    c.send("NICK bob").await;
+    c.send("USER b 0 * :b").await;
+    c.until(|l| l.contains(" FAIL USER TEMPORARILY_UNAVAILABLE bob "))
+        .await;
+    // Those already here go on.
+    alice.send("PING :still").await;
+    alice.until(|l| l.ends_with(":still")).await;
+
+    let n = nats.clone();
+    tokio::task::spawn_blocking(move || n.start())
+        .await
+        .unwrap();
+    let mut up = false;
+    for _ in 0..200 {
+        let r = crate::util::http::get(admin, "/readyz", None).await;
+        if r.status == 200 {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(up, "/readyz never came back");
+    c.send("NICK bob").await;
+    c.until(|l| l.contains(" 001 bob ")).await;
 }

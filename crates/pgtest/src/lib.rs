@@ -323,13 +323,14 @@ pub fn database() -> String {
 }
 
 /// A NATS server (Debian's `nats-server`, JetStream on) for the cluster
-/// tests: one per test process, on 127.0.0.1 at a free port, its store in
-/// a temporary directory; SIGINT when the test process ends, as for
+/// tests: one per test process ([`nats`]), or one of a test's own
+/// ([`Nats::private`]), on 127.0.0.1 at a free port, its store in a
+/// temporary directory; SIGINT when the test process ends, as for
 /// PostgreSQL. Tests keep apart by a subject and bucket prefix of their
 /// own ([`nats_prefix`]).
 pub struct Nats {
     pub port: u16,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 fn start_nats() -> Result<Nats, String> {
@@ -337,43 +338,97 @@ fn start_nats() -> Result<Nats, String> {
         .prefix("ferry-nats-")
         .tempdir()
         .map_err(|e| e.to_string())?;
-    let port = free_port();
-    let store = dir.path().join("js");
-    let log = dir.path().join("nats.log");
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .name("ferry-natstest".into())
-        .spawn(move || {
-            let log = std::fs::File::create(&log)
-                .map(Stdio::from)
-                .unwrap_or(Stdio::null());
-            let r = Command::new("setpriv")
-                .arg("--pdeathsig=INT")
-                .arg("nats-server")
-                .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-                .arg(&store)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn();
-            let _ = tx.send(
-                r.map(|_| ())
-                    .map_err(|e| format!("nats-server: {e} (run scripts/install-test-deps.sh)")),
-            );
-            loop {
-                std::thread::park();
-            }
-        })
-        .map_err(|e| e.to_string())?;
-    rx.recv().map_err(|e| e.to_string())??;
-    let until = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > until {
-            return Err("nats-server never listened".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let n = Nats {
+        port: free_port(),
+        dir,
+    };
+    n.run()?;
+    Ok(n)
+}
+
+impl Nats {
+    /// A server of its own, for a test that stops and restarts it.
+    pub fn private() -> Nats {
+        start_nats().unwrap_or_else(|e| panic!("cannot start a NATS server: {e}"))
     }
-    Ok(Nats { port, _dir: dir })
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it (SIGINT, and waits until its port is closed).
+    pub fn stop(&self) {
+        let pid = std::fs::read_to_string(self.dir.path().join("nats.pid")).unwrap_or_default();
+        let _ = Command::new("kill").args(["-INT", pid.trim()]).status();
+        let until = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            assert!(Instant::now() < until, "nats-server did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts it again, on the same port and store.
+    pub fn start(&self) {
+        self.run()
+            .unwrap_or_else(|e| panic!("restart nats-server: {e}"));
+    }
+
+    fn run(&self) -> Result<(), String> {
+        let port = self.port;
+        let store = self.dir.path().join("js");
+        let pid = self.dir.path().join("nats.pid");
+        let log = self.dir.path().join("nats.log");
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("ferry-natstest".into())
+            .spawn(move || {
+                let log = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .map(Stdio::from)
+                    .unwrap_or(Stdio::null());
+                let r = Command::new("setpriv")
+                    .arg("--pdeathsig=INT")
+                    .arg("nats-server")
+                    .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+                    .arg(&store)
+                    .arg("-P")
+                    .arg(&pid)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn();
+                let _ =
+                    tx.send(r.map(|_| ()).map_err(|e| {
+                        format!("nats-server: {e} (run scripts/install-test-deps.sh)")
+                    }));
+                loop {
+                    std::thread::park();
+                }
+            })
+            .map_err(|e| e.to_string())?;
+        rx.recv().map_err(|e| e.to_string())??;
+        let until = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > until {
+                return Err("nats-server never listened".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        let pid = std::fs::read_to_string(self.dir.path().join("nats.pid")).unwrap_or_default();
+        let _ = Command::new("kill")
+            .args(["-INT", pid.trim()])
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 /// The process's NATS server, started on first use (panics, saying why,
@@ -388,7 +443,7 @@ pub fn nats() -> &'static Nats {
 
 /// The URL of the process's NATS server.
 pub fn nats_url() -> String {
-    format!("nats://127.0.0.1:{}", nats().port)
+    nats().url()
 }
 
 /// A subject and bucket prefix no other test of this process uses.

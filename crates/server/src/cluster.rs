@@ -30,10 +30,14 @@ pub(crate) struct Unavailable(pub String);
 
 pub(crate) struct Cluster {
     pub node: String,
+    client: async_nats::Client,
     nicks: kv::Store,
     /// Claims this node holds: user → its casefolded nick.
     held: dashmap::DashMap<ClientId, String>,
 }
+
+/// How long a claim may wait for the bus.
+const CLAIM_TIMEOUT: Duration = Duration::from_secs(3);
 
 fn key(folded: &str) -> String {
     let mut k = String::with_capacity(folded.len() * 2);
@@ -52,7 +56,7 @@ impl Cluster {
             .connect(cfg.nats.as_str())
             .await
             .map_err(|e| format!("connect to NATS at {}: {e}", cfg.nats))?;
-        let js = async_nats::jetstream::new(client);
+        let js = async_nats::jetstream::new(client.clone());
         let bucket = format!("{}-nicks", cfg.prefix);
         // The bucket's stream made by hand, as `create_key_value` would:
         // that asks for the account's info first, which async-nats cannot
@@ -78,12 +82,22 @@ impl Cluster {
             .map_err(|e| format!("NATS key-value bucket {bucket}: {e}"))?;
         let c = Arc::new(Cluster {
             node: cfg.node.clone(),
+            client,
             nicks,
             held: dashmap::DashMap::new(),
         });
         c.drop_own_leftovers().await;
         info!(node = %cfg.node, nats = %cfg.nats, "cluster: joined");
         Ok(c)
+    }
+
+    /// Whether the bus is reachable now (`/readyz`): the client's
+    /// connection state (it reconnects by itself).
+    pub(crate) fn bus_state(&self) -> Result<(), String> {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            s => Err(format!("NATS {s}")),
+        }
     }
 
     fn owner(&self, id: ClientId) -> String {
@@ -126,6 +140,15 @@ impl Cluster {
         if self.holds(id, folded) {
             return Ok(true);
         }
+        // The bus away, a request would wait for it to come back: a
+        // client is told within this instead.
+        match tokio::time::timeout(CLAIM_TIMEOUT, self.try_claim(id, folded)).await {
+            Ok(r) => r,
+            Err(_) => Err(Unavailable("no answer from NATS".into())),
+        }
+    }
+
+    async fn try_claim(&self, id: ClientId, folded: &str) -> Result<bool, Unavailable> {
         let value = self.owner(id);
         match self.nicks.create(key(folded), value.clone().into()).await {
             Ok(_) => Ok(true),

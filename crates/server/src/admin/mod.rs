@@ -135,14 +135,34 @@ pub(crate) async fn serve(
 
 /// 200 while the store answers a read and its writer runs; else 503.
 async fn ready(State(app): State<App>) -> Response {
-    match app.server.store(|s| s.ping()).await {
-        Ok(()) => Json(json!({ "status": "ready", "store": "ok" })).into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "not ready", "store": e.to_string() })),
-        )
-            .into_response(),
+    let store = match app.server.store(|s| s.ping()).await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    };
+    // A node of a cluster is ready only with its bus too.
+    let bus = app
+        .server
+        .cluster()
+        .map(|c| (c.node.clone(), c.bus_state()));
+    let ok = store.is_ok() && bus.as_ref().is_none_or(|(_, b)| b.is_ok());
+    let word = |r: &Result<(), String>| match r {
+        Ok(()) => "ok".to_string(),
+        Err(e) => e.clone(),
+    };
+    let mut body = json!({
+        "status": if ok { "ready" } else { "not ready" },
+        "store": word(&store),
+    });
+    if let Some((node, b)) = &bus {
+        body["node"] = json!(node);
+        body["nats"] = json!(word(b));
     }
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
 }
 
 /// Lets a request through only with `Authorization: Bearer <token>` for a

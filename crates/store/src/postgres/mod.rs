@@ -359,14 +359,16 @@ pub(crate) async fn conn(pool: &Pool) -> Result<deadpool_postgres::Object> {
 
 async fn migrate(pool: Pool) -> Result<()> {
     let mut c = conn(&pool).await?;
-    c.batch_execute("CREATE TABLE IF NOT EXISTS ferry_schema (version BIGINT NOT NULL)")
-        .await
-        .map_err(backend)?;
-    // One node migrates at a time: the others wait on the lock.
+    // One node migrates at a time (several starting at once on a new
+    // database): the others wait on this lock, held to the commit.
+    // `CREATE TABLE IF NOT EXISTS` alone is not safe when two run at once.
     let tx = c.transaction().await.map_err(backend)?;
-    tx.batch_execute("LOCK TABLE ferry_schema IN EXCLUSIVE MODE")
-        .await
-        .map_err(backend)?;
+    tx.batch_execute(
+        "SELECT pg_advisory_xact_lock(4650419551813288569); \
+         CREATE TABLE IF NOT EXISTS ferry_schema (version BIGINT NOT NULL)",
+    )
+    .await
+    .map_err(backend)?;
     let version: Option<i64> = tx
         .query_one("SELECT MAX(version) FROM ferry_schema", &[])
         .await
