@@ -196,3 +196,69 @@ async fn a_node_rides_out_a_nats_restart() {
     c.send("NICK bob").await;
     c.until(|l| l.contains(" 001 bob ")).await;
 }
+
+/// Private messages between users of two nodes, answered as one server
+/// answers: delivered with its msgid and echo, NOTICE and TAGMSG too,
+/// `301` for an away recipient, `716` under `+g`, `401` for nobody, and a
+/// message for an account online nowhere waits for its next login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_messages_cross_nodes() {
+    use crate::util::sasl::sasl_client as login;
+    use crate::util::tag;
+    let cluster = Cluster::new().await;
+    let a = cluster.node("a").await;
+    for n in ["alice", "bob"] {
+        register_account(&a, n, "secret").await;
+    }
+    let b = cluster.node("b").await;
+    let caps = "echo-message server-time message-tags";
+    let mut alice = login(&a, "alice", "secret", caps).await;
+    let mut bob = login(&b, "bob", "secret", caps).await;
+
+    alice.send("PRIVMSG bob :hello across").await;
+    let got = bob
+        .until(|l| l.ends_with(" :alice!~alice@127.0.0.1 PRIVMSG bob :hello across"))
+        .await;
+    let echo = alice
+        .until(|l| l.ends_with(" :alice!~alice@127.0.0.1 PRIVMSG bob :hello across"))
+        .await;
+    assert_eq!(tag(&got, "msgid"), tag(&echo, "msgid"), "{got}\n{echo}");
+    bob.send("NOTICE alice :a notice back").await;
+    alice
+        .until(|l| l.ends_with(" :bob!~bob@127.0.0.1 NOTICE alice :a notice back"))
+        .await;
+    bob.send("@+typing=active TAGMSG alice").await;
+    alice
+        .until(|l| l.contains("+typing=active") && l.ends_with(" TAGMSG alice"))
+        .await;
+
+    // Away: the sender hears it, as from one server.
+    bob.send("AWAY :at lunch").await;
+    bob.until(|l| l.contains(" 306 bob ")).await;
+    alice.send("PRIVMSG bob :are you there?").await;
+    alice
+        .until(|l| l == ":ferry.test 301 alice bob :at lunch")
+        .await;
+    // +g: refused on bob's node, told to alice on hers.
+    bob.send("MODE bob +g").await;
+    bob.until(|l| l.contains(" MODE bob :+g")).await;
+    alice.send("PRIVMSG bob :let me in").await;
+    alice.until(|l| l.contains(" 716 alice bob ")).await;
+    // Nobody by that nick anywhere.
+    alice.send("PRIVMSG nobody :hello?").await;
+    alice
+        .until(|l| l.starts_with(":ferry.test 401 alice nobody "))
+        .await;
+
+    // bob online nowhere: kept, and given at his next login, on node a.
+    bob.send("MODE bob -g").await;
+    bob.until(|l| l.contains(" MODE bob :-g")).await;
+    bob.send("QUIT").await;
+    bob.closed().await;
+    alice.send("PRIVMSG bob :while you were out").await;
+    alice
+        .until(|l| l.ends_with("PRIVMSG bob :while you were out"))
+        .await;
+    let mut bob = login(&a, "bob", "secret", "").await;
+    bob.until(|l| l.ends_with("while you were out")).await;
+}

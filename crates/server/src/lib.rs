@@ -224,6 +224,7 @@ pub async fn serve_with(
         let cluster = cluster::Cluster::start(c)
             .await
             .map_err(std::io::Error::other)?;
+        tokio::spawn(cluster.clone().serve_dms(Arc::downgrade(&server)));
         let _ = server.cluster.set(cluster);
     }
     chanserv::restore(&server);

@@ -75,6 +75,9 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
     let casemap = cx.server.config().casemap;
     let mut seen: Vec<String> = Vec::new();
     let mut waiting = Vec::new();
+    // To nicks no user here holds, on a cluster: for it to find.
+    let cluster = cx.server.cluster().is_some();
+    let mut afar: Vec<crate::cluster::Afar> = Vec::new();
     for (i, target) in targets.split(',').filter(|t| !t.is_empty()).enumerate() {
         if i >= max {
             cx.num(
@@ -135,6 +138,21 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
                 Ok(ToNick::Dropped) => Ok(()),
                 // Answered already (707, 716, 717).
                 Ok(ToNick::Refused) => continue,
+                r @ (Ok(ToNick::Offline(_)) | Err(Reject::NoSuchNick(_))) if cluster => {
+                    let account = match r {
+                        Ok(ToNick::Offline(a)) => Some(a),
+                        _ => None,
+                    };
+                    let stored = history_row(&event, &prefix, kind.verb(), target, text);
+                    afar.push(crate::cluster::Afar {
+                        target: target.to_string(),
+                        folded: folded.clone(),
+                        event,
+                        stored,
+                        account,
+                    });
+                    continue;
+                }
                 Ok(ToNick::Offline(account)) => {
                     let stored = history_row(&event, &prefix, kind.verb(), target, text);
                     waiting.push(Waiting {
@@ -171,7 +189,9 @@ fn relay(cx: &mut Ctx<'_>, msg: &Message<'_>, kind: Kind) -> Outcome {
     if kind != Kind::Tagmsg {
         cx.me().info().last_message = cx.server.clock.unix_secs();
     }
-    if !waiting.is_empty() {
+    if !afar.is_empty() {
+        crate::cluster::deliver_afar(cx, afar, waiting, kind);
+    } else if !waiting.is_empty() {
         accounts::store_for_later(cx, waiting, kind);
     }
     Ok(())

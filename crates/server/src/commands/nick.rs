@@ -54,6 +54,9 @@ pub(super) fn run(cx: &mut Ctx<'_>, msg: &Message<'_>) -> Outcome {
                 let (id, new) = (me.id, new.to_string());
                 cx.defer(async move {
                     let r = c.claim(id, &folded).await;
+                    if matches!(r, Ok(true)) {
+                        c.drop_held(id).await;
+                    }
                     then(move |cx: &mut Ctx<'_>| match r {
                         Ok(true) => match change(cx, &new, folded.clone(), true) {
                             Ok(()) if cx.s.folded_nick.as_deref() == Some(folded.as_str()) => {

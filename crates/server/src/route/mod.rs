@@ -370,6 +370,48 @@ pub(crate) fn invite(server: &Server, target: &Client, inviter_prefix: &str, e: 
     }
 }
 
+/// What became of a private message another node of the cluster sent
+/// here for one of this node's users (crate::cluster).
+pub(crate) enum FromAfar {
+    /// Delivered; the recipient's away message, if any.
+    Delivered { away: Option<String> },
+    /// The recipient SILENCEs the sender: dropped, quietly.
+    Dropped,
+    /// The recipient is `+g` and has not ACCEPTed the sender.
+    Refused,
+}
+
+/// A private message from a user of another node to `to`, one of ours:
+/// the recipient's SILENCE and `+g` lists decide, as for a local sender
+/// (`nicks::to_nick_by`). `sender_mask` is the sender's folded
+/// `nick!user@host`; `sender` its (folded nick, folded account).
+pub(crate) fn from_afar(
+    server: &Server,
+    to: &Client,
+    e: &Event,
+    sender_mask: &str,
+    sender: (&str, Option<&str>),
+) -> FromAfar {
+    if is_silenced(to, sender_mask) {
+        return FromAfar::Dropped;
+    }
+    let (away, callerid) = {
+        let i = to.info();
+        (i.away.clone(), i.modes.callerid)
+    };
+    if callerid {
+        let l = to.lists();
+        let ok = l.accept.contains(sender.0) || sender.1.is_some_and(|a| l.accept.contains(a));
+        if !ok {
+            return FromAfar::Refused;
+        }
+    }
+    deliver(e, to, server.config().limits.sendq_bytes);
+    FromAfar::Delivered {
+        away: away.map(|a| a.to_string()),
+    }
+}
+
 /// Has `to` SILENCEd this sender (by its folded mask)?
 fn is_silenced(to: &Client, sender_mask: &str) -> bool {
     if !to.has_silence() {

@@ -18,8 +18,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+mod dm;
+
 use async_nats::jetstream::kv;
 use tracing::{info, warn};
+
+pub(crate) use dm::{deliver_afar, Afar};
 
 use crate::client::ClientId;
 use crate::config::ClusterConfig;
@@ -30,6 +34,7 @@ pub(crate) struct Unavailable(pub String);
 
 pub(crate) struct Cluster {
     pub node: String,
+    prefix: String,
     client: async_nats::Client,
     nicks: kv::Store,
     /// Claims this node holds: user → its casefolded nick.
@@ -62,26 +67,33 @@ impl Cluster {
         // that asks for the account's info first, which async-nats cannot
         // read from a 2.9 server (Debian's).
         use async_nats::jetstream::stream;
-        js.get_or_create_stream(stream::Config {
-            name: format!("KV_{bucket}"),
-            subjects: vec![format!("$KV.{bucket}.>")],
-            max_messages_per_subject: 1,
-            discard: stream::DiscardPolicy::New,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            num_replicas: 1,
-            storage: stream::StorageType::File,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| format!("NATS key-value bucket {bucket}: {e}"))?;
+        let made = js
+            .get_or_create_stream(stream::Config {
+                name: format!("KV_{bucket}"),
+                subjects: vec![format!("$KV.{bucket}.>")],
+                max_messages_per_subject: 1,
+                discard: stream::DiscardPolicy::New,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                num_replicas: 1,
+                storage: stream::StorageType::File,
+                ..Default::default()
+            })
+            .await;
+        // Another node making it at the same moment: it is there now.
+        if let Err(e) = made {
+            js.get_stream(format!("KV_{bucket}"))
+                .await
+                .map_err(|_| format!("NATS key-value bucket {bucket}: {e}"))?;
+        }
         let nicks = js
             .get_key_value(&bucket)
             .await
             .map_err(|e| format!("NATS key-value bucket {bucket}: {e}"))?;
         let c = Arc::new(Cluster {
             node: cfg.node.clone(),
+            prefix: cfg.prefix.clone(),
             client,
             nicks,
             held: dashmap::DashMap::new(),
@@ -176,6 +188,16 @@ impl Cluster {
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(async move { me.delete_if_mine(id, &old).await });
             }
+        }
+    }
+
+    /// Gives up, now, the claim user `id` holds (a NICK change claimed the
+    /// new one): the old nick is free on every node before the change is
+    /// answered.
+    pub(crate) async fn drop_held(&self, id: ClientId) {
+        let old = self.held.get(&id).map(|f| f.clone());
+        if let Some(old) = old {
+            let _ = tokio::time::timeout(CLAIM_TIMEOUT, self.delete_if_mine(id, &old)).await;
         }
     }
 
