@@ -15,6 +15,27 @@ use crate::util::{
     accounts_config, cap_client, free_port, join, register_account, sasl_client, Deadline, Proc,
 };
 
+/// `ferry chat` as alice, logged in to her account (password
+/// `alice-pass`, from a file), in a tmux session named `name`.
+fn alice_logged_in(server: &TestServer, name: &str) -> Tmux {
+    let addr = server.addr.to_string();
+    let pw = scratch(&format!("chat-{name}-pw")).join("pw");
+    std::fs::write(&pw, "alice-pass\n").unwrap();
+    let pw = pw.to_string_lossy().into_owned();
+    Tmux::chat(
+        name,
+        &[
+            &addr,
+            "--nick",
+            "alice",
+            "--account",
+            "alice",
+            "--password-file",
+            &pw,
+        ],
+    )
+}
+
 /// The status line shows this once registered (nick, then the state).
 fn connected(nick: &str) -> String {
     format!(" {nick} · connected")
@@ -166,23 +187,7 @@ async fn logs_in_sees_friends_offline_messages_and_requests() {
     carol.send("PRIVMSG alice :hello, may I write?").await;
     carol.until(|l| l.contains(" 716 ")).await;
 
-    let addr = server.addr.to_string();
-    let dir = scratch("chat-login-pw");
-    let pw = dir.join("pw");
-    std::fs::write(&pw, "alice-pass\n").unwrap();
-    let pw = pw.to_string_lossy().into_owned();
-    let t = Tmux::chat(
-        "login",
-        &[
-            &addr,
-            "--nick",
-            "alice",
-            "--account",
-            "alice",
-            "--password-file",
-            &pw,
-        ],
-    );
+    let t = alice_logged_in(&server, "login");
     t.wait_for(" alice ✓ · connected").await;
     t.wait_for("● bob").await;
     // The offline message, in bob's conversation, with the time it was sent.
@@ -584,21 +589,7 @@ async fn shows_profiles_groups_devices_and_read_state() {
     bob.send("METADATA * SET display-name :鲍勃 Bob").await;
     bob.until(|l| l.contains(" 761 ")).await;
 
-    let addr = server.addr.to_string();
-    let dir = scratch("chat-im-pw");
-    let pw = dir.join("pw");
-    std::fs::write(&pw, "alice-pass\n").unwrap();
-    let pw = pw.to_string_lossy().into_owned();
-    let args = [
-        addr.as_str(),
-        "--nick",
-        "alice",
-        "--account",
-        "alice",
-        "--password-file",
-        &pw,
-    ];
-    let t = Tmux::chat("im", &args);
+    let t = alice_logged_in(&server, "im");
     t.wait_for(" alice ✓ · connected").await;
     t.wait_for("● 鲍勃 Bob (bob)").await;
 

@@ -399,12 +399,8 @@ pub(crate) fn from_afar(
         let i = to.info();
         (i.away.clone(), i.modes.callerid)
     };
-    if callerid {
-        let l = to.lists();
-        let ok = l.accept.contains(sender.0) || sender.1.is_some_and(|a| l.accept.contains(a));
-        if !ok {
-            return FromAfar::Refused;
-        }
+    if callerid && !nicks::accepts(&to.lists().accept, Some(sender.0), sender.1) {
+        return FromAfar::Refused;
     }
     deliver(e, to, server.config().limits.sendq_bytes);
     FromAfar::Delivered {

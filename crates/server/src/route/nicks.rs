@@ -133,18 +133,18 @@ pub(super) fn to_nick_by(
 
 /// May this sender write to a `+g` recipient? (ACCEPTed account or nick.)
 fn accepted(cx: &Ctx<'_>, accept: &HashSet<String>) -> bool {
-    let i = cx.me().info();
-    let by_account = i
+    let account = cx
+        .me()
+        .info()
         .account
         .as_deref()
-        .and_then(|a| cx.server.fold_nick(a))
-        .is_some_and(|a| accept.contains(&a));
-    by_account
-        || cx
-            .s
-            .folded_nick
-            .as_ref()
-            .is_some_and(|n| accept.contains(n))
+        .and_then(|a| cx.server.fold_nick(a));
+    accepts(accept, cx.s.folded_nick.as_deref(), account.as_deref())
+}
+
+/// Does an ACCEPT list let in a sender by its folded nick or account?
+pub(super) fn accepts(accept: &HashSet<String>, nick: Option<&str>, account: Option<&str>) -> bool {
+    account.is_some_and(|a| accept.contains(a)) || nick.is_some_and(|n| accept.contains(n))
 }
 
 /// The target-change limit: may this client write to `target` (a nick)?
